@@ -1,0 +1,263 @@
+//! The catalog of a store: its signals (name, sid, element layout, time unit) and dictionaries.
+
+use std::path::Path;
+
+use hashbrown::HashMap;
+
+use crate::error::{Error, Result};
+use crate::ids::Sid;
+use crate::layout::Layout;
+use crate::text::dict::{Dictionaries, Section};
+use crate::text::signals::{resolve_type, SignalsFile};
+use crate::time::TimeUnit;
+use crate::Warning;
+
+/// One signal of the signals file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignalInfo {
+    /// Name, e.g. `Hemoglobin`.
+    pub name: String,
+    /// Signal id.
+    pub sid: Sid,
+    /// The type field as written (`16:my_SDateVal`, `1`, `T(i),V(f)`).
+    pub type_text: String,
+    /// The element layout the type field resolves to.
+    pub layout: Layout,
+    /// Description field (ETL puts comma-separated tags here).
+    pub description: String,
+    /// Per value channel: holds dictionary codes of the section named after the signal.
+    pub categorical: Vec<bool>,
+    /// The categorical bitmap as written (may be empty).
+    pub bitmap_text: String,
+    /// Units field as written (`|`-separated per value channel).
+    pub units: String,
+    /// Time unit of the time channels (the signal's own, else the repository's).
+    pub time_unit: TimeUnit,
+    /// The time-unit field as written (empty if absent).
+    pub time_unit_text: String,
+}
+
+impl SignalInfo {
+    /// Whether value channel `ch` is categorical.
+    pub fn is_categorical(&self, ch: usize) -> bool {
+        self.categorical.get(ch).copied().unwrap_or(false)
+    }
+
+    fn signals_line(&self, aliases: &[(String, String)]) -> String {
+        let type_text = match resolve_type(&self.type_text, aliases) {
+            Ok(l) if l == self.layout => self.type_text.clone(),
+            _ => format!("16:{}", self.layout.spec()),
+        };
+        let mut line = format!(
+            "SIGNAL\t{}\t{}\t{}\t{}\t{}\t{}",
+            self.name, self.sid, type_text, self.description, self.bitmap_text, self.units
+        );
+        if !self.time_unit_text.is_empty() {
+            line.push('\t');
+            line.push_str(&self.time_unit_text);
+        }
+        line
+    }
+}
+
+/// What a container stores to rebuild a [`Catalog`]: the signals file and one dictionary
+/// text per section.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CatalogTexts {
+    /// Repository time unit code.
+    pub time_unit: i32,
+    /// Signals-file text.
+    pub signals: String,
+    /// `(section name, dictionary text)`.
+    pub dictionaries: Vec<(String, String)>,
+}
+
+/// Signals and dictionaries of a store.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    signals: Vec<SignalInfo>,
+    by_name: HashMap<String, usize>,
+    by_sid: HashMap<Sid, usize>,
+    generic_types: Vec<(String, String)>,
+    dictionaries: Dictionaries,
+    time_unit: TimeUnit,
+}
+
+impl Catalog {
+    /// A catalog of these signals and dictionaries.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] if a name or sid repeats.
+    pub fn new(
+        signals: SignalsFile,
+        dictionaries: Dictionaries,
+        time_unit: TimeUnit,
+    ) -> Result<Catalog> {
+        let mut c = Catalog {
+            generic_types: signals.generic_types,
+            dictionaries,
+            time_unit,
+            ..Default::default()
+        };
+        for s in signals.signals {
+            c.insert(s, false)?;
+        }
+        Ok(c)
+    }
+
+    fn insert(&mut self, s: SignalInfo, replace: bool) -> Result<()> {
+        if let Some(&i) = self.by_name.get(&s.name) {
+            if !replace {
+                return Err(Error::InvalidInput {
+                    what: format!("signal {} defined twice", s.name),
+                });
+            }
+            let old = &self.signals[i];
+            if old.sid != s.sid && self.by_sid.get(&s.sid).is_some() {
+                return Err(Error::InvalidInput {
+                    what: format!("signal id {} defined twice", s.sid),
+                });
+            }
+            self.by_sid.remove(&old.sid);
+            self.by_sid.insert(s.sid, i);
+            self.signals[i] = s;
+            return Ok(());
+        }
+        if let Some(&i) = self.by_sid.get(&s.sid) {
+            return Err(Error::InvalidInput {
+                what: format!(
+                    "signal id {} is both {} and {}",
+                    s.sid, self.signals[i].name, s.name
+                ),
+            });
+        }
+        self.by_name.insert(s.name.clone(), self.signals.len());
+        self.by_sid.insert(s.sid, self.signals.len());
+        self.signals.push(s);
+        Ok(())
+    }
+
+    /// Adds the signals and dictionaries of `later` (a stacked store): a name already present
+    /// is replaced by the later definition.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when a sid names different signals in the two catalogs.
+    pub fn stack(&mut self, later: &Catalog) -> Result<()> {
+        for (alias, spec) in &later.generic_types {
+            self.generic_types.retain(|(a, _)| a != alias);
+            self.generic_types.push((alias.clone(), spec.clone()));
+        }
+        for s in &later.signals {
+            self.insert(s.clone(), true)?;
+        }
+        self.dictionaries.merge(&later.dictionaries);
+        Ok(())
+    }
+
+    /// Signals in file order.
+    pub fn signals(&self) -> &[SignalInfo] {
+        &self.signals
+    }
+
+    /// The signal of this name.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSignal`].
+    pub fn signal(&self, name: &str) -> Result<&SignalInfo> {
+        self.by_name
+            .get(name)
+            .map(|&i| &self.signals[i])
+            .ok_or_else(|| Error::UnknownSignal { name: name.into() })
+    }
+
+    /// The signal with this sid.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSid`].
+    pub fn by_sid(&self, sid: Sid) -> Result<&SignalInfo> {
+        self.by_sid
+            .get(&sid)
+            .map(|&i| &self.signals[i])
+            .ok_or(Error::UnknownSid { sid })
+    }
+
+    /// Position of the signal in [`Catalog::signals`].
+    pub fn position(&self, sid: Sid) -> Option<usize> {
+        self.by_sid.get(&sid).copied()
+    }
+
+    /// The element layout of `sid`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSid`].
+    pub fn kind(&self, sid: Sid) -> Result<&Layout> {
+        self.by_sid(sid).map(|s| &s.layout)
+    }
+
+    /// `GENERIC_SIGNAL_TYPE` aliases.
+    pub fn generic_types(&self) -> &[(String, String)] {
+        &self.generic_types
+    }
+
+    /// The dictionaries.
+    pub fn dictionaries(&self) -> &Dictionaries {
+        &self.dictionaries
+    }
+
+    /// The dictionary section of a signal's categorical channels: the section named after the
+    /// signal, else section 0 (`DEFAULT`), as the original's `dict_section_id` does.
+    pub fn section_of(&self, signal: &str) -> Option<&Section> {
+        self.dictionaries
+            .section(signal)
+            .or_else(|| self.dictionaries.sections().first())
+    }
+
+    /// Repository default time unit.
+    pub fn time_unit(&self) -> TimeUnit {
+        self.time_unit
+    }
+
+    /// The signals file text for this catalog (aliases, then one `SIGNAL` line per signal).
+    pub fn signals_text(&self) -> String {
+        let mut out = String::new();
+        for (a, s) in &self.generic_types {
+            out.push_str(&format!("GENERIC_SIGNAL_TYPE\t{a}\t{s}\n"));
+        }
+        for s in &self.signals {
+            out.push_str(&s.signals_line(&self.generic_types));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Texts to store inside a container (see [`Catalog::from_texts`]).
+    pub fn to_texts(&self) -> CatalogTexts {
+        CatalogTexts {
+            time_unit: self.time_unit.code(),
+            signals: self.signals_text(),
+            dictionaries: self.dictionaries.to_texts(),
+        }
+    }
+
+    /// Rebuilds a catalog from [`CatalogTexts`]; `origin` names the container in errors
+    /// (`<origin>#signals`, `<origin>#dict.<section>`).
+    ///
+    /// # Errors
+    /// [`Error::Parse`] for invalid texts.
+    pub fn from_texts(origin: &Path, texts: &CatalogTexts) -> Result<(Catalog, Vec<Warning>)> {
+        let unit = TimeUnit::from_code(texts.time_unit as i64).map_err(|e| Error::Parse {
+            path: origin.into(),
+            line: 0,
+            what: "time unit",
+            source: e.into(),
+        })?;
+        let sig_path = origin.join("#signals");
+        let signals = SignalsFile::parse(&sig_path, &texts.signals, unit)?;
+        let mut dicts = Dictionaries::default();
+        let mut warnings = Vec::new();
+        for (name, text) in &texts.dictionaries {
+            warnings.extend(dicts.load(&origin.join(format!("#dict.{name}")), text)?);
+        }
+        Ok((Catalog::new(signals, dicts, unit)?, warnings))
+    }
+}

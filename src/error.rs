@@ -1,0 +1,183 @@
+//! The crate's one public error type.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::ids::{Pid, Sid};
+use crate::text::ParseError;
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in inframed. The message says *where* (file, line, byte
+/// offset, pid, signal); `source()` says *what*.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be opened or mapped.
+    #[error("cannot open {}", .path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+    /// Reading or writing a file failed after it was opened.
+    #[error("i/o error on {}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+    /// A line of a text file (config, signals, dictionary, input export) is invalid.
+    #[error("{}:{line}: invalid {what}", .path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The directive or field being parsed.
+        what: &'static str,
+        /// What is wrong with it.
+        source: ParseError,
+    },
+    /// A binary file is damaged or not of the expected format.
+    #[error("{}: corrupt at byte {offset}", .path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the damage.
+        offset: u64,
+        /// What is wrong there.
+        source: DecodeError,
+    },
+    /// A typed read asked for a layout other than the signal's.
+    #[error("signal {sid} is {stored}, not {requested}")]
+    WrongType {
+        /// The signal.
+        sid: Sid,
+        /// The signal's element layout (generic spec).
+        stored: String,
+        /// The layout asked for.
+        requested: &'static str,
+    },
+    /// No signal of this name in the repository.
+    #[error("unknown signal {name:?}")]
+    UnknownSignal {
+        /// The name asked for.
+        name: String,
+    },
+    /// No signal with this sid in the repository.
+    #[error("unknown signal id {sid}")]
+    UnknownSid {
+        /// The sid asked for.
+        sid: Sid,
+    },
+    /// The repository or container uses a feature inframed does not implement (named).
+    #[error("{}: unsupported {what}", .path.display())]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What is not supported.
+        what: String,
+    },
+    /// The files of a repository disagree with each other (e.g. a `.data` without its `.idx`).
+    #[error("{}: inconsistent repository", .path.display())]
+    Inconsistent {
+        /// The file where the disagreement was found.
+        path: PathBuf,
+        /// What disagrees.
+        source: DecodeError,
+    },
+    /// A typed slice could not be formed for `(pid, sid)`.
+    #[error("pid {pid} signal {sid}: cannot view elements as the requested type")]
+    Cast {
+        /// The patient.
+        pid: Pid,
+        /// The signal.
+        sid: Sid,
+    },
+    /// Invalid input given through the API (not from a file), e.g. an unsorted pid list to a writer.
+    #[error("invalid argument: {what}")]
+    InvalidInput {
+        /// What is wrong.
+        what: String,
+    },
+}
+
+/// A binary decoding problem, without location (carried by [`Error::Corrupt`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The file ends before a structure is complete.
+    #[error("unexpected end of file")]
+    UnexpectedEof,
+    /// A magic number does not match.
+    #[error("bad magic number {found:#x}, expected {expected:#x}")]
+    Magic {
+        /// What is in the file.
+        found: u64,
+        /// What should be there.
+        expected: u64,
+    },
+    /// A format or version word is not supported.
+    #[error("unsupported format word {0}")]
+    Version(i64),
+    /// A range points past the end of the file.
+    #[error("range {start}..{end} beyond end of file ({len} bytes)")]
+    OutOfBounds {
+        /// Start of the range.
+        start: u64,
+        /// End of the range.
+        end: u64,
+        /// File length.
+        len: u64,
+    },
+    /// A header field has a value that contradicts the file or another field.
+    #[error("field {field} is {found}, expected {expected}")]
+    Field {
+        /// Field name.
+        field: &'static str,
+        /// Value found.
+        found: i64,
+        /// Value expected (or the bound violated).
+        expected: i64,
+    },
+    /// Values that must be ascending are not.
+    #[error("{what} not ascending: {prev} then {next}")]
+    NotAscending {
+        /// What sequence.
+        what: &'static str,
+        /// Earlier value.
+        prev: i64,
+        /// Later value.
+        next: i64,
+    },
+    /// The file size is not header + a whole number of elements.
+    #[error("size {size} is not {header} + a multiple of {element}")]
+    Size {
+        /// File size.
+        size: u64,
+        /// Header bytes.
+        header: u64,
+        /// Element size.
+        element: u64,
+    },
+    /// A file the repository needs is missing.
+    #[error("missing companion file {0}")]
+    Missing(String),
+    /// Anything else, described.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    pub(crate) fn corrupt(path: impl Into<PathBuf>, offset: u64, source: DecodeError) -> Self {
+        Error::Corrupt {
+            path: path.into(),
+            offset,
+            source,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! inframed: an embedded, memory-mapped time-series patient repository engine, byte-compatible
+//! with InfraMed / MedRepository repositories of the original C++ tools.
+//!
+//! `get(pid, signal)` returns a patient's time-sorted vector of a signal as a typed view over
+//! a memory-mapped file: no copy, no parse.
+//!
+//! ```
+//! use inframed::{element::DateVal, Pid, Repository};
+//!
+//! let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
+//! let hgb = repo.get(Pid(1025), "Hemoglobin")?;
+//! println!("{} Hemoglobin values, first on {}", hgb.len(), hgb.time(0, 0));
+//! // Time window 2019–2021, by binary search on the time channel:
+//! let window = hgb.range(20190101, 20211231);
+//! assert!(window.len() <= hgb.len());
+//! // A typed slice of `#[repr(C)]` structs (borrowed where aligned):
+//! let typed = repo.get_as::<DateVal>(Pid(1025), "Hemoglobin")?;
+//! assert_eq!(typed.len(), hgb.len());
+//! # Ok::<_, inframed::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod backend;
+mod cast;
+pub mod catalog;
+pub mod element;
+mod error;
+mod ids;
+pub mod layout;
+mod mmap;
+pub mod native;
+pub mod repository;
+mod signal;
+pub mod store;
+pub mod text;
+pub mod time;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use catalog::{Catalog, SignalInfo};
+pub use error::{DecodeError, Error, Result};
+pub use ids::{Pid, Sid};
+pub use layout::{Layout, LayoutError, Value};
+pub use native::NativeStore;
+pub use repository::Repository;
+pub use signal::{ElementRef, Signal};
+pub use store::{SignalStore, SignalStoreExt};
+pub use time::{TimeError, TimeUnit};
+
+/// A non-fatal problem found while opening (the original tools log these and go on).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line (0 if not about a line).
+    pub line: usize,
+    /// What was found and what was done.
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
+    }
+}

@@ -1,0 +1,71 @@
+//! The crate's only hand-written `unsafe`: mapping a file read-only, for every store.
+
+use std::fs::File;
+use std::path::Path;
+
+use memmap2::Mmap;
+
+use crate::error::{Error, Result};
+
+/// Bytes of a mapped file, or an empty/owned buffer for empty files and in-memory stores.
+pub(crate) enum Bytes {
+    Mapped(Mmap),
+    Owned(Box<dyn AsRef<[u8]> + Send + Sync>),
+}
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if matches!(self, Bytes::Mapped(_)) {
+            "mapped"
+        } else {
+            "owned"
+        };
+        write!(f, "<{} {kind} bytes>", self.as_slice().len())
+    }
+}
+
+impl Bytes {
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(b) => b.as_ref().as_ref(),
+        }
+    }
+
+    pub(crate) fn from_owned(data: impl AsRef<[u8]> + Send + Sync + 'static) -> Bytes {
+        Bytes::Owned(Box::new(data))
+    }
+}
+
+/// Maps `path` read-only. Empty files are not mapped (mapping zero bytes fails on some
+/// platforms) and yield an empty buffer.
+///
+/// # Errors
+/// [`Error::Open`] naming the path.
+pub(crate) fn map(path: &Path) -> Result<Bytes> {
+    let file = File::open(path).map_err(|source| Error::Open {
+        path: path.into(),
+        source,
+    })?;
+    let len = file
+        .metadata()
+        .map_err(|source| Error::Open {
+            path: path.into(),
+            source,
+        })?
+        .len();
+    if len == 0 {
+        return Ok(Bytes::from_owned(Vec::<u8>::new()));
+    }
+    // SAFETY: memmap2 requires that the file is not modified or truncated while mapped, else
+    // reads through the map are undefined behaviour (or SIGBUS). inframed never writes a
+    // published file in place: every writer creates `<name>.tmp.*` and `rename`s it over the
+    // old name, so a live map keeps the old inode. `Repository::open` documents that other
+    // processes must follow the same rule (the original tools do: they write new files).
+    let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Open {
+        path: path.into(),
+        source,
+    })?;
+    Ok(Bytes::Mapped(map))
+}

@@ -1,0 +1,27 @@
+//! The native InfraMed layouts: MODE 3 per-signal `.data`/`.idx` files and the pid list.
+
+pub mod index;
+pub(crate) mod pids;
+pub mod sparse;
+mod store;
+
+pub use pids::write_pids;
+pub use store::NativeStore;
+
+use std::path::{Path, PathBuf};
+
+use crate::text::config::fixed_signal_name;
+
+/// `<prefix>_<fixed name>.data` and `.idx` of a signal.
+pub fn signal_paths(prefix: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let stem = format!("{}_{}", prefix.display(), fixed_signal_name(name));
+    (
+        PathBuf::from(format!("{stem}.data")),
+        PathBuf::from(format!("{stem}.idx")),
+    )
+}
+
+/// `<prefix>_all_pids.list`.
+pub fn pids_path(prefix: &Path) -> PathBuf {
+    PathBuf::from(format!("{}_all_pids.list", prefix.display()))
+}

@@ -1,0 +1,400 @@
+//! `NativeStore`: a MODE 3 repository (per-signal stripped `.data` + `.idx`, pid list).
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use crate::catalog::Catalog;
+use crate::error::{DecodeError, Error, Result};
+use crate::ids::{Pid, Sid};
+use crate::mmap::{self, Bytes};
+use crate::native::index::{SignalIndex, DATA_BASE, STRIPPED_FORMAT};
+use crate::native::pids::{verify_pids, PidList};
+use crate::native::sparse::i32_at;
+use crate::native::{pids_path, signal_paths};
+use crate::store::{SignalStore, StoreDescription};
+use crate::Warning;
+
+/// One signal's mapped files.
+#[derive(Debug)]
+struct SignalFiles {
+    index: SignalIndex,
+    idx: Bytes,
+    data: Bytes,
+    idx_path: PathBuf,
+    data_path: PathBuf,
+}
+
+/// A MODE 3 repository: one `.data`/`.idx` pair per signal, memory-mapped. Opening maps the
+/// files and checks headers and sizes only; `get_bytes` is a popcount lookup and a slice of
+/// the map.
+#[derive(Debug)]
+pub struct NativeStore {
+    catalog: Catalog,
+    pids: PidList,
+    pids_path: PathBuf,
+    /// sid → index into `files` + 1 (0: no such sid); dense, sids are < 100,000.
+    slots: Vec<u32>,
+    /// Per catalog signal; `None` when the signal has no files (an empty signal).
+    files: Vec<Option<SignalFiles>>,
+    warnings: Vec<Warning>,
+}
+
+fn corrupt(path: &Path) -> impl Fn((u64, DecodeError)) -> Error + '_ {
+    move |(offset, source)| Error::corrupt(path, offset, source)
+}
+
+impl NativeStore {
+    /// Opens the MODE 3 files of `catalog`'s signals under `prefix` (`DIR/<PREFIX>`).
+    /// A signal whose two files are both absent is empty; one without the other is an error.
+    ///
+    /// # Errors
+    /// [`Error::Open`], [`Error::Corrupt`] (header fields, sizes, element size ≠ layout) and
+    /// [`Error::Inconsistent`] naming the file.
+    pub fn open(catalog: Catalog, prefix: &Path, warnings: Vec<Warning>) -> Result<NativeStore> {
+        let mut files = Vec::with_capacity(catalog.signals().len());
+        for info in catalog.signals() {
+            let (data_path, idx_path) = signal_paths(prefix, &info.name);
+            let (has_data, has_idx) = (data_path.exists(), idx_path.exists());
+            if !has_data && !has_idx {
+                files.push(None);
+                continue;
+            }
+            if has_data != has_idx {
+                let (present, missing) = if has_data {
+                    (&data_path, &idx_path)
+                } else {
+                    (&idx_path, &data_path)
+                };
+                return Err(Error::Inconsistent {
+                    path: present.clone(),
+                    source: DecodeError::Missing(missing.display().to_string()),
+                });
+            }
+            let idx = mmap::map(&idx_path)?;
+            let data = mmap::map(&data_path)?;
+            files.push(Some(Self::check_signal(
+                info.sid,
+                info.layout.size(),
+                idx,
+                data,
+                idx_path,
+                data_path,
+            )?));
+        }
+        let pids_path = pids_path(prefix);
+        let pids = PidList::parse(&pids_path, mmap::map(&pids_path)?)?;
+        Ok(Self::assemble(catalog, pids, pids_path, files, warnings))
+    }
+
+    /// A store over in-memory files: `(sid, idx bytes, data bytes)` per signal with data, and
+    /// the pid list bytes. Same checks as [`NativeStore::open`]; paths in errors are
+    /// `<memory>/<name>.idx`.
+    ///
+    /// # Errors
+    /// As [`NativeStore::open`].
+    pub fn from_bytes<D: AsRef<[u8]> + Send + Sync + 'static>(
+        catalog: Catalog,
+        pids: D,
+        signals: Vec<(Sid, D, D)>,
+    ) -> Result<NativeStore> {
+        let mut files: Vec<Option<SignalFiles>> = catalog.signals().iter().map(|_| None).collect();
+        for (sid, idx, data) in signals {
+            let pos = catalog.position(sid).ok_or(Error::UnknownSid { sid })?;
+            let info = &catalog.signals()[pos];
+            let base = PathBuf::from("<memory>").join(&info.name);
+            files[pos] = Some(Self::check_signal(
+                sid,
+                info.layout.size(),
+                Bytes::from_owned(idx),
+                Bytes::from_owned(data),
+                base.with_extension("idx"),
+                base.with_extension("data"),
+            )?);
+        }
+        let pids_path = PathBuf::from("<memory>/all_pids.list");
+        let pids = PidList::parse(&pids_path, Bytes::from_owned(pids))?;
+        Ok(Self::assemble(catalog, pids, pids_path, files, Vec::new()))
+    }
+
+    fn assemble(
+        catalog: Catalog,
+        pids: PidList,
+        pids_path: PathBuf,
+        files: Vec<Option<SignalFiles>>,
+        warnings: Vec<Warning>,
+    ) -> NativeStore {
+        let max_sid = catalog
+            .signals()
+            .iter()
+            .map(|s| s.sid.0 as usize)
+            .max()
+            .map_or(0, |m| m + 1);
+        let mut slots = vec![0u32; max_sid];
+        for (i, s) in catalog.signals().iter().enumerate() {
+            slots[s.sid.0 as usize] = i as u32 + 1;
+        }
+        NativeStore {
+            catalog,
+            pids,
+            pids_path,
+            slots,
+            files,
+            warnings,
+        }
+    }
+
+    fn check_signal(
+        sid: Sid,
+        size: usize,
+        idx: Bytes,
+        data: Bytes,
+        idx_path: PathBuf,
+        data_path: PathBuf,
+    ) -> Result<SignalFiles> {
+        let index = SignalIndex::parse(idx.as_slice()).map_err(corrupt(&idx_path))?;
+        let field = |offset, field, found: i64, expected: i64| {
+            Error::corrupt(
+                &idx_path,
+                offset,
+                DecodeError::Field {
+                    field,
+                    found,
+                    expected,
+                },
+            )
+        };
+        if index.sid != sid.0 as i32 {
+            return Err(field(4, "sid", index.sid as i64, sid.0 as i64));
+        }
+        if index.base != DATA_BASE {
+            return Err(field(8, "base", index.base as i64, DATA_BASE as i64));
+        }
+        if index.factor as usize != size {
+            return Err(field(
+                16,
+                "factor (element size)",
+                index.factor as i64,
+                size as i64,
+            ));
+        }
+        let d = data.as_slice();
+        if d.len() < 4 {
+            return Err(Error::corrupt(
+                &data_path,
+                d.len() as u64,
+                DecodeError::UnexpectedEof,
+            ));
+        }
+        if (d.len() - 4) % size != 0 {
+            return Err(Error::corrupt(
+                &data_path,
+                d.len() as u64,
+                DecodeError::Size {
+                    size: d.len() as u64,
+                    header: 4,
+                    element: size as u64,
+                },
+            ));
+        }
+        Ok(SignalFiles {
+            index,
+            idx,
+            data,
+            idx_path,
+            data_path,
+        })
+    }
+
+    #[inline]
+    fn files(&self, sid: Sid) -> Result<Option<&SignalFiles>> {
+        match self.slots.get(sid.0 as usize) {
+            Some(&slot) if slot > 0 => Ok(self.files[slot as usize - 1].as_ref()),
+            _ => Err(Error::UnknownSid { sid }),
+        }
+    }
+
+    /// The parsed `.idx` of a signal (`None` if it has no files).
+    ///
+    /// # Errors
+    /// [`Error::UnknownSid`].
+    pub fn index(&self, sid: Sid) -> Result<Option<&SignalIndex>> {
+        Ok(self.files(sid)?.map(|f| &f.index))
+    }
+
+    /// Every element of a signal for all patients, as stored in its `.data` file (pids
+    /// ascending): the bytes a whole-signal scan reads.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSid`].
+    pub fn signal_bytes(&self, sid: Sid) -> Result<&[u8]> {
+        Ok(self
+            .files(sid)?
+            .map_or(&[][..], |f| &f.data.as_slice()[DATA_BASE as usize..]))
+    }
+
+    fn verify_signal(&self, f: &SignalFiles, pos: usize) -> Result<()> {
+        let info = &self.catalog.signals()[pos];
+        let (idx, data) = (f.idx.as_slice(), f.data.as_slice());
+        let format = i32_at(data, 0).expect("checked at open");
+        if format != STRIPPED_FORMAT {
+            return Err(Error::corrupt(
+                &f.data_path,
+                0,
+                DecodeError::Version(format as i64),
+            ));
+        }
+        let n_keys = f
+            .index
+            .sparse
+            .verify(idx, true)
+            .map_err(corrupt(&f.idx_path))?;
+        let total = ((data.len() - 4) / info.layout.size()) as u64;
+        let pids = self.pids();
+        let size = info.layout.size();
+        let mut expect_start = 0u64;
+        for (n, (pid, (start, count))) in f.index.entries(idx).enumerate() {
+            let entry_off = f.index.sparse.data_at(n + 1) as u64;
+            if start != expect_start {
+                return Err(Error::corrupt(
+                    &f.idx_path,
+                    entry_off,
+                    DecodeError::Field {
+                        field: "element start",
+                        found: start as i64,
+                        expected: expect_start as i64,
+                    },
+                ));
+            }
+            if count == 0 {
+                return Err(Error::corrupt(
+                    &f.idx_path,
+                    entry_off,
+                    DecodeError::Other(format!("pid {pid} is indexed with no elements")),
+                ));
+            }
+            expect_start = start + count;
+            if expect_start > total {
+                return Err(Error::corrupt(
+                    &f.data_path,
+                    data.len() as u64,
+                    DecodeError::OutOfBounds {
+                        start: 4 + start * size as u64,
+                        end: 4 + expect_start * size as u64,
+                        len: data.len() as u64,
+                    },
+                ));
+            }
+            if pids.binary_search(&Pid(pid)).is_err() {
+                return Err(Error::Inconsistent {
+                    path: f.idx_path.clone(),
+                    source: DecodeError::Other(format!(
+                        "pid {pid} is indexed but not in {}",
+                        self.pids_path.display()
+                    )),
+                });
+            }
+            let from = 4 + start as usize * size;
+            let elems = &data[from..from + count as usize * size];
+            for i in 1..count as usize {
+                let (a, b) = (
+                    &elems[(i - 1) * size..i * size],
+                    &elems[i * size..(i + 1) * size],
+                );
+                if info.layout.cmp_time(a, b).is_gt() {
+                    return Err(Error::corrupt(
+                        &f.data_path,
+                        (from + i * size) as u64,
+                        DecodeError::Other(format!(
+                            "pid {pid}: element {i} is earlier than element {}",
+                            i - 1
+                        )),
+                    ));
+                }
+            }
+        }
+        if n_keys > 0 && expect_start != total {
+            return Err(Error::corrupt(
+                &f.idx_path,
+                0,
+                DecodeError::Field {
+                    field: "elements indexed",
+                    found: expect_start as i64,
+                    expected: total as i64,
+                },
+            ));
+        }
+        if n_keys == 0 && total != 0 {
+            return Err(Error::corrupt(
+                &f.data_path,
+                4,
+                DecodeError::Other(format!("{total} elements but no pid indexed")),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl SignalStore for NativeStore {
+    fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    #[inline]
+    fn pids(&self) -> &[Pid] {
+        self.pids.as_slice()
+    }
+
+    #[inline]
+    fn get_bytes(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [u8]>> {
+        let Some(f) = self.files(sid)? else {
+            return Ok(Cow::Borrowed(&[]));
+        };
+        let idx = f.idx.as_slice();
+        let Some((start, count)) = f.index.find(idx, pid.0).map_err(corrupt(&f.idx_path))? else {
+            return Ok(Cow::Borrowed(&[]));
+        };
+        let factor = f.index.factor as u64;
+        let from = DATA_BASE + start * factor;
+        let to = from + count * factor;
+        let data = f.data.as_slice();
+        match data.get(from as usize..to as usize) {
+            Some(b) => Ok(Cow::Borrowed(b)),
+            None => Err(Error::corrupt(
+                &f.idx_path,
+                f.index.sparse.data_off as u64,
+                DecodeError::OutOfBounds {
+                    start: from,
+                    end: to,
+                    len: data.len() as u64,
+                },
+            )),
+        }
+    }
+
+    fn describe(&self) -> StoreDescription {
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut files = vec![(self.pids_path.clone(), size(&self.pids_path))];
+        for f in self.files.iter().flatten() {
+            files.push((f.data_path.clone(), f.data.as_slice().len() as u64));
+            files.push((f.idx_path.clone(), f.idx.as_slice().len() as u64));
+        }
+        StoreDescription {
+            format: "InfraMed MODE 3 (per-signal stripped .data/.idx)".into(),
+            files,
+        }
+    }
+
+    fn verify(&self) -> Result<()> {
+        verify_pids(&self.pids_path, self.pids())?;
+        for (pos, f) in self.files.iter().enumerate() {
+            if let Some(f) = f {
+                self.verify_signal(f, pos)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+}

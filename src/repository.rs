@@ -1,0 +1,296 @@
+//! `Repository`: opens a config or a container, resolves signal names, stacks stores.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use hashbrown::HashMap;
+
+use crate::catalog::{Catalog, SignalInfo};
+use crate::error::{Error, Result};
+use crate::ids::{Pid, Sid};
+use crate::native::NativeStore;
+use crate::signal::Signal;
+use crate::store::{SignalStore, SignalStoreExt, StoreDescription};
+use crate::text::config::RepositoryConfig;
+use crate::text::dict::{Dictionaries, Section};
+use crate::text::read_text;
+use crate::text::signals::SignalsFile;
+use crate::Warning;
+
+/// One store of a repository, with the path it was opened from.
+#[derive(Debug)]
+pub struct Layer {
+    /// Config or container path.
+    pub path: PathBuf,
+    /// The store.
+    pub store: Box<dyn SignalStore>,
+}
+
+/// A repository: one store, or several stacked (raw data, then calculated or cleaned signals).
+/// A signal name or sid resolves to the **last** layer that defines it.
+///
+/// Opening is lazy and cheap: files are mapped and their headers checked; no element is read.
+/// Reads take no locks; a `Repository` is `Send + Sync` and can be shared across threads.
+///
+/// Files must not be modified in place while a repository is open (they are memory-mapped):
+/// write new files and rename them over the old ones, as inframed's writers and the original
+/// tools do.
+#[derive(Debug)]
+pub struct Repository {
+    layers: Vec<Layer>,
+    merged: Option<Catalog>,
+    route: HashMap<Sid, usize>,
+    pids: OnceLock<Vec<Pid>>,
+    warnings: Vec<Warning>,
+}
+
+impl Repository {
+    /// Opens a repository config (`*.repository`) or a container (`.iac`, `.gnz`, `.trx`,
+    /// an indexed-tar dataset).
+    ///
+    /// # Errors
+    /// [`Error::Open`], [`Error::Parse`] (`file:line`), [`Error::Corrupt`] (`file`, byte
+    /// offset), [`Error::Unsupported`].
+    ///
+    /// # Examples
+    /// ```
+    /// use inframed::{Pid, Repository};
+    /// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
+    /// let hgb = repo.get(Pid(1025), "Hemoglobin")?;
+    /// for e in hgb.iter() {
+    ///     println!("{} {}", e.time(0), e.value(0));
+    /// }
+    /// # Ok::<_, inframed::Error>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Repository> {
+        Ok(Repository::from_layers(vec![open_layer(path.as_ref())?])?)
+    }
+
+    /// Opens several repositories stacked in order (later ones override signals by name).
+    ///
+    /// # Errors
+    /// As [`Repository::open`]; [`Error::InvalidInput`] when two layers give one sid to
+    /// different signal names.
+    pub fn open_stacked<P: AsRef<Path>>(paths: &[P]) -> Result<Repository> {
+        if paths.is_empty() {
+            return Err(Error::InvalidInput {
+                what: "no repository given".into(),
+            });
+        }
+        let layers = paths
+            .iter()
+            .map(|p| open_layer(p.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        Repository::from_layers(layers)
+    }
+
+    /// A repository over stores already opened.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when two layers give one sid to different signal names.
+    pub fn from_layers(layers: Vec<Layer>) -> Result<Repository> {
+        let mut merged: Option<Catalog> = None;
+        let mut route = HashMap::new();
+        let mut warnings = Vec::new();
+        for (i, l) in layers.iter().enumerate() {
+            warnings.extend(l.store.warnings().iter().cloned());
+            for s in l.store.catalog().signals() {
+                route.insert(s.sid, i);
+            }
+            if i > 0 {
+                let m = merged.get_or_insert_with(|| layers[0].store.catalog().clone());
+                m.stack(l.store.catalog())?;
+            }
+        }
+        Ok(Repository {
+            layers,
+            merged,
+            route,
+            pids: OnceLock::new(),
+            warnings,
+        })
+    }
+
+    /// The layers, bottom first.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// The signal named `name` and the index of the layer that serves it.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSignal`].
+    pub fn resolve(&self, name: &str) -> Result<(usize, &SignalInfo)> {
+        let info = self.catalog().signal(name)?;
+        Ok((self.route[&info.sid], info))
+    }
+
+    /// One patient's vector of the signal `name`, time-sorted, borrowed from the map.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSignal`]; [`Error::Corrupt`] if the index points outside the data.
+    pub fn get(&self, pid: Pid, name: &str) -> Result<Signal<'_>> {
+        self.signal_by_name(pid, name)
+    }
+
+    /// One patient's vector of the signal `name` as a typed slice of `#[repr(C)]` elements
+    /// (see [`crate::element`]): borrowed from the map where aligned, copied otherwise.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSignal`]; [`Error::WrongType`] if `T` is not the signal's layout.
+    pub fn get_as<T: crate::element::Element>(&self, pid: Pid, name: &str) -> Result<Cow<'_, [T]>> {
+        let sid = self.catalog().signal(name)?.sid;
+        SignalStoreExt::get::<T>(self, pid, sid)
+    }
+
+    /// One patient's vector of signal `sid`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSid`]; [`Error::Corrupt`].
+    pub fn get_sid(&self, pid: Pid, sid: Sid) -> Result<Signal<'_>> {
+        self.signal(pid, sid)
+    }
+
+    /// The dictionaries of every layer (later layers' definitions read after earlier ones').
+    pub fn dictionaries(&self) -> &Dictionaries {
+        self.catalog().dictionaries()
+    }
+
+    /// The dictionary section of a categorical signal.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSignal`] if the signal has no section.
+    pub fn section(&self, signal: &str) -> Result<&Section> {
+        self.catalog()
+            .section_of(signal)
+            .ok_or_else(|| Error::UnknownSignal {
+                name: signal.into(),
+            })
+    }
+
+    /// Warnings of every layer (ignored keywords, dropped SET lines, …).
+    pub fn warnings_all(&self) -> &[Warning] {
+        &self.warnings
+    }
+}
+
+impl SignalStore for Repository {
+    fn catalog(&self) -> &Catalog {
+        self.merged
+            .as_ref()
+            .unwrap_or_else(|| self.layers[0].store.catalog())
+    }
+
+    fn pids(&self) -> &[Pid] {
+        if self.layers.len() == 1 {
+            return self.layers[0].store.pids();
+        }
+        self.pids.get_or_init(|| {
+            let mut all: Vec<Pid> = self
+                .layers
+                .iter()
+                .flat_map(|l| l.store.pids().iter().copied())
+                .collect();
+            all.sort_unstable();
+            all.dedup();
+            all
+        })
+    }
+
+    #[inline]
+    fn get_bytes(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [u8]>> {
+        if self.layers.len() == 1 {
+            return self.layers[0].store.get_bytes(pid, sid);
+        }
+        let layer = *self.route.get(&sid).ok_or(Error::UnknownSid { sid })?;
+        self.layers[layer].store.get_bytes(pid, sid)
+    }
+
+    fn describe(&self) -> StoreDescription {
+        let mut d = StoreDescription::default();
+        for l in &self.layers {
+            let x = l.store.describe();
+            d.format = if d.format.is_empty() {
+                x.format
+            } else {
+                format!("{} + {}", d.format, x.format)
+            };
+            d.files.extend(x.files);
+        }
+        d
+    }
+
+    fn verify(&self) -> Result<()> {
+        for l in &self.layers {
+            l.store.verify()?;
+        }
+        Ok(())
+    }
+
+    fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+}
+
+/// Opens one path as a store: a container by extension, else a repository config.
+///
+/// # Errors
+/// As [`Repository::open`].
+pub fn open_layer(path: &Path) -> Result<Layer> {
+    let store = match crate::backend::open_container(path) {
+        Some(store) => store?,
+        None => Box::new(open_config(path)?),
+    };
+    Ok(Layer {
+        path: path.to_path_buf(),
+        store,
+    })
+}
+
+/// Reads a repository config, its signals file and dictionaries into a [`Catalog`].
+///
+/// # Errors
+/// [`Error::Open`], [`Error::Parse`].
+pub fn read_catalog(config: &RepositoryConfig) -> Result<(Catalog, Vec<Warning>)> {
+    let mut warnings: Vec<Warning> = config
+        .ignored
+        .iter()
+        .map(|(line, kw)| Warning {
+            path: config.path.clone(),
+            line: *line,
+            message: format!("unknown keyword {kw:?} ignored"),
+        })
+        .collect();
+    let signals_path = config.signals.as_ref().ok_or_else(|| Error::Unsupported {
+        path: config.path.clone(),
+        what: "repository config without a SIGNAL line".into(),
+    })?;
+    let signals = SignalsFile::parse(signals_path, &read_text(signals_path)?, config.time_unit)?;
+    warnings.extend(signals.ignored.iter().map(|(line, kw)| Warning {
+        path: signals_path.clone(),
+        line: *line,
+        message: format!("unknown keyword {kw:?} ignored"),
+    }));
+    let mut dicts = Dictionaries::default();
+    for d in &config.dictionaries {
+        warnings.extend(dicts.load(d, &read_text(d)?)?);
+    }
+    Ok((Catalog::new(signals, dicts, config.time_unit)?, warnings))
+}
+
+/// Opens a repository config as a native store.
+///
+/// # Errors
+/// As [`Repository::open`]; [`Error::Unsupported`] for MODE 0–2.
+pub fn open_config(path: &Path) -> Result<NativeStore> {
+    let config = RepositoryConfig::read(path)?;
+    let (catalog, warnings) = read_catalog(&config)?;
+    match config.mode {
+        3 => NativeStore::open(catalog, &config.prefix_path(), warnings),
+        m => Err(Error::Unsupported {
+            path: path.into(),
+            what: format!("MODE {m} repositories (legacy layouts)"),
+        }),
+    }
+}

@@ -1,0 +1,250 @@
+//! `Signal<'a>`: one patient's vector of one signal, viewed through its layout.
+
+use std::borrow::Cow;
+
+use crate::cast;
+use crate::element::Element;
+use crate::error::{DecodeError, Error, Result};
+use crate::ids::{Pid, Sid};
+use crate::layout::{Layout, Value};
+
+/// One patient's elements of one signal: bytes (borrowed from the store's map where possible)
+/// plus their layout. Channel reads are unaligned little-endian loads; nothing is copied.
+#[derive(Clone, Debug)]
+pub struct Signal<'a> {
+    bytes: Cow<'a, [u8]>,
+    layout: &'a Layout,
+    pid: Pid,
+    sid: Sid,
+}
+
+/// One element of a [`Signal`].
+#[derive(Clone, Copy, Debug)]
+pub struct ElementRef<'a> {
+    bytes: &'a [u8],
+    layout: &'a Layout,
+}
+
+impl<'a> ElementRef<'a> {
+    /// Time channel `ch`.
+    ///
+    /// # Panics
+    /// If `ch` is not a time channel of the layout.
+    #[inline]
+    pub fn time(&self, ch: usize) -> Value {
+        let c = self.layout.time_channels()[ch];
+        c.ty.read(&self.bytes[c.offset..])
+    }
+
+    /// Value channel `ch`.
+    ///
+    /// # Panics
+    /// If `ch` is not a value channel of the layout.
+    #[inline]
+    pub fn value(&self, ch: usize) -> Value {
+        let c = self.layout.value_channels()[ch];
+        c.ty.read(&self.bytes[c.offset..])
+    }
+
+    /// The element's bytes.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+}
+
+impl<'a> Signal<'a> {
+    /// A view of `bytes` as elements of `layout`.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] (path `<memory>`) if the length is not a whole number of elements.
+    pub fn new(bytes: Cow<'a, [u8]>, layout: &'a Layout, pid: Pid, sid: Sid) -> Result<Signal<'a>> {
+        if bytes.len() % layout.size() != 0 {
+            return Err(Error::corrupt(
+                "<memory>",
+                0,
+                DecodeError::Size {
+                    size: bytes.len() as u64,
+                    header: 0,
+                    element: layout.size() as u64,
+                },
+            ));
+        }
+        Ok(Signal {
+            bytes,
+            layout,
+            pid,
+            sid,
+        })
+    }
+
+    /// Number of elements.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.bytes.len() / self.layout.size()
+    }
+
+    /// True if the patient has no elements of this signal.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The element layout.
+    pub fn layout(&self) -> &'a Layout {
+        self.layout
+    }
+
+    /// The patient.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// The signal id.
+    pub fn sid(&self) -> Sid {
+        self.sid
+    }
+
+    /// The raw element bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Whether the bytes are borrowed from the store (no copy was made).
+    pub fn is_borrowed(&self) -> bool {
+        matches!(self.bytes, Cow::Borrowed(_))
+    }
+
+    /// Element `i`.
+    ///
+    /// # Panics
+    /// If `i >= len()`.
+    #[inline]
+    pub fn element(&self, i: usize) -> ElementRef<'_> {
+        let s = self.layout.size();
+        ElementRef {
+            bytes: &self.bytes[i * s..(i + 1) * s],
+            layout: self.layout,
+        }
+    }
+
+    /// Time channel `ch` of element `i`.
+    ///
+    /// # Panics
+    /// If `i >= len()` or `ch` is not a time channel.
+    #[inline]
+    pub fn time(&self, i: usize, ch: usize) -> Value {
+        self.element(i).time(ch)
+    }
+
+    /// Value channel `ch` of element `i`.
+    ///
+    /// # Panics
+    /// If `i >= len()` or `ch` is not a value channel.
+    #[inline]
+    pub fn value(&self, i: usize, ch: usize) -> Value {
+        self.element(i).value(ch)
+    }
+
+    /// The elements in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = ElementRef<'_>> + '_ {
+        let layout = self.layout;
+        self.bytes
+            .chunks_exact(layout.size())
+            .map(move |bytes| ElementRef { bytes, layout })
+    }
+
+    /// The elements whose time channel 0 lies in `from..=to` (both inclusive), found by binary
+    /// search; a sub-view, no copy. A layout without time channels returns every element.
+    pub fn range(&self, from: i64, to: i64) -> Signal<'_> {
+        let (lo, hi) = self.range_bounds(from, to);
+        let s = self.layout.size();
+        Signal {
+            bytes: Cow::Borrowed(&self.bytes[lo * s..hi * s]),
+            layout: self.layout,
+            pid: self.pid,
+            sid: self.sid,
+        }
+    }
+
+    /// Element indices `lo..hi` of [`Signal::range`].
+    pub fn range_bounds(&self, from: i64, to: i64) -> (usize, usize) {
+        let Some(&ch) = self.layout.time_channels().first() else {
+            return (0, self.len());
+        };
+        let s = self.layout.size();
+        let key = |i: usize| ch.ty.read(&self.bytes[i * s + ch.offset..]);
+        let n = self.len();
+        let lo = partition_point(n, |i| key(i).cmp_num(Value::Int(from)).is_lt());
+        let hi = partition_point(n, |i| key(i).cmp_num(Value::Int(to)).is_le());
+        (lo, hi.max(lo))
+    }
+
+    /// The elements as a typed slice: borrowed when aligned, copied otherwise.
+    ///
+    /// # Errors
+    /// [`Error::WrongType`] if `T` does not match the layout.
+    pub fn as_slice<T: Element>(&self) -> Result<Cow<'_, [T]>> {
+        if self.layout.spec() != T::SPEC {
+            return Err(Error::WrongType {
+                sid: self.sid,
+                stored: self.layout.spec().to_string(),
+                requested: T::SPEC,
+            });
+        }
+        cast::elements(Cow::Borrowed(&self.bytes[..]), self.pid, self.sid)
+    }
+}
+
+fn partition_point(n: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::element::{DateInt, DateVal};
+
+    #[test]
+    fn channels_range_and_typed_views() {
+        let layout = Layout::parse("T(i),V(f)").unwrap();
+        let mut bytes = vec![0u8; 3]; // force misalignment
+        for (d, v) in [(20070327, 13.5f32), (20071017, 10.9), (20140728, 13.8)] {
+            bytes.extend_from_slice(&i32::to_le_bytes(d));
+            bytes.extend_from_slice(&f32::to_le_bytes(v));
+        }
+        let s = Signal::new(Cow::Borrowed(&bytes[3..]), &layout, Pid(1), Sid(1000)).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.time(1, 0), Value::Int(20071017));
+        assert_eq!(s.value(2, 0), Value::F32(13.8));
+        assert_eq!(s.range(20070400, 20141231).len(), 2);
+        assert_eq!(s.range(20070327, 20070327).len(), 1);
+        assert_eq!(s.range(20150101, 20160101).len(), 0);
+        assert_eq!(s.range(20160101, 20150101).len(), 0);
+        let typed = s.as_slice::<DateVal>().unwrap();
+        assert_eq!(
+            typed[2],
+            DateVal {
+                date: 20140728,
+                val: 13.8
+            }
+        );
+        assert!(matches!(
+            s.as_slice::<DateInt>(),
+            Err(Error::WrongType { .. })
+        ));
+        assert_eq!(
+            s.iter().map(|e| e.time(0).as_i64()).collect::<Vec<_>>(),
+            [20070327, 20071017, 20140728]
+        );
+        assert!(Signal::new(Cow::Borrowed(&bytes[..5]), &layout, Pid(1), Sid(1)).is_err());
+    }
+}

@@ -1,0 +1,167 @@
+//! The storage boundary: one object-safe trait implemented by the native store and every backend.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::cast;
+use crate::catalog::Catalog;
+use crate::element::Element;
+use crate::error::{DecodeError, Error, Result};
+use crate::ids::{Pid, Sid};
+use crate::signal::Signal;
+use crate::Warning;
+
+/// What a store says about itself for `inframed info`.
+#[derive(Clone, Debug, Default)]
+pub struct StoreDescription {
+    /// Layout or container name, e.g. `InfraMed MODE 3 (per-signal stripped)`.
+    pub format: String,
+    /// Files the store reads, with their sizes in bytes.
+    pub files: Vec<(PathBuf, u64)>,
+}
+
+/// A read-only store of patient signals: every layout and container implements it.
+///
+/// Object safe: a [`crate::Repository`] holds `Box<dyn SignalStore>`. Implementations are
+/// `Send + Sync` and take no locks on the read path.
+pub trait SignalStore: Send + Sync + fmt::Debug {
+    /// Signals held (name, sid, layout, time unit) and dictionaries.
+    fn catalog(&self) -> &Catalog;
+
+    /// Every patient of the store, ascending.
+    fn pids(&self) -> &[Pid];
+
+    /// The elements of `(pid, sid)`: time-sorted, little-endian, laid out as
+    /// `catalog().kind(sid)`; empty if the patient has none.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSid`] for a sid not in the catalog; [`Error::Corrupt`] when the store's
+    /// index points outside its data.
+    fn get_bytes(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [u8]>>;
+
+    /// Format name and files, for `info`.
+    fn describe(&self) -> StoreDescription {
+        StoreDescription::default()
+    }
+
+    /// Every structural check the store can make (sizes, offsets, sorted pids and times,
+    /// checksums where the format has them). The default checks what the trait exposes:
+    /// ascending pids, whole elements, time-sorted vectors.
+    ///
+    /// # Errors
+    /// The first damage found.
+    fn verify(&self) -> Result<()> {
+        verify_elements(self)
+    }
+
+    /// Non-fatal problems found at open (ignored config keywords, dropped SET lines, …).
+    fn warnings(&self) -> &[Warning] {
+        &[]
+    }
+}
+
+/// The generic part of `verify` for any store: pids strictly ascending, every vector a whole
+/// number of elements and sorted by its time channels.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming the store's first file (or `<store>`), with pid and sid in the
+/// message.
+pub fn verify_elements<S: SignalStore + ?Sized>(store: &S) -> Result<()> {
+    let where_ = || {
+        store
+            .describe()
+            .files
+            .first()
+            .map(|f| f.0.clone())
+            .unwrap_or_else(|| PathBuf::from("<store>"))
+    };
+    let pids = store.pids();
+    for w in pids.windows(2) {
+        if w[0] >= w[1] {
+            return Err(Error::corrupt(
+                where_(),
+                0,
+                DecodeError::NotAscending {
+                    what: "pids",
+                    prev: w[0].0 as i64,
+                    next: w[1].0 as i64,
+                },
+            ));
+        }
+    }
+    for info in store.catalog().signals() {
+        let size = info.layout.size();
+        for &pid in pids {
+            let bytes = store.get_bytes(pid, info.sid)?;
+            if bytes.len() % size != 0 {
+                return Err(Error::corrupt(
+                    where_(),
+                    0,
+                    DecodeError::Other(format!(
+                        "pid {pid} signal {}: {} bytes is not a multiple of the element size {size}",
+                        info.name,
+                        bytes.len()
+                    )),
+                ));
+            }
+            let elems: Vec<&[u8]> = bytes.chunks_exact(size).collect();
+            for (i, w) in elems.windows(2).enumerate() {
+                if info.layout.cmp_time(w[0], w[1]).is_gt() {
+                    return Err(Error::corrupt(
+                        where_(),
+                        0,
+                        DecodeError::Other(format!(
+                            "pid {pid} signal {}: element {} is earlier than element {i}",
+                            info.name,
+                            i + 1
+                        )),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Typed and view access for every store, `dyn` included.
+pub trait SignalStoreExt: SignalStore {
+    /// `(pid, sid)` as a typed slice: borrowed from the store where the bytes are aligned for
+    /// `T`, copied otherwise.
+    ///
+    /// # Errors
+    /// [`Error::WrongType`] if `T` does not match the signal's layout; errors of
+    /// [`SignalStore::get_bytes`].
+    fn get<T: Element>(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [T]>> {
+        let stored = self.catalog().kind(sid)?;
+        if stored.spec() != T::SPEC {
+            return Err(Error::WrongType {
+                sid,
+                stored: stored.spec().to_string(),
+                requested: T::SPEC,
+            });
+        }
+        cast::elements(self.get_bytes(pid, sid)?, pid, sid)
+    }
+
+    /// `(pid, sid)` as a [`Signal`] view (channels by index, time ranges, iterators).
+    ///
+    /// # Errors
+    /// As [`SignalStore::get_bytes`].
+    fn signal(&self, pid: Pid, sid: Sid) -> Result<Signal<'_>> {
+        let info = self.catalog().by_sid(sid)?;
+        let bytes = self.get_bytes(pid, sid)?;
+        Signal::new(bytes, &info.layout, pid, sid)
+    }
+
+    /// `(pid, name)` as a [`Signal`] view.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSignal`]; as [`SignalStore::get_bytes`].
+    fn signal_by_name(&self, pid: Pid, name: &str) -> Result<Signal<'_>> {
+        let sid = self.catalog().signal(name)?.sid;
+        self.signal(pid, sid)
+    }
+}
+
+impl<S: SignalStore + ?Sized> SignalStoreExt for S {}

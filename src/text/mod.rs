@@ -1,0 +1,119 @@
+//! Text formats of a repository: config, signals file, dictionaries. Line parsers whose errors
+//! carry `path:line`.
+
+pub mod config;
+pub mod dict;
+pub mod signals;
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::layout::LayoutError;
+use crate::time::TimeError;
+
+/// What is wrong with one line of a text file (the location is in [`Error::Parse`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Fewer fields than the directive needs.
+    #[error("expected at least {expected} tab-separated fields, found {found}")]
+    TooFewFields {
+        /// Needed.
+        expected: usize,
+        /// Found.
+        found: usize,
+    },
+    /// A field that must be an integer is not.
+    #[error("not an integer: {0:?}")]
+    Integer(String),
+    /// An integer outside its allowed range.
+    #[error("{value} is outside {min}..={max}")]
+    Range {
+        /// The value.
+        value: i64,
+        /// Smallest allowed.
+        min: i64,
+        /// Largest allowed.
+        max: i64,
+    },
+    /// The element type field is invalid.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// A time or time unit is invalid.
+    #[error(transparent)]
+    Time(#[from] TimeError),
+    /// `16:<alias>` names no GENERIC_SIGNAL_TYPE and is not a spec.
+    #[error("unknown generic type alias {0:?}")]
+    UnknownAlias(String),
+    /// A signal name is defined twice.
+    #[error("signal name {0:?} defined twice")]
+    DuplicateName(String),
+    /// A sid is used by two signals.
+    #[error("signal id {0} used twice")]
+    DuplicateSid(u32),
+    /// A categorical bitmap is not made of `0`/`1`.
+    #[error("categorical bitmap {0:?} is not made of 0 and 1")]
+    Bitmap(String),
+    /// A path or name field is empty.
+    #[error("empty field")]
+    Empty,
+    /// Anything else, described.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Reads a whole text file, naming it in the error.
+pub(crate) fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Open {
+        path: path.into(),
+        source,
+    })?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        // Latin-1 or other 8-bit text in old dictionaries: keep every byte as a char.
+        Err(e) => e.into_bytes().iter().map(|&b| b as char).collect(),
+    })
+}
+
+/// Lines as the original tools see them: 1-based number, trailing `\r` removed, lines of
+/// length ≤ 1 and `#` comments skipped.
+pub(crate) fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split('\n').enumerate().filter_map(|(i, line)| {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.len() <= 1 || line.starts_with('#') {
+            None
+        } else {
+            Some((i + 1, line))
+        }
+    })
+}
+
+/// A parse error at `path:line`.
+pub(crate) fn parse_error(
+    path: &Path,
+    line: usize,
+    what: &'static str,
+    source: ParseError,
+) -> Error {
+    Error::Parse {
+        path: path.into(),
+        line,
+        what,
+        source,
+    }
+}
+
+pub(crate) fn parse_int(field: &str) -> Result<i64, ParseError> {
+    field
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| ParseError::Integer(field.to_string()))
+}
+
+pub(crate) fn parse_ranged(field: &str, min: i64, max: i64) -> Result<i64, ParseError> {
+    let value = parse_int(field)?;
+    if value < min || value > max {
+        return Err(ParseError::Range { value, min, max });
+    }
+    Ok(value)
+}

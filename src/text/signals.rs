@@ -1,0 +1,217 @@
+//! Signals file (`<name>.signals`): `GENERIC_SIGNAL_TYPE` aliases and `SIGNAL` lines.
+
+use std::path::Path;
+
+use crate::catalog::SignalInfo;
+use crate::error::Result;
+use crate::ids::Sid;
+use crate::layout::Layout;
+use crate::text::{lines, parse_error, parse_int, parse_ranged, ParseError};
+use crate::time::TimeUnit;
+
+/// The largest sid the original tools accept, plus one (`MAX_SID_NUMBER`).
+pub const MAX_SID: u32 = 100_000;
+
+/// A parsed signals file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SignalsFile {
+    /// `GENERIC_SIGNAL_TYPE alias spec` lines, in order.
+    pub generic_types: Vec<(String, String)>,
+    /// `SIGNAL` lines, in order.
+    pub signals: Vec<SignalInfo>,
+    /// Lines with unknown keywords, `(line, keyword)`.
+    pub ignored: Vec<(usize, String)>,
+}
+
+/// Resolves a type field: `0..15`, `16:<alias|spec>`, or a bare alias or spec.
+pub(crate) fn resolve_type(
+    field: &str,
+    aliases: &[(String, String)],
+) -> Result<Layout, ParseError> {
+    let field = field.trim();
+    let by_alias = |name: &str| -> Result<Layout, ParseError> {
+        if let Some((_, spec)) = aliases.iter().rev().find(|(a, _)| a == name) {
+            return Ok(Layout::parse(spec)?);
+        }
+        Layout::parse(name).map_err(|e| match e {
+            crate::layout::LayoutError::Syntax(_) => ParseError::UnknownAlias(name.to_string()),
+            e => ParseError::Layout(e),
+        })
+    };
+    if let Some(rest) = field.strip_prefix("16:") {
+        return by_alias(rest);
+    }
+    if !field.is_empty() && field.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        let n = parse_int(field)?;
+        if n == 16 {
+            return Err(ParseError::Other("type 16 needs ':<alias or spec>'".into()));
+        }
+        return Ok(Layout::legacy(n)?);
+    }
+    by_alias(field)
+}
+
+impl SignalsFile {
+    /// Parses signals-file text; `path` names the file in errors. `default_unit` is the
+    /// repository `TIMEUNIT`, used for signals without their own.
+    ///
+    /// # Errors
+    /// [`crate::Error::Parse`] naming `path:line`: too few fields, bad sid, unknown type or alias,
+    /// bad bitmap or time unit, a name or sid defined twice.
+    pub fn parse(path: &Path, text: &str, default_unit: TimeUnit) -> Result<SignalsFile> {
+        let mut out = SignalsFile::default();
+        let mut names = hashbrown::HashSet::new();
+        let mut sids = hashbrown::HashSet::new();
+        for (n, line) in lines(text) {
+            let f: Vec<&str> = line.split('\t').collect();
+            match f[0] {
+                "GENERIC_SIGNAL_TYPE" => {
+                    if f.len() < 3 {
+                        return Err(parse_error(
+                            path,
+                            n,
+                            "GENERIC_SIGNAL_TYPE",
+                            ParseError::TooFewFields {
+                                expected: 3,
+                                found: f.len(),
+                            },
+                        ));
+                    }
+                    Layout::parse(f[2])
+                        .map_err(|e| parse_error(path, n, "GENERIC_SIGNAL_TYPE spec", e.into()))?;
+                    out.generic_types.push((f[1].to_string(), f[2].to_string()));
+                }
+                "SIGNAL" => {
+                    if f.len() < 4 {
+                        return Err(parse_error(
+                            path,
+                            n,
+                            "SIGNAL line",
+                            ParseError::TooFewFields {
+                                expected: 4,
+                                found: f.len(),
+                            },
+                        ));
+                    }
+                    let name = f[1].to_string();
+                    if name.is_empty() {
+                        return Err(parse_error(path, n, "signal name", ParseError::Empty));
+                    }
+                    let sid = parse_ranged(f[2], 0, MAX_SID as i64 - 1)
+                        .map_err(|e| parse_error(path, n, "signal id", e))?
+                        as u32;
+                    let layout = resolve_type(f[3], &out.generic_types)
+                        .map_err(|e| parse_error(path, n, "signal type", e))?;
+                    let field = |i: usize| f.get(i).map(|s| s.trim()).unwrap_or("");
+                    let bitmap = field(5);
+                    if !bitmap.bytes().all(|b| b == b'0' || b == b'1') {
+                        return Err(parse_error(
+                            path,
+                            n,
+                            "categorical bitmap",
+                            ParseError::Bitmap(bitmap.into()),
+                        ));
+                    }
+                    let time_unit_text = field(7);
+                    let time_unit = if time_unit_text.is_empty() {
+                        default_unit
+                    } else {
+                        let code = parse_int(time_unit_text)
+                            .map_err(|e| parse_error(path, n, "time unit", e))?;
+                        TimeUnit::from_code(code)
+                            .map_err(|e| parse_error(path, n, "time unit", e.into()))?
+                    };
+                    if !names.insert(name.clone()) {
+                        return Err(parse_error(
+                            path,
+                            n,
+                            "signal name",
+                            ParseError::DuplicateName(name),
+                        ));
+                    }
+                    if !sids.insert(sid) {
+                        return Err(parse_error(
+                            path,
+                            n,
+                            "signal id",
+                            ParseError::DuplicateSid(sid),
+                        ));
+                    }
+                    let categorical = (0..layout.value_channels().len())
+                        .map(|i| bitmap.as_bytes().get(i) == Some(&b'1'))
+                        .collect();
+                    out.signals.push(SignalInfo {
+                        name,
+                        sid: Sid(sid),
+                        type_text: f[3].to_string(),
+                        layout,
+                        description: field(4).to_string(),
+                        categorical,
+                        bitmap_text: bitmap.to_string(),
+                        units: field(6).to_string(),
+                        time_unit,
+                        time_unit_text: time_unit_text.to_string(),
+                    });
+                }
+                other => out.ignored.push((n, other.to_string())),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ETL: &str =
+        "GENERIC_SIGNAL_TYPE\tmy_SInt\tV(i)\nGENERIC_SIGNAL_TYPE\tmy_SDateVal\tT(i),V(f)\n\
+GENERIC_SIGNAL_TYPE\tmy_DateRangeInt2\tT(i,i),V(i,i)\n\
+SIGNAL\tGENDER\t100\t16:my_SInt\tdemographic,singleton\t1\t\n\
+SIGNAL\tBDATE\t102\t16:my_SInt\tdemographic,singleton,date\t0\tdate\t\n\
+SIGNAL\tADMISSION\t2003\t16:my_DateRangeInt2\tcategorical\t11\t\n\
+SIGNAL\tHemoglobin\t1000\t16:my_SDateVal\tlabs,cbc\t0\tg/dL\t\n";
+
+    #[test]
+    fn etl_form() {
+        let s = SignalsFile::parse(Path::new("s.signals"), ETL, TimeUnit::Date).unwrap();
+        assert_eq!(s.signals.len(), 4);
+        assert_eq!(s.signals[0].categorical, [true]);
+        assert_eq!(s.signals[2].categorical, [true, true]);
+        assert_eq!(s.signals[2].layout.size(), 16);
+        assert_eq!(s.signals[3].units, "g/dL");
+        assert_eq!(s.signals[1].units, "date");
+    }
+
+    #[test]
+    fn rewritten_form_and_legacy_numbers() {
+        let t = "SIGNAL\tHemoglobin\t1000\t1\tlab\t0\tg/dL\nSIGNAL\tX\t5\tT(l),V(f),p,p,p,p\tx\t0\t\t6\nSIGNAL\tY\t6\t16:T(i),V(i)\n";
+        let s = SignalsFile::parse(Path::new("s"), t, TimeUnit::Date).unwrap();
+        assert_eq!(s.signals[0].layout.spec(), "T(i),V(f)");
+        assert_eq!(s.signals[1].time_unit, TimeUnit::Minutes);
+        assert_eq!(s.signals[1].layout.size(), 16);
+        assert_eq!(s.signals[2].layout.spec(), "T(i),V(i)");
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        for (text, line) in [
+            ("SIGNAL\tA\t1\t16\n", 1),
+            ("SIGNAL\tA\t1\t16:nope\n", 1),
+            ("SIGNAL\tA\t1\t1\nSIGNAL\tA\t2\t1\n", 2),
+            ("SIGNAL\tA\t1\t1\nSIGNAL\tB\t1\t1\n", 2),
+            ("\nSIGNAL\tA\tx\t1\n", 2),
+            ("SIGNAL\tA\t100000\t1\n", 1),
+            ("SIGNAL\tA\t1\t1\td\t2\n", 1),
+            ("SIGNAL\tA\t1\t1\td\t0\t\t99\n", 1),
+            ("SIGNAL\tA\t1\n", 1),
+            ("SIGNAL\tA\t1\t17\n", 1),
+        ] {
+            let e = SignalsFile::parse(Path::new("s.signals"), text, TimeUnit::Date).unwrap_err();
+            assert!(
+                e.to_string().starts_with(&format!("s.signals:{line}:")),
+                "{text:?}: {e}"
+            );
+        }
+    }
+}
