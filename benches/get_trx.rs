@@ -1,0 +1,2 @@
+//! Placeholder until the trx backend lands; replaced by its criterion bench `get/trx`.
+fn main() {}
