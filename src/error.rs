@@ -98,6 +98,17 @@ pub enum Error {
         /// The signal.
         sid: Sid,
     },
+    /// A container-specific decoding or encoding problem: `source` is the backend's own
+    /// matchable error enum; `context` says where (record, array, member, byte offset).
+    #[error("{}: {context}", .path.display())]
+    Backend {
+        /// The container file.
+        path: PathBuf,
+        /// Where in it.
+        context: String,
+        /// The backend's error.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// Invalid input given through the API (not from a file), e.g. an unsorted pid list to a writer.
     #[error("invalid argument: {what}")]
     InvalidInput {

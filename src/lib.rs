@@ -20,6 +20,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod atomic;
 pub mod backend;
 mod cast;
 pub mod catalog;

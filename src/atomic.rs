@@ -1,0 +1,200 @@
+//! Atomic output: write to a temporary name beside the target, then `rename` into place, so a
+//! reader (or a crash) never sees a half-written file and live maps keep the old inode.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A file being written under a temporary name; [`AtomicFile::commit`] renames it into place.
+/// Dropped without commit, the temporary file is removed and the target is untouched.
+#[derive(Debug)]
+pub struct AtomicFile {
+    tmp: PathBuf,
+    target: PathBuf,
+    file: Option<BufWriter<File>>,
+}
+
+/// A temporary sibling name of `target`: `<name>.tmp.<pid>.<n>`.
+pub fn temp_name(target: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let name = target
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    target.with_file_name(format!("{name}.tmp.{}.{n}", std::process::id()))
+}
+
+impl AtomicFile {
+    /// Starts writing `target` (its directory must exist).
+    ///
+    /// # Errors
+    /// [`Error::Open`] naming the temporary file.
+    pub fn create(target: impl AsRef<Path>) -> Result<AtomicFile> {
+        let target = target.as_ref().to_path_buf();
+        let tmp = temp_name(&target);
+        let file = File::create(&tmp).map_err(|source| Error::Open {
+            path: tmp.clone(),
+            source,
+        })?;
+        Ok(AtomicFile {
+            tmp,
+            target,
+            file: Some(BufWriter::with_capacity(1 << 20, file)),
+        })
+    }
+
+    /// The final path.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Flushes, syncs and renames into place.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file.
+    pub fn commit(mut self) -> Result<()> {
+        let w = self.file.take().expect("not committed yet");
+        let f = w.into_inner().map_err(|e| Error::Io {
+            path: self.tmp.clone(),
+            source: e.into_error(),
+        })?;
+        f.sync_all().map_err(|source| Error::Io {
+            path: self.tmp.clone(),
+            source,
+        })?;
+        drop(f);
+        fs::rename(&self.tmp, &self.target).map_err(|source| Error::Io {
+            path: self.target.clone(),
+            source,
+        })
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.as_mut().expect("not committed").write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().expect("not committed").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `bytes` to `target` atomically.
+///
+/// # Errors
+/// [`Error::Open`] / [`Error::Io`] naming the file.
+pub fn write_atomic(target: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    let mut f = AtomicFile::create(target)?;
+    f.write_all(bytes).map_err(|source| Error::Io {
+        path: f.target().to_path_buf(),
+        source,
+    })?;
+    f.commit()
+}
+
+/// A directory built under a temporary name and renamed into place by
+/// [`AtomicDir::commit`] (replacing an existing directory of that name: the old one is
+/// renamed aside first, then removed). Dropped without commit, the temporary tree is removed.
+#[derive(Debug)]
+pub struct AtomicDir {
+    tmp: PathBuf,
+    target: PathBuf,
+    done: bool,
+}
+
+impl AtomicDir {
+    /// Creates the temporary directory beside `target`.
+    ///
+    /// # Errors
+    /// [`Error::Open`] naming it.
+    pub fn create(target: impl AsRef<Path>) -> Result<AtomicDir> {
+        let target = target.as_ref().to_path_buf();
+        let tmp = temp_name(&target);
+        fs::create_dir_all(&tmp).map_err(|source| Error::Open {
+            path: tmp.clone(),
+            source,
+        })?;
+        Ok(AtomicDir {
+            tmp,
+            target,
+            done: false,
+        })
+    }
+
+    /// Where to write the files now.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Renames the finished directory into place.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the target.
+    pub fn commit(mut self) -> Result<()> {
+        let io = |source| Error::Io {
+            path: self.target.clone(),
+            source,
+        };
+        if self.target.exists() {
+            let old = temp_name(&self.target);
+            fs::rename(&self.target, &old).map_err(io)?;
+            fs::rename(&self.tmp, &self.target).map_err(io)?;
+            let _ = fs::remove_dir_all(&old);
+        } else {
+            fs::rename(&self.tmp, &self.target).map_err(io)?;
+        }
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicDir {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncommitted_leaves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("x.bin");
+        fs::write(&target, b"old").unwrap();
+        {
+            let mut f = AtomicFile::create(&target).unwrap();
+            f.write_all(b"new").unwrap();
+        }
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+        write_atomic(&target, b"new").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+        let t = d.path().join("dir");
+        {
+            let a = AtomicDir::create(&t).unwrap();
+            fs::write(a.path().join("f"), b"1").unwrap();
+        }
+        assert!(!t.exists());
+        let a = AtomicDir::create(&t).unwrap();
+        fs::write(a.path().join("f"), b"1").unwrap();
+        a.commit().unwrap();
+        assert_eq!(fs::read(t.join("f")).unwrap(), b"1");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
+    }
+}
