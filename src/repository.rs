@@ -9,7 +9,8 @@ use hashbrown::HashMap;
 use crate::catalog::{Catalog, SignalInfo};
 use crate::error::{Error, Result};
 use crate::ids::{Pid, Sid};
-use crate::native::NativeStore;
+use crate::native::transpose::{PatientRecord, Transpose};
+use crate::native::{LegacyStore, NativeStore};
 use crate::signal::Signal;
 use crate::store::{SignalStore, SignalStoreExt, StoreDescription};
 use crate::text::config::RepositoryConfig;
@@ -43,6 +44,8 @@ pub struct Repository {
     route: HashMap<Sid, usize>,
     pids: OnceLock<Vec<Pid>>,
     warnings: Vec<Warning>,
+    /// Per layer, its by-pid transpose (opened on the first `patient` call).
+    transposes: OnceLock<Vec<Option<Transpose>>>,
 }
 
 impl Repository {
@@ -109,6 +112,7 @@ impl Repository {
             route,
             pids: OnceLock::new(),
             warnings,
+            transposes: OnceLock::new(),
         })
     }
 
@@ -172,6 +176,66 @@ impl Repository {
     /// Warnings of every layer (ignored keywords, dropped SET lines, …).
     pub fn warnings_all(&self) -> &[Warning] {
         &self.warnings
+    }
+
+    /// One patient's whole record: `(sid, elements)` for every non-empty signal, sids
+    /// ascending, each signal from the layer that serves it. A layer with a by-pid transpose
+    /// (`inframed index`) serves its part in one contiguous read of its `.pid_data`, borrowed
+    /// from the map; other layers are read signal by signal. An unknown pid gives an empty
+    /// record.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] naming the file and offset of a damaged record or index.
+    ///
+    /// # Examples
+    /// ```
+    /// use inframed::{Pid, Repository, SignalStore};
+    /// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
+    /// let rec = repo.patient(Pid(1025))?;
+    /// let hgb = repo.catalog().signal("Hemoglobin")?.sid;
+    /// assert_eq!(rec.get(hgb), &repo.get(Pid(1025), "Hemoglobin")?.bytes()[..]);
+    /// # Ok::<_, inframed::Error>(())
+    /// ```
+    pub fn patient(&self, pid: Pid) -> Result<PatientRecord<'_>> {
+        let transposes = match self.transposes.get() {
+            Some(t) => t,
+            None => {
+                let t = self
+                    .layers
+                    .iter()
+                    .map(open_transpose)
+                    .collect::<Result<Vec<_>>>()?;
+                let _ = self.transposes.set(t);
+                self.transposes.get().expect("just set")
+            }
+        };
+        let mut parts: Vec<PatientRecord<'_>> = Vec::with_capacity(self.layers.len());
+        for (layer, t) in self.layers.iter().zip(transposes) {
+            let rec = match t {
+                Some(t) => t.record(pid)?.unwrap_or_default(),
+                None => {
+                    let mut sigs = Vec::new();
+                    for s in layer.store.catalog().signals() {
+                        sigs.push((s.sid, layer.store.get_bytes(pid, s.sid)?));
+                    }
+                    PatientRecord::new(pid, sigs)
+                }
+            };
+            parts.push(rec);
+        }
+        if parts.len() == 1 {
+            let rec = parts.pop().expect("one layer");
+            return Ok(PatientRecord::new(pid, rec.signals().to_vec()));
+        }
+        let mut sigs = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            for (sid, bytes) in part.signals() {
+                if self.route.get(sid) == Some(&i) {
+                    sigs.push((*sid, bytes.clone()));
+                }
+            }
+        }
+        Ok(PatientRecord::new(pid, sigs))
     }
 }
 
@@ -240,7 +304,7 @@ impl SignalStore for Repository {
 pub fn open_layer(path: &Path) -> Result<Layer> {
     let store = match crate::backend::open_container(path) {
         Some(store) => store?,
-        None => Box::new(open_config(path)?),
+        None => open_config(path)?,
     };
     Ok(Layer {
         path: path.to_path_buf(),
@@ -279,18 +343,32 @@ pub fn read_catalog(config: &RepositoryConfig) -> Result<(Catalog, Vec<Warning>)
     Ok((Catalog::new(signals, dicts, config.time_unit)?, warnings))
 }
 
-/// Opens a repository config as a native store.
+/// Opens a repository config as a native store: MODE 3 as a [`NativeStore`], MODE 0–2 as a
+/// [`LegacyStore`].
 ///
 /// # Errors
-/// As [`Repository::open`]; [`Error::Unsupported`] for MODE 0–2.
-pub fn open_config(path: &Path) -> Result<NativeStore> {
+/// As [`Repository::open`].
+pub fn open_config(path: &Path) -> Result<Box<dyn SignalStore>> {
     let config = RepositoryConfig::read(path)?;
     let (catalog, warnings) = read_catalog(&config)?;
     match config.mode {
-        3 => NativeStore::open(catalog, &config.prefix_path(), warnings),
-        m => Err(Error::Unsupported {
-            path: path.into(),
-            what: format!("MODE {m} repositories (legacy layouts)"),
-        }),
+        3 => Ok(Box::new(NativeStore::open(
+            catalog,
+            &config.prefix_path(),
+            warnings,
+        )?)),
+        _ => Ok(Box::new(LegacyStore::open(&config, catalog, warnings)?)),
     }
+}
+
+/// The by-pid transpose of a layer, if it is a MODE 3 config that has one.
+fn open_transpose(layer: &Layer) -> Result<Option<Transpose>> {
+    if crate::backend::Container::of(&layer.path).is_some() {
+        return Ok(None);
+    }
+    let config = RepositoryConfig::read(&layer.path)?;
+    if config.mode != 3 {
+        return Ok(None);
+    }
+    Transpose::open(&config.prefix_path(), layer.store.catalog())
 }

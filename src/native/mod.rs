@@ -1,12 +1,18 @@
 //! The native InfraMed layouts: MODE 3 per-signal `.data`/`.idx` files and the pid list.
 
 pub mod index;
+pub mod legacy;
 pub(crate) mod pids;
 pub mod sparse;
 mod store;
+pub mod transpose;
+pub mod writer;
 
+pub use legacy::LegacyStore;
 pub use pids::write_pids;
 pub use store::NativeStore;
+pub use transpose::{PatientRecord, Transpose, TransposeStore};
+pub use writer::{add_signal, write_mode3, Mode3Options, NewSignal, RepositoryWriter};
 
 use std::path::{Path, PathBuf};
 
