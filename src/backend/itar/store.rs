@@ -1,0 +1,656 @@
+//! `ItarStore`: a patient repository stored in one fold of an indexed-tar dataset, and the
+//! export that writes it.
+//!
+//! Mapping: sample key = pid zero-padded to `key_width` (10) digits; one member
+//! `<pid>.<signal ext>` per non-empty `(pid, signal)`, a `.npy` of the signal's numpy record
+//! dtype whose data starts on a 64-byte boundary of the shard; the sample `__meta__` holds
+//! `__meta__.json` (signals file, dictionaries, signal → extension) and `__meta__.pids.npy`
+//! (every pid, `<u4`, ascending).
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use hashbrown::{HashMap, HashSet};
+use serde::{Deserialize, Serialize};
+
+use super::npy;
+use super::reader::{fold_names, split_name, Fold, Member};
+use super::writer::{FoldWriter, WriterOptions};
+use super::{backend_error, ItarError};
+use crate::atomic::AtomicDir;
+use crate::catalog::{Catalog, CatalogTexts};
+use crate::error::{Error, Result};
+use crate::ids::{Pid, Sid};
+use crate::store::{verify_elements, SignalStore, StoreDescription};
+use crate::Warning;
+
+/// The sample key of the metadata members.
+pub const META_KEY: &str = "__meta__";
+const META_JSON: &str = "json";
+const META_PIDS: &str = "pids.npy";
+const FORMAT: &str = "inframed-itar";
+const VERSION: u32 = 1;
+/// Digits of a pid key: every `u32` fits, so lexical order is numeric order.
+const KEY_WIDTH: usize = 10;
+const PID_DTYPE: &str = "<u4";
+
+/// `__meta__.json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Meta {
+    format: String,
+    version: u32,
+    key_width: usize,
+    n_pids: u64,
+    catalog: CatalogTexts,
+    signals: Vec<MetaSignal>,
+}
+
+/// One signal of `__meta__.json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct MetaSignal {
+    name: String,
+    sid: u32,
+    spec: String,
+    ext: String,
+    dtype: Vec<(String, String)>,
+}
+
+/// A signal's lookup data.
+#[derive(Debug)]
+struct Slot {
+    /// Extension id in the fold (`None`: no patient has this signal).
+    extid: Option<u16>,
+    ext: String,
+    size: usize,
+    /// npy dictionary prefix of this signal's dtype, for the fast header check.
+    prefix: Vec<u8>,
+    /// Position in the catalog.
+    pos: usize,
+}
+
+/// Where the pid list lives.
+#[derive(Debug)]
+enum PidList {
+    /// Borrowed from the mapped shard: `(fid, byte range)`.
+    Mapped(u16, std::ops::Range<usize>),
+    /// Copied (the bytes were not 4-aligned).
+    Owned(Vec<Pid>),
+}
+
+/// A patient repository in an indexed-tar dataset. Opening maps the shards, parses the index
+/// into a hash table from `(key hash, crash id, extension id)` to row, and reads the two
+/// `__meta__` members; `get_bytes` hashes the pid key, probes the table, checks the tar header's
+/// name and the npy header prefix, and lends the element bytes from the map.
+#[derive(Debug)]
+pub struct ItarStore {
+    fold: Fold,
+    catalog: Catalog,
+    warnings: Vec<Warning>,
+    pids: PidList,
+    /// sid → index into `slots` + 1 (0: unknown sid).
+    by_sid: Vec<u32>,
+    slots: Vec<Slot>,
+    key_width: usize,
+}
+
+/// Writes `pid` zero-padded to `width` digits into `buf`; returns the digits.
+#[inline]
+fn pid_key(pid: u32, width: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = pid;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let width = width.min(buf.len());
+    while buf.len() - i < width {
+        i -= 1;
+        buf[i] = b'0';
+    }
+    &buf[i..]
+}
+
+impl ItarStore {
+    /// Opens a patient dataset: a folder with one fold (its `.taridx`, or its shards scanned
+    /// when there is no index), or a `.taridx` file.
+    ///
+    /// # Errors
+    /// [`ItarError::SeveralFolds`] / [`ItarError::NotADataset`] for a folder; as
+    /// [`Fold::open`] and [`ItarStore::from_fold`].
+    pub fn open(path: &Path) -> Result<ItarStore> {
+        let fold = if path.is_dir() {
+            let names = fold_names(path)?;
+            match names.as_slice() {
+                [] => return Err(backend_error(path, "folder", ItarError::NotADataset)),
+                [one] => Fold::open_dir(path, one)?,
+                _ => {
+                    return Err(backend_error(
+                        path,
+                        "folder",
+                        ItarError::SeveralFolds { folds: names },
+                    ))
+                }
+            }
+        } else {
+            Fold::open(path)?
+        };
+        ItarStore::from_fold(fold)
+    }
+
+    /// A store over in-memory files: `.taridx` bytes and shards in fid order.
+    ///
+    /// # Errors
+    /// As [`Fold::from_bytes`] and [`ItarStore::from_fold`].
+    pub fn from_bytes<D: AsRef<[u8]> + Send + Sync + 'static>(
+        taridx: D,
+        shards: Vec<D>,
+    ) -> Result<ItarStore> {
+        ItarStore::from_fold(Fold::from_bytes("patients", Some(taridx), shards)?)
+    }
+
+    /// Reads the patient metadata of an opened fold.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] with [`ItarError::Meta`] (no `__meta__.json`, bad JSON, another
+    /// format, signals that disagree with the catalog, a pid list of the wrong length or type)
+    /// naming the index and the member; [`Error::Parse`] for invalid catalog texts.
+    pub fn from_fold(fold: Fold) -> Result<ItarStore> {
+        let origin = fold.index_path().to_path_buf();
+        let meta_err = |member: &str, reason: String| {
+            backend_error(
+                &origin,
+                format!("member {META_KEY}.{member}"),
+                ItarError::Meta { reason },
+            )
+        };
+        let json = fold.find(META_KEY, META_JSON)?.ok_or_else(|| {
+            meta_err(META_JSON, "missing: not an inframed patient dataset".into())
+        })?;
+        let meta: Meta = serde_json::from_slice(json.data)
+            .map_err(|e| meta_err(META_JSON, format!("invalid JSON: {e}")))?;
+        if meta.format != FORMAT || meta.version != VERSION {
+            return Err(meta_err(
+                META_JSON,
+                format!(
+                    "format {:?} version {} (this reader reads {FORMAT:?} version {VERSION})",
+                    meta.format, meta.version
+                ),
+            ));
+        }
+        if meta.key_width == 0 || meta.key_width > 20 {
+            return Err(meta_err(META_JSON, format!("key_width {}", meta.key_width)));
+        }
+        let (catalog, warnings) = Catalog::from_texts(&origin, &meta.catalog)?;
+        let mut slots = Vec::with_capacity(meta.signals.len());
+        let mut seen_ext = HashSet::new();
+        for s in &meta.signals {
+            let info = catalog.by_sid(Sid(s.sid)).map_err(|_| {
+                meta_err(
+                    META_JSON,
+                    format!(
+                        "signal {} (sid {}) is not in the signals file",
+                        s.name, s.sid
+                    ),
+                )
+            })?;
+            if info.name != s.name || info.layout.spec() != s.spec {
+                return Err(meta_err(
+                    META_JSON,
+                    format!(
+                        "signal sid {} is {} {} in the signals file, {} {} in the member list",
+                        s.sid,
+                        info.name,
+                        info.layout.spec(),
+                        s.name,
+                        s.spec
+                    ),
+                ));
+            }
+            if !seen_ext.insert(s.ext.as_str()) || s.ext == META_JSON {
+                return Err(meta_err(
+                    META_JSON,
+                    format!("extension {:?} used twice", s.ext),
+                ));
+            }
+            slots.push(Slot {
+                extid: fold.extension_id(&s.ext),
+                ext: s.ext.clone(),
+                size: info.layout.size(),
+                prefix: npy::header_prefix(&info.layout.numpy_fields()).into_bytes(),
+                pos: catalog.position(info.sid).unwrap_or(0),
+            });
+        }
+        if slots.len() != catalog.signals().len() {
+            return Err(meta_err(
+                META_JSON,
+                format!(
+                    "{} signals in the member list, {} in the signals file",
+                    slots.len(),
+                    catalog.signals().len()
+                ),
+            ));
+        }
+        let max_sid = catalog
+            .signals()
+            .iter()
+            .map(|s| s.sid.0 as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut by_sid = vec![0u32; max_sid];
+        for (i, s) in meta.signals.iter().enumerate() {
+            by_sid[s.sid as usize] = i as u32 + 1;
+        }
+        let pids = Self::pid_list(&fold, meta.n_pids).map_err(|r| meta_err(META_PIDS, r))?;
+        Ok(ItarStore {
+            fold,
+            catalog,
+            warnings,
+            pids,
+            by_sid,
+            slots,
+            key_width: meta.key_width,
+        })
+    }
+
+    fn pid_list(fold: &Fold, n_pids: u64) -> Result<PidList, String> {
+        let m = fold
+            .find(META_KEY, META_PIDS)
+            .map_err(|e| e.to_string())?
+            .ok_or("missing")?;
+        let h = npy::parse(m.data)?;
+        if h.descr != [(String::new(), PID_DTYPE.to_string())] || h.shape != [n_pids] {
+            return Err(format!(
+                "dtype {:?} shape {:?}, expected {PID_DTYPE:?} ({n_pids},)",
+                h.descr, h.shape
+            ));
+        }
+        let data = &m.data[h.data_offset..];
+        if data.len() as u64 != n_pids * 4 {
+            return Err(format!("{} data bytes for {n_pids} pids", data.len()));
+        }
+        if bytemuck::try_cast_slice::<u8, Pid>(data).is_ok() {
+            let shard = fold.shard_bytes(m.entry.fid).ok_or("no shard")?;
+            let start = data.as_ptr() as usize - shard.as_ptr() as usize;
+            Ok(PidList::Mapped(m.entry.fid, start..start + data.len()))
+        } else {
+            Ok(PidList::Owned(bytemuck::pod_collect_to_vec(data)))
+        }
+    }
+
+    /// The fold the store reads.
+    pub fn fold(&self) -> &Fold {
+        &self.fold
+    }
+
+    /// The member extension of a signal (`hemoglobin.npy`).
+    ///
+    /// # Errors
+    /// [`Error::UnknownSid`].
+    pub fn extension(&self, sid: Sid) -> Result<&str> {
+        Ok(&self.slot(sid)?.ext)
+    }
+
+    #[inline]
+    fn slot(&self, sid: Sid) -> Result<&Slot> {
+        match self.by_sid.get(sid.0 as usize) {
+            Some(&i) if i > 0 => Ok(&self.slots[i as usize - 1]),
+            _ => Err(Error::UnknownSid { sid }),
+        }
+    }
+
+    /// The element bytes of a signal member: the fast header check, else a full parse.
+    #[inline]
+    fn elements<'a>(&self, slot: &Slot, m: Member<'a>) -> Result<&'a [u8]> {
+        if let Some((off, n)) = npy::fast(m.data, &slot.prefix) {
+            let data = &m.data[off..];
+            if n.checked_mul(slot.size as u64) == Some(data.len() as u64) {
+                return Ok(data);
+            }
+        }
+        self.elements_slow(slot, m)
+    }
+
+    #[cold]
+    fn elements_slow<'a>(&self, slot: &Slot, m: Member<'a>) -> Result<&'a [u8]> {
+        let layout = &self.catalog.signals()[slot.pos].layout;
+        let check = || -> Result<usize, String> {
+            let h = npy::parse(m.data)?;
+            npy::descr_matches(&h.descr, layout)?;
+            let [n] = h.shape.as_slice() else {
+                return Err(format!("shape {:?} is not one-dimensional", h.shape));
+            };
+            let have = (m.data.len() - h.data_offset) as u64;
+            if n.checked_mul(slot.size as u64) != Some(have) {
+                return Err(format!(
+                    "shape ({n},) of {}-byte elements but {have} data bytes",
+                    slot.size
+                ));
+            }
+            Ok(h.data_offset)
+        };
+        match check() {
+            Ok(off) => Ok(&m.data[off..]),
+            Err(reason) => Err(backend_error(
+                m.shard,
+                format!(
+                    "member {} (row {}, byte {})",
+                    slot.ext, m.row, m.entry.offset
+                ),
+                ItarError::Npy { reason },
+            )),
+        }
+    }
+}
+
+impl SignalStore for ItarStore {
+    fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    fn pids(&self) -> &[Pid] {
+        match &self.pids {
+            PidList::Mapped(fid, range) => self
+                .fold
+                .shard_bytes(*fid)
+                .and_then(|b| b.get(range.clone()))
+                .map_or(&[], bytemuck::cast_slice),
+            PidList::Owned(v) => v,
+        }
+    }
+
+    #[inline]
+    fn get_bytes(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [u8]>> {
+        let slot = self.slot(sid)?;
+        let Some(extid) = slot.extid else {
+            return Ok(Cow::Borrowed(&[]));
+        };
+        let mut buf = [0u8; 20];
+        let key = pid_key(pid.0, self.key_width, &mut buf);
+        let (keyhash, crashid) = self.fold.identity(key);
+        let Some(row) = self.fold.row_of(keyhash, crashid, extid) else {
+            return Ok(Cow::Borrowed(&[]));
+        };
+        // Another stem with the same hash: this pid has no such member.
+        if !self.fold.header_has_stem(row, key) {
+            return Ok(Cow::Borrowed(&[]));
+        }
+        let m = self.fold.member(row).ok_or_else(|| {
+            backend_error(
+                self.fold.index_path(),
+                format!("row {row}"),
+                ItarError::Mismatch {
+                    what: "row outside its shard".into(),
+                },
+            )
+        })?;
+        Ok(Cow::Borrowed(self.elements(slot, m)?))
+    }
+
+    fn describe(&self) -> StoreDescription {
+        let mut files = vec![(
+            self.fold.index_path().to_path_buf(),
+            std::fs::metadata(self.fold.index_path()).map_or(0, |m| m.len()),
+        )];
+        files.extend(self.fold.shard_files());
+        StoreDescription {
+            format: format!(
+                "indexed tar (WebDataset shards + glzn .taridx), fold {}",
+                self.fold.name()
+            ),
+            files,
+        }
+    }
+
+    /// The fold's checks ([`Fold::verify`]), then every member: `__meta__` or a pid key of the
+    /// pid list with a known signal extension and an npy header of that signal's dtype and
+    /// length; then the generic element checks.
+    fn verify(&self) -> Result<()> {
+        self.fold.verify()?;
+        let names = self.fold.member_names()?;
+        let by_ext: HashMap<&str, &Slot> = self.slots.iter().map(|s| (s.ext.as_str(), s)).collect();
+        let pids = self.pids();
+        for (row, name) in names.iter().enumerate() {
+            let entry = &self.fold.index().rows[row];
+            let shard = self
+                .fold
+                .shard_path(entry.fid)
+                .unwrap_or(self.fold.index_path());
+            let fail = |reason: String| {
+                backend_error(
+                    shard,
+                    format!("member {name} (row {row}, byte {})", entry.offset),
+                    ItarError::Meta { reason },
+                )
+            };
+            let (key, ext) = split_name(name);
+            if key == META_KEY {
+                if ext != META_JSON && ext != META_PIDS {
+                    return Err(fail(format!("unknown metadata member {ext:?}")));
+                }
+                continue;
+            }
+            let pid = (key.len() == self.key_width && key.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| key.parse::<u32>().ok())
+                .flatten()
+                .ok_or_else(|| {
+                    fail(format!("key {key:?} is not a {}-digit pid", self.key_width))
+                })?;
+            if pids.binary_search(&Pid(pid)).is_err() {
+                return Err(fail(format!("pid {pid} is not in the pid list")));
+            }
+            let slot = by_ext
+                .get(ext.as_str())
+                .ok_or_else(|| fail(format!("extension {ext:?} names no signal")))?;
+            let m = self
+                .fold
+                .member(row)
+                .ok_or_else(|| fail("outside its shard".into()))?;
+            self.elements_slow(slot, m)?;
+        }
+        verify_elements(self)
+    }
+
+    fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+}
+
+/// Options of [`export_with`].
+#[derive(Clone, Debug)]
+pub struct PatientExportOptions {
+    /// Fold name (default `patients`): files `patients_0000.tar`…, `patients.taridx`.
+    pub fold: String,
+    /// Shard limits and member attributes.
+    pub writer: WriterOptions,
+}
+
+impl Default for PatientExportOptions {
+    fn default() -> Self {
+        PatientExportOptions {
+            fold: "patients".into(),
+            writer: WriterOptions::default(),
+        }
+    }
+}
+
+/// A member-name-safe extension for each signal, in catalog order: the name lowercased with
+/// characters other than `a-z 0-9 - _` as `_`, at most 64 bytes, `_<sid>` added on a clash,
+/// then `.npy`.
+fn signal_exts(catalog: &Catalog) -> Vec<String> {
+    let mut taken = HashSet::new();
+    catalog
+        .signals()
+        .iter()
+        .map(|s| {
+            let mut base: String = s
+                .name
+                .chars()
+                .map(|c| {
+                    let c = c.to_ascii_lowercase();
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            base.truncate(64);
+            if base.is_empty() {
+                base = "signal".into();
+            }
+            let mut ext = format!("{base}.npy");
+            let mut k = 1;
+            while taken.contains(&ext) {
+                ext = if k == 1 {
+                    format!("{base}_{}.npy", s.sid)
+                } else {
+                    format!("{base}_{}_{k}.npy", s.sid)
+                };
+                k += 1;
+            }
+            taken.insert(ext.clone());
+            ext
+        })
+        .collect()
+}
+
+/// Whether `out` may be replaced: absent, or a folder holding only dataset files.
+fn check_target(out: &Path) -> Result<()> {
+    if !out.exists() {
+        return Ok(());
+    }
+    let refuse = |what: &str| Error::InvalidInput {
+        what: format!("{}: {what}; not replacing it", out.display()),
+    };
+    if !out.is_dir() {
+        return Err(refuse("exists and is not a folder"));
+    }
+    let entries = std::fs::read_dir(out).map_err(|source| Error::Open {
+        path: out.into(),
+        source,
+    })?;
+    for e in entries.flatten() {
+        let p = e.path();
+        let ok = p.is_file()
+            && matches!(
+                p.extension().and_then(|x| x.to_str()),
+                Some("tar" | "taridx")
+            );
+        if !ok {
+            return Err(refuse(&format!(
+                "holds {}, which is not part of an indexed-tar dataset",
+                PathBuf::from(e.file_name()).display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes a whole store as a patient dataset in folder `out` (built under a temporary name and
+/// renamed into place; an existing dataset folder is replaced, any other folder is refused).
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an `out` that is not a dataset folder, pids not ascending, or a
+/// vector that is not whole elements; errors of the store and of the writer.
+pub fn export_with(
+    store: &dyn SignalStore,
+    out: &Path,
+    options: &PatientExportOptions,
+) -> Result<()> {
+    check_target(out)?;
+    let catalog = store.catalog();
+    let pids = store.pids();
+    if let Some(w) = pids.windows(2).find(|w| w[0] >= w[1]) {
+        return Err(Error::InvalidInput {
+            what: format!("pids not ascending: {} then {}", w[0], w[1]),
+        });
+    }
+    let exts = signal_exts(catalog);
+    let prefixes: Vec<String> = catalog
+        .signals()
+        .iter()
+        .map(|s| npy::header_prefix(&s.layout.numpy_fields()))
+        .collect();
+    let meta = Meta {
+        format: FORMAT.into(),
+        version: VERSION,
+        key_width: KEY_WIDTH,
+        n_pids: pids.len() as u64,
+        catalog: catalog.to_texts(),
+        signals: catalog
+            .signals()
+            .iter()
+            .zip(&exts)
+            .map(|(s, ext)| MetaSignal {
+                name: s.name.clone(),
+                sid: s.sid.0,
+                spec: s.layout.spec().to_owned(),
+                ext: ext.clone(),
+                dtype: s.layout.numpy_fields(),
+            })
+            .collect(),
+    };
+    let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::InvalidInput {
+        what: format!("metadata: {e}"),
+    })?;
+    let mut pid_npy = npy::header(&npy::plain_prefix(PID_DTYPE), pids.len() as u64);
+    for p in pids {
+        pid_npy.extend_from_slice(&p.0.to_le_bytes());
+    }
+
+    let dir = AtomicDir::create(out)?;
+    let mut w = FoldWriter::create(dir.path(), &options.fold, options.writer.clone())?;
+    w.write(
+        META_KEY,
+        &[(META_JSON, &meta_json[..]), (META_PIDS, &pid_npy[..])],
+    )?;
+    let mut buf = [0u8; 20];
+    for &pid in pids {
+        let mut members: Vec<(&str, Vec<u8>)> = Vec::new();
+        for ((info, ext), prefix) in catalog.signals().iter().zip(&exts).zip(&prefixes) {
+            let bytes = store.get_bytes(pid, info.sid)?;
+            if bytes.is_empty() {
+                continue;
+            }
+            let size = info.layout.size();
+            if bytes.len() % size != 0 {
+                return Err(Error::InvalidInput {
+                    what: format!(
+                        "pid {pid} signal {}: {} bytes is not whole {size}-byte elements",
+                        info.name,
+                        bytes.len()
+                    ),
+                });
+            }
+            let mut m = npy::header(prefix, (bytes.len() / size) as u64);
+            m.extend_from_slice(&bytes);
+            members.push((ext, m));
+        }
+        if members.is_empty() {
+            continue;
+        }
+        let key = std::str::from_utf8(pid_key(pid.0, KEY_WIDTH, &mut buf)).expect("digits");
+        let refs: Vec<(&str, &[u8])> = members.iter().map(|(e, m)| (*e, &m[..])).collect();
+        w.write(key, &refs)?;
+    }
+    w.finish()?;
+    dir.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_keys_are_fixed_width() {
+        let mut b = [0u8; 20];
+        assert_eq!(pid_key(0, 10, &mut b), b"0000000000");
+        assert_eq!(pid_key(1025, 10, &mut b), b"0000001025");
+        assert_eq!(pid_key(u32::MAX, 10, &mut b), b"4294967295");
+        assert_eq!(pid_key(123, 2, &mut b), b"123");
+    }
+}
