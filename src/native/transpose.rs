@@ -229,6 +229,11 @@ impl Transpose {
         let Some(e) = self.entry(pid)? else {
             return Ok(None);
         };
+        self.slice_of(e, pid).map(Some)
+    }
+
+    /// The record bytes an entry points at.
+    fn slice_of(&self, e: PidIdxEntry, pid: Pid) -> Result<(&Path, u64, &[u8])> {
         let Some((path, chunk)) = self.chunks.get(e.fnum as usize) else {
             return Err(Error::Inconsistent {
                 path: self.idx_path.clone(),
@@ -242,7 +247,7 @@ impl Transpose {
         let c = chunk.as_slice();
         let end = e.pos.checked_add(e.byte_len as u64);
         match end.and_then(|end| c.get(e.pos as usize..end as usize)) {
-            Some(r) => Ok(Some((path, e.pos, r))),
+            Some(r) => Ok((path, e.pos, r)),
             None => Err(Error::corrupt(
                 path,
                 e.pos,
@@ -385,7 +390,7 @@ impl Transpose {
                     },
                 ));
             }
-            let (path, at, r) = self.record_bytes(pid)?.expect("a present key");
+            let (path, at, r) = self.slice_of(e, pid)?;
             let expect = next_pos[e.fnum as usize];
             if at != expect {
                 return Err(Error::corrupt(
