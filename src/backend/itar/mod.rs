@@ -298,13 +298,13 @@ fn folds_of(path: &Path) -> Result<Vec<Fold>> {
     }
 }
 
-/// Lists every member of a dataset (a folder: all its folds; a `.taridx`: that fold), one line
-/// each in index order: `key<TAB>extension<TAB>shard<TAB>size`.
+/// Lists every member of a dataset (a folder: all its folds; a `.taridx`: that fold): a header
+/// line `#key<TAB>ext<TAB>shard<TAB>size`, then one line per index row in index order.
 ///
 /// # Errors
 /// As [`Fold::open`] and [`Fold::member_names`].
 pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
-    let mut text = String::new();
+    let mut text = String::from("#key\text\tshard\tsize\n");
     for fold in folds_of(path)? {
         let names = fold.member_names()?;
         for (row, name) in fold.index().rows.iter().zip(names) {

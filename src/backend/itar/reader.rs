@@ -541,6 +541,7 @@ impl Fold {
             let shard = &self.shards[usize::from(r.fid)].path;
             header::check_checksum(h)
                 .map_err(|e| backend_error(shard, format!("byte {}", r.offset + 148), e))?;
+            let raw = String::from_utf8_lossy(header::name_field(h)).into_owned();
             let name = match walked.get(&(r.fid, r.offset)) {
                 Some((name, size)) => {
                     if *size != r.size {
@@ -561,16 +562,22 @@ impl Fold {
                             r.size
                         )));
                     }
-                    String::from_utf8_lossy(header::name_field(h)).into_owned()
+                    raw.clone()
                 }
             };
-            let (stem, ext) = split_name(&name);
-            if xxh64(stem.as_bytes(), 0) != r.keyhash {
+            // The full name (pax / GNU long name resolved), or the raw name field as glzn's
+            // parse path hashes it.
+            let candidates = [split_name(&name), split_name(&raw)];
+            let Some((stem, ext)) = candidates
+                .iter()
+                .find(|(stem, _)| xxh64(stem.as_bytes(), 0) == r.keyhash)
+                .cloned()
+            else {
                 return Err(mismatch(format!(
-                    "keyhash {:#018x} is not xxh64 of the member's stem {stem:?}",
-                    r.keyhash
+                    "keyhash {:#018x} is not xxh64 of the member's stem {:?}",
+                    r.keyhash, candidates[0].0
                 )));
-            }
+            };
             let want_ext = &self.index.extensions[usize::from(r.extid)];
             if *want_ext != ext {
                 return Err(mismatch(format!(
