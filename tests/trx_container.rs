@@ -43,8 +43,16 @@ fn dtype_name(d: Dtype) -> &'static str {
 
 /// Every decoded array of `trx` equals what trx-python's loader returned.
 fn compare(name: &str, trx: &TrxFile, want: &Json) {
-    assert_eq!(trx.nb_vertices(), want["NB_VERTICES"].as_u64().unwrap(), "{name}");
-    assert_eq!(trx.nb_streamlines(), want["NB_STREAMLINES"].as_u64().unwrap(), "{name}");
+    assert_eq!(
+        trx.nb_vertices(),
+        want["NB_VERTICES"].as_u64().unwrap(),
+        "{name}"
+    );
+    assert_eq!(
+        trx.nb_streamlines(),
+        want["NB_STREAMLINES"].as_u64().unwrap(),
+        "{name}"
+    );
     let extra: Vec<&str> = want["extra_header_keys"]
         .as_array()
         .unwrap()
@@ -55,13 +63,19 @@ fn compare(name: &str, trx: &TrxFile, want: &Json) {
         assert!(trx.header().json.contains_key(k), "{name}: header key {k}");
     }
     let lengths: Vec<u64> = trx.lengths().unwrap();
-    let want_lengths: Vec<u64> = numbers(&want["lengths"]).iter().map(|&x| x as u64).collect();
+    let want_lengths: Vec<u64> = numbers(&want["lengths"])
+        .iter()
+        .map(|&x| x as u64)
+        .collect();
     assert_eq!(lengths, want_lengths, "{name} lengths");
     let offsets: Vec<u64> = (0..=trx.nb_streamlines())
         .map(|i| trx.offset(i).unwrap())
         .collect();
     if trx.nb_streamlines() > 0 {
-        let want_offsets: Vec<u64> = numbers(&want["offsets"]).iter().map(|&x| x as u64).collect();
+        let want_offsets: Vec<u64> = numbers(&want["offsets"])
+            .iter()
+            .map(|&x| x as u64)
+            .collect();
         assert_eq!(offsets, want_offsets, "{name} offsets");
         assert_eq!(
             dtype_name(trx.array("positions").unwrap().name.dtype),
@@ -87,8 +101,17 @@ fn compare(name: &str, trx: &TrxFile, want: &Json) {
             .count();
         assert_eq!(got_count, want_arrays.len(), "{name} {role} count");
         for (k, w) in want_arrays {
-            let rows = if role == "dps" { trx.dps(k) } else { trx.dpv(k) }.unwrap();
-            assert_eq!(dtype_name(rows.dtype), w["dtype"].as_str().unwrap(), "{name} {role}/{k}");
+            let rows = if role == "dps" {
+                trx.dps(k)
+            } else {
+                trx.dpv(k)
+            }
+            .unwrap();
+            assert_eq!(
+                dtype_name(rows.dtype),
+                w["dtype"].as_str().unwrap(),
+                "{name} {role}/{k}"
+            );
             let a = trx.array(&format!("{role}/{k}")).unwrap();
             let shape: Vec<u64> = numbers(&w["shape"]).iter().map(|&x| x as u64).collect();
             assert_eq!(a.shape(), shape, "{name} {role}/{k} shape");
@@ -118,13 +141,20 @@ fn compare(name: &str, trx: &TrxFile, want: &Json) {
         let s = trx.select(&[5, 0, 2, 0]).unwrap();
         assert_eq!(s.len(), 4);
         for (j, p) in sel["positions"].as_array().unwrap().iter().enumerate() {
-            assert_eq!(s.streamline(j).unwrap().to_f64(), numbers(p), "{name} select {j}");
+            assert_eq!(
+                s.streamline(j).unwrap().to_f64(),
+                numbers(p),
+                "{name} select {j}"
+            );
         }
         let groups = s.groups().unwrap();
         let want_groups = sel["groups"].as_object().unwrap();
         assert_eq!(groups.len(), want_groups.len(), "{name} select groups");
         for (g, members) in groups {
-            let w: Vec<u64> = numbers(&want_groups[&g]).iter().map(|&x| x as u64).collect();
+            let w: Vec<u64> = numbers(&want_groups[&g])
+                .iter()
+                .map(|&x| x as u64)
+                .collect();
             assert_eq!(members, w, "{name} select group {g}");
         }
     }
@@ -172,7 +202,10 @@ fn stored_members_are_lent_in_place() {
     assert_eq!(bytes, &file_bytes[off..off + a.size as usize]);
     let s = trx.streamline(1).unwrap();
     let r = trx.streamline_range(1).unwrap();
-    assert_eq!(s.bytes.as_ptr() as usize - bytes.as_ptr() as usize, r.start as usize * 6);
+    assert_eq!(
+        s.bytes.as_ptr() as usize - bytes.as_ptr() as usize,
+        r.start as usize * 6
+    );
 }
 
 #[test]
@@ -184,7 +217,10 @@ fn numpy_dtype_strings_match_numpy() {
     for (ext, want) in json["dtypes"].as_object().unwrap() {
         let got = Dtype::parse(ext);
         match want {
-            Json::Null => assert!(got.is_err() || ext == "bit", "{ext:?} accepted, numpy rejects it"),
+            Json::Null => assert!(
+                got.is_err() || ext == "bit",
+                "{ext:?} accepted, numpy rejects it"
+            ),
             Json::Array(kv) => {
                 let kind = kv[0].as_str().unwrap().chars().next().unwrap();
                 let size = kv[1].as_u64().unwrap() as usize;
@@ -223,19 +259,34 @@ fn empty_streamlines_round_trip_in_every_form() {
         let mut w = TrxWriter::new(lengths.len() as u64, nv);
         w.positions(Dtype::F32, f32_bytes(&positions)).unwrap();
         w.lengths(&lengths).unwrap();
-        w.array(Role::Dps, "w", 1, Dtype::F32, f32_bytes(&[1., 2., 3., 4., 5., 6.]))
-            .unwrap();
+        w.array(
+            Role::Dps,
+            "w",
+            1,
+            Dtype::F32,
+            f32_bytes(&[1., 2., 3., 4., 5., 6.]),
+        )
+        .unwrap();
         w.array(Role::Dpv, "c", 2, Dtype::U8, vec![7u8; nv as usize * 2])
             .unwrap();
         w.group("odd", &[1, 3, 5]).unwrap();
-        w.array(Role::Dpg("odd".into()), "m", 1, Dtype::F32, f32_bytes(&[9.5]))
-            .unwrap();
+        w.array(
+            Role::Dpg("odd".into()),
+            "m",
+            1,
+            Dtype::F32,
+            f32_bytes(&[9.5]),
+        )
+        .unwrap();
         let out = dir.path().join(name);
         w.write(&out, form).unwrap();
         let trx = TrxFile::open(&out).unwrap();
         assert_eq!(trx.form(), form);
         assert_eq!(trx.lengths().unwrap(), lengths);
-        assert_eq!(trx.positions().unwrap().to_f64(), positions.iter().map(|&x| x as f64).collect::<Vec<_>>());
+        assert_eq!(
+            trx.positions().unwrap().to_f64(),
+            positions.iter().map(|&x| x as f64).collect::<Vec<_>>()
+        );
         assert!(trx.streamline(0).unwrap().is_empty());
         assert_eq!(trx.streamline(4).unwrap().len(), 3);
         assert_eq!(trx.dps("w").unwrap().to_f64()[5], 6.0);
@@ -261,10 +312,15 @@ fn writer_rejects_bad_input() {
     assert!(w.lengths(&[1]).is_err());
     assert!(w.group("g", &[2]).is_err());
     assert!(w.group("a.b", &[0]).is_err());
-    assert!(w.array(Role::Dps, "x.y", 1, Dtype::U8, vec![0u8; 2]).is_err());
+    assert!(w
+        .array(Role::Dps, "x.y", 1, Dtype::U8, vec![0u8; 2])
+        .is_err());
     assert!(w.array(Role::Dps, "x", 1, Dtype::U8, vec![0u8; 3]).is_err());
     assert!(w.array(Role::Dpv, "x", 2, Dtype::U8, vec![0u8; 6]).is_ok());
-    assert!(w.array(Role::Dpv, "x", 2, Dtype::U8, vec![0u8; 6]).is_err(), "twice");
+    assert!(
+        w.array(Role::Dpv, "x", 2, Dtype::U8, vec![0u8; 6]).is_err(),
+        "twice"
+    );
     let dir = tempfile::tempdir().unwrap();
     // Missing positions/offsets: nothing written.
     let out = dir.path().join("x.trx");
@@ -273,7 +329,8 @@ fn writer_rejects_bad_input() {
     let mut w = TrxWriter::new(1, 1);
     w.positions(Dtype::F32, f32_bytes(&[1., 2., 3.])).unwrap();
     w.lengths(&[1]).unwrap();
-    w.array(Role::Dpg("nogroup".into()), "m", 1, Dtype::U8, vec![1u8]).unwrap();
+    w.array(Role::Dpg("nogroup".into()), "m", 1, Dtype::U8, vec![1u8])
+        .unwrap();
     assert!(w.write(&out, Form::StoredZip).is_err(), "dpg without group");
     assert!(!out.exists());
 }

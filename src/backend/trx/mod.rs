@@ -144,7 +144,9 @@ pub enum TrxError {
         expected: u64,
     },
     /// A group lists a streamline that does not exist.
-    #[error("group entry {entry}: streamline {value} out of range (NB_STREAMLINES {nb_streamlines})")]
+    #[error(
+        "group entry {entry}: streamline {value} out of range (NB_STREAMLINES {nb_streamlines})"
+    )]
     GroupIndex {
         /// Entry index in the group.
         entry: u64,

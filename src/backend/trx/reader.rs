@@ -64,7 +64,10 @@ impl Header {
         let count = |k: &'static str| {
             key(k)?.as_u64().ok_or_else(|| TrxError::HeaderKey {
                 key: k,
-                what: format!("{} is not a non-negative integer", key(k).unwrap_or(&Json::Null)),
+                what: format!(
+                    "{} is not a non-negative integer",
+                    key(k).unwrap_or(&Json::Null)
+                ),
             })
         };
         let nb_vertices = count("NB_VERTICES")?;
@@ -193,7 +196,8 @@ impl<'a> Rows<'a> {
         if col >= self.cols {
             return None;
         }
-        self.dtype.read_f64(self.bytes, row.checked_mul(self.cols)? + col)
+        self.dtype
+            .read_f64(self.bytes, row.checked_mul(self.cols)? + col)
     }
 
     /// Every element as `f64`, row-major.
@@ -334,9 +338,8 @@ impl TrxFile {
         let header_text: Vec<u8> = match header_member {
             None => return Err(fail("header.json".into(), TrxError::MissingHeader)),
             Some((Source::Zip(r), _)) => zip.0.as_slice()[r].to_vec(),
-            Some((Source::Inflate { index, .. }, start)) => inflate(&zip, index).map_err(|e| {
-                fail(format!("member header.json (data at byte {start})"), e)
-            })?,
+            Some((Source::Inflate { index, .. }, start)) => inflate(&zip, index)
+                .map_err(|e| fail(format!("member header.json (data at byte {start})"), e))?,
             Some((Source::File(_), _)) => unreachable!("zip members are not files"),
         };
         let header = Header::parse(&header_text).map_err(|e| fail("header.json".into(), e))?;
@@ -376,8 +379,8 @@ impl TrxFile {
                 }
             }
         })?;
-        let header =
-            Header::parse(&text).map_err(|e| backend_error(&header_path, "header.json".into(), e))?;
+        let header = Header::parse(&text)
+            .map_err(|e| backend_error(&header_path, "header.json".into(), e))?;
         let mut files = Vec::new();
         walk(path, "", &mut files)?;
         files.sort();
@@ -409,14 +412,13 @@ impl TrxFile {
     /// Where errors about `member` at `offset` (bytes from the start of its data) point.
     fn member_error(&self, member: &str, data_offset: u64, offset: u64, e: TrxError) -> Error {
         match self.form {
-            Form::Directory => backend_error(
-                &self.path.join(member),
-                format!("byte {offset}"),
-                e,
-            ),
+            Form::Directory => backend_error(&self.path.join(member), format!("byte {offset}"), e),
             _ => backend_error(
                 &self.path,
-                format!("member {member} at byte {}", data_offset.saturating_add(offset)),
+                format!(
+                    "member {member} at byte {}",
+                    data_offset.saturating_add(offset)
+                ),
                 e,
             ),
         }
@@ -455,7 +457,10 @@ impl TrxFile {
                 &member,
                 data_offset,
                 size,
-                TrxError::WrongSize { bytes: size, itemsize },
+                TrxError::WrongSize {
+                    bytes: size,
+                    itemsize,
+                },
             ));
         };
         let array = Array {
@@ -491,7 +496,10 @@ impl TrxFile {
             let expect = |expected: Option<u64>, need_dim: Option<u64>| -> Option<TrxError> {
                 if let Some(d) = need_dim {
                     if dim != d {
-                        return Some(TrxError::Dim { found: dim, expected: d });
+                        return Some(TrxError::Dim {
+                            found: dim,
+                            expected: d,
+                        });
                     }
                 }
                 match expected {
@@ -725,9 +733,8 @@ impl TrxFile {
                     }),
                     None => Err(TrxError::Inflate("no zip".into())),
                 });
-                got.as_deref().map_err(|e| {
-                    self.member_error(&array.member, array.data_offset, 0, e.clone())
-                })
+                got.as_deref()
+                    .map_err(|e| self.member_error(&array.member, array.data_offset, 0, e.clone()))
             }
         }
     }
@@ -743,13 +750,20 @@ impl TrxFile {
         };
         for index in 0..meta.len() {
             let entry = meta.entry(index).map_err(|e| {
-                backend_error(&self.path, format!("zip entry {index}"), TrxError::Zip(e.to_string()))
+                backend_error(
+                    &self.path,
+                    format!("zip entry {index}"),
+                    TrxError::Zip(e.to_string()),
+                )
             })?;
             if entry.is_dir() {
                 continue;
             }
             let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
-            let at = format!("member {name} (local header at byte {})", entry.header_start());
+            let at = format!(
+                "member {name} (local header at byte {})",
+                entry.header_start()
+            );
             let expected = entry.crc32();
             if entry.compression() == CompressionMethod::Stored {
                 let start = local_data_start(map.as_slice(), entry.header_start())
@@ -800,7 +814,10 @@ impl TrxFile {
         };
         let a = &self.arrays[o.array];
         let bytes = self.bytes(a)?;
-        match o.dtype.read_int(bytes, usize::try_from(i).unwrap_or(usize::MAX)) {
+        match o
+            .dtype
+            .read_int(bytes, usize::try_from(i).unwrap_or(usize::MAX))
+        {
             Some(v) => Ok(v as u64),
             None => Err(out_of_range()),
         }
@@ -1102,7 +1119,10 @@ fn inflate(
     zip: &(Bytes, Arc<ZipArchiveMetadata>),
     index: usize,
 ) -> std::result::Result<Vec<u8>, TrxError> {
-    let entry = zip.1.entry(index).map_err(|e| TrxError::Zip(e.to_string()))?;
+    let entry = zip
+        .1
+        .entry(index)
+        .map_err(|e| TrxError::Zip(e.to_string()))?;
     let mut cursor = Cursor::new(zip.0.as_slice());
     let mut out = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(1 << 30));
     let mut reader = entry

@@ -185,7 +185,9 @@ impl TrxStore {
         let mut total_series = 0u64;
         for (info, entry) in catalog.signals().iter().zip(&mapping.signals) {
             let at = format!("{ctx} signal {}", entry.name);
-            if entry.name != info.name || entry.sid != info.sid.0 || entry.size != info.layout.size()
+            if entry.name != info.name
+                || entry.sid != info.sid.0
+                || entry.size != info.layout.size()
             {
                 return Err(mapping_error(
                     &path,
@@ -243,8 +245,10 @@ impl TrxStore {
                 backend_error(&path, key.clone(), TrxError::NoSuchArray(key.clone()))
             })?;
             let a = &file.arrays()[i];
-            if !matches!(a.name.dtype, Dtype::U32 | Dtype::I64 | Dtype::U64 | Dtype::I32)
-                || a.name.dim != 1
+            if !matches!(
+                a.name.dtype,
+                Dtype::U32 | Dtype::I64 | Dtype::U64 | Dtype::I32
+            ) || a.name.dim != 1
             {
                 return Err(backend_error(
                     &path,
@@ -391,7 +395,13 @@ impl TrxStore {
             }
             per_signal[pos].push(i);
         }
-        for ((info, slot), series) in self.catalog.signals().iter().zip(&self.slots).zip(&per_signal) {
+        for ((info, slot), series) in self
+            .catalog
+            .signals()
+            .iter()
+            .zip(&self.slots)
+            .zip(&per_signal)
+        {
             if slot.elements.is_none() && !series.is_empty() {
                 return Err(mapping_error(
                     path,
@@ -431,9 +441,7 @@ impl TrxStore {
                     return Err(mapping_error(
                         self.file.path(),
                         format!("streamline {i} vertex {r}"),
-                        format!(
-                            "positions column {c} is {got}, element of {name} gives {w}"
-                        ),
+                        format!("positions column {c} is {got}, element of {name} gives {w}"),
                     ));
                 }
             }
@@ -518,7 +526,11 @@ impl SignalStore for TrxStore {
         }
         match self.find(pid, sid)? {
             None => Ok(Cow::Borrowed(&[])),
-            Some(i) => Ok(Cow::Borrowed(self.series_bytes(i, slot.size, slot.elements)?)),
+            Some(i) => Ok(Cow::Borrowed(self.series_bytes(
+                i,
+                slot.size,
+                slot.elements,
+            )?)),
         }
     }
 
@@ -529,7 +541,8 @@ impl SignalStore for TrxStore {
             Form::Directory => "directory",
         };
         let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        let mut files: Vec<(PathBuf, u64)> = vec![(self.file.path().into(), size(self.file.path()))];
+        let mut files: Vec<(PathBuf, u64)> =
+            vec![(self.file.path().into(), size(self.file.path()))];
         if self.file.form() == Form::Directory {
             files.extend(
                 self.file
@@ -579,7 +592,10 @@ pub(super) fn export(store: &dyn SignalStore, out: &Path, form: Form) -> Result<
                 return Err(mapping_error(
                     out,
                     format!("pid {pid} signal {}", info.name),
-                    format!("{} bytes is not a whole number of {size}-byte elements", bytes.len()),
+                    format!(
+                        "{} bytes is not a whole number of {size}-byte elements",
+                        bytes.len()
+                    ),
                 ));
             }
             if !bytes.is_empty() {
@@ -636,10 +652,7 @@ pub(super) fn export(store: &dyn SignalStore, out: &Path, form: Form) -> Result<
     let json = serde_json::to_value(&mapping)
         .map_err(|e| mapping_error(out, "header.json", e.to_string()))?;
     w.header_key(MAPPING_KEY, json)?;
-    w.header_key(
-        "COLUMNS",
-        serde_json::json!(["time", "value", "value2"]),
-    )?;
+    w.header_key("COLUMNS", serde_json::json!(["time", "value", "value2"]))?;
     w.header_key(
         "SIGNAL_NAMES",
         serde_json::Value::from(infos.iter().map(|i| i.name.clone()).collect::<Vec<_>>()),

@@ -334,7 +334,9 @@ impl<'a> TrxWriter<'a> {
             .map_err(|e| invalid(format!("header: {e}")))?;
         let mut arrays = self.arrays;
         if empty {
-            arrays.retain(|a| !a.member.starts_with("positions.") && !a.member.starts_with("offsets."));
+            arrays.retain(|a| {
+                !a.member.starts_with("positions.") && !a.member.starts_with("offsets.")
+            });
         }
         match form {
             Form::Directory => write_dir(path, &header, arrays),
@@ -412,7 +414,11 @@ fn write_zip(path: &Path, header: &[u8], arrays: Vec<Pending<'_>>, deflate: bool
     let file = AtomicFile::create(path)?;
     let mut zip = ZipWriter::new_stream(file);
     let zerr = |member: &str, e: zip::result::ZipError| {
-        backend_error(path, format!("writing {member}"), TrxError::Zip(e.to_string()))
+        backend_error(
+            path,
+            format!("writing {member}"),
+            TrxError::Zip(e.to_string()),
+        )
     };
     let options = |len: u64| {
         let o = SimpleFileOptions::default()
