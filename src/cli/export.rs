@@ -13,7 +13,8 @@ pub(crate) struct Args {
     repo: RepoArgs,
     /// Output path.
     out: PathBuf,
-    /// Target layout or container: iac, gnz, trx, itar.
+    /// Target layout or container: mode3, transpose (MODE 3 + by-pid transpose), legacy
+    /// (MODE 0–2), iac, gnz, trx, itar.
     #[arg(long = "to")]
     to: String,
     /// Payload codec for .iac: none, brotli, zstd.
@@ -25,6 +26,12 @@ pub(crate) struct Args {
     /// TRX: write a folder instead of a zip.
     #[arg(long)]
     dir: bool,
+    /// legacy: MODE 0, 1 or 2 (default 2).
+    #[arg(long)]
+    mode: Option<i32>,
+    /// legacy: full data files (format word 0, per-pid records) instead of stripped ones.
+    #[arg(long)]
+    full: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -42,8 +49,15 @@ pub(crate) struct CatArgs {
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
-    let kind = Container::from_name(&a.to)
-        .ok_or_else(|| anyhow::anyhow!("--to {}: unknown target (iac, gnz, trx, itar)", a.to))?;
+    if let Some(target) = NativeTarget::from_name(&a.to) {
+        return run_native(&a, target);
+    }
+    let kind = Container::from_name(&a.to).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--to {}: unknown target (mode3, transpose, legacy, iac, gnz, trx, itar)",
+            a.to
+        )
+    })?;
     let repo = a.repo.open()?;
     let options = ExportOptions {
         codec: a.codec,
@@ -51,6 +65,71 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         dir: a.dir,
     };
     backend::export(kind, &repo, &a.out, &options)?;
+    Ok(())
+}
+
+/// The native layouts `export` writes itself (before the container lookup).
+#[derive(Clone, Copy, Debug)]
+enum NativeTarget {
+    /// MODE 3 per-signal files.
+    Mode3,
+    /// MODE 3 plus the by-pid transpose.
+    Transpose,
+    /// MODE 0–2 (`--mode`, `--full`).
+    Legacy,
+}
+
+impl NativeTarget {
+    fn from_name(name: &str) -> Option<NativeTarget> {
+        match name {
+            "mode3" => Some(NativeTarget::Mode3),
+            "transpose" => Some(NativeTarget::Transpose),
+            "legacy" => Some(NativeTarget::Legacy),
+            _ => None,
+        }
+    }
+}
+
+/// OUT is a directory; the config is `OUT/<name>.repository` with `name` = OUT's last
+/// component. A single repository config keeps its texts byte for byte.
+fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
+    use inframed::native::legacy::{write_legacy, LegacyOptions};
+    use inframed::native::writer::{write_mode3, Metadata, Mode3Options};
+    use inframed::text::config::RepositoryConfig;
+    use inframed::SignalStore;
+
+    let repo = a.repo.open()?;
+    let name = a
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "repo".into());
+    // The source's own texts when it is one config (not a container, not stacked).
+    let source_config = if a.repo.stack.is_empty() && Container::of(&a.repo.repo).is_none() {
+        Some(RepositoryConfig::read(&a.repo.repo)?)
+    } else {
+        None
+    };
+    let metadata = match &source_config {
+        Some(c) => Metadata::from_config(c)?,
+        None => Metadata::from_catalog(&name, repo.catalog()),
+    };
+    let config = match target {
+        NativeTarget::Mode3 | NativeTarget::Transpose => {
+            let mut o = Mode3Options::new(&name, repo.catalog());
+            o.metadata = metadata;
+            o.transpose = matches!(target, NativeTarget::Transpose);
+            write_mode3(&repo, &a.out, &o)?
+        }
+        NativeTarget::Legacy => {
+            let mut o = LegacyOptions::new(a.mode.unwrap_or(2), &name, repo.catalog());
+            o.metadata = metadata;
+            o.full = a.full;
+            write_legacy(&repo, &a.out, &o)?
+        }
+    };
+    let mut out = io::stdout().lock();
+    writeln!(out, "{}", config.display())?;
     Ok(())
 }
 

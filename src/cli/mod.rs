@@ -4,6 +4,7 @@ mod demo;
 mod dump;
 mod export;
 mod format;
+mod index;
 mod info;
 mod verify;
 
@@ -54,6 +55,8 @@ enum Command {
     Verify(verify::Args),
     /// Write the whole repository in another layout or container.
     Export(export::Args),
+    /// Build the by-pid transpose (`__pids__<k>.pid_data` + `.pid_idx`) of a MODE 3 repository.
+    Index(index::Args),
     /// List a container's records, arrays or members.
     Ls(export::LsArgs),
     /// Write one record payload, array or member of a container to stdout.
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Dump(a) => dump::run_dump(a),
         Command::Verify(a) => return verify::run(a),
         Command::Export(a) => export::run(a),
+        Command::Index(a) => index::run(a),
         Command::Ls(a) => export::run_ls(a),
         Command::Cat(a) => export::run_cat(a),
     };
