@@ -202,11 +202,18 @@ fn broken_files_give_errors_naming_file_and_place() {
     for (name, want) in invalid {
         let path = fixture(&format!("invalid/{name}"));
         let e = GnzFile::open(&path).expect_err(name);
-        let Error::Backend { path: p, context, .. } = &e else {
+        let Error::Backend {
+            path: p, context, ..
+        } = &e
+        else {
             panic!("{name}: {e}")
         };
         assert_eq!(p, &path, "{name}");
-        assert_eq!(variant(gnz_error(&e)), want["error"].as_str().unwrap(), "{name}: {e}");
+        assert_eq!(
+            variant(gnz_error(&e)),
+            want["error"].as_str().unwrap(),
+            "{name}: {e}"
+        );
         if let Some(c) = want["context"].as_str() {
             assert_eq!(context, c, "{name}");
         }
@@ -305,7 +312,10 @@ fn writer_reproduces_the_reference_files_byte_for_byte() {
         }
         let theirs = std::fs::read(fixture(name)).unwrap();
         if filled.is_none() {
-            assert!(w.to_bytes().unwrap() == theirs, "{name}: in-memory bytes differ");
+            assert!(
+                w.to_bytes().unwrap() == theirs,
+                "{name}: in-memory bytes differ"
+            );
         }
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join(name);
@@ -329,7 +339,11 @@ fn writer_reproduces_the_reference_files_byte_for_byte() {
         let ours = std::fs::read(&out).unwrap();
         assert_eq!(ours.len(), theirs.len(), "{name} size");
         assert!(ours == theirs, "{name}: bytes differ");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 }
 
@@ -360,7 +374,11 @@ fn ls_and_cat() {
         } else {
             fixture("bigendian.gnz")
         };
-        let file = if name == "rec" { "dtypes.gnz" } else { "bigendian.gnz" };
+        let file = if name == "rec" {
+            "dtypes.gnz"
+        } else {
+            "bigendian.gnz"
+        };
         let mut out = Vec::new();
         gnz::cat(&p, name, &mut out).unwrap();
         assert_eq!(

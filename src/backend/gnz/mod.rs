@@ -125,7 +125,9 @@ pub enum GnzError {
         data_start: u64,
     },
     /// An array ends past the end of the file.
-    #[error("array bytes {offset}..{offset}+{nbytes} go beyond the end of the file ({file_len} bytes)")]
+    #[error(
+        "array bytes {offset}..{offset}+{nbytes} go beyond the end of the file ({file_len} bytes)"
+    )]
     BeyondEof {
         /// Start.
         offset: u64,

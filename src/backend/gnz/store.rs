@@ -233,7 +233,9 @@ impl GnzStore {
             let e = by_name
                 .get(info.name.as_str())
                 .filter(|e| {
-                    e.sid == info.sid.0 && e.size == info.layout.size() && e.spec == info.layout.spec()
+                    e.sid == info.sid.0
+                        && e.size == info.layout.size()
+                        && e.spec == info.layout.spec()
                 })
                 .ok_or_else(|| meta_err(GnzError::SignalMismatch(info.name.clone())))?;
             signals.push(Self::check_signal(&file, e, &info.layout)?);
@@ -275,7 +277,11 @@ impl GnzStore {
         let field = |i: u64, field, found: u64, expected: u64| {
             backend_error(
                 file.path(),
-                format!("array {:?} element {i} (byte {})", e.starts, s.offset + 8 * i),
+                format!(
+                    "array {:?} element {i} (byte {})",
+                    e.starts,
+                    s.offset + 8 * i
+                ),
                 GnzError::MappingField {
                     field,
                     found: found as i64,
@@ -495,9 +501,10 @@ pub fn export_store(store: &dyn SignalStore, out: &Path) -> Result<()> {
     let pids = store.pids();
     let mut all = Vec::with_capacity(pids.len());
     for &p in pids {
-        all.push(i32::try_from(p.0).map_err(|_| {
-            backend_error(out, "array \"pids\"", GnzError::PidOutOfRange(p.0))
-        })?);
+        all.push(
+            i32::try_from(p.0)
+                .map_err(|_| backend_error(out, "array \"pids\"", GnzError::PidOutOfRange(p.0)))?,
+        );
     }
     let mut w = GnzWriter::new();
     let mut entries = Vec::new();

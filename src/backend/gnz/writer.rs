@@ -367,7 +367,10 @@ mod tests {
         assert_eq!(b.len(), 4096);
         let text = br#"{"arrays": {}, "metadata": {}, "version": 1}"#;
         assert_eq!(&b[..4], b"GNZ1");
-        assert_eq!(u32::from_le_bytes(b[4..8].try_into().unwrap()) as usize, text.len());
+        assert_eq!(
+            u32::from_le_bytes(b[4..8].try_into().unwrap()) as usize,
+            text.len()
+        );
         assert_eq!(&b[8..8 + text.len()], text);
         assert!(b[8 + text.len()..].iter().all(|&x| x == 0));
     }
@@ -381,7 +384,10 @@ mod tests {
         w.add::<i16>("last", &[0, 4], &[]).unwrap();
         let f = GnzFile::from_bytes(w.to_bytes().unwrap()).unwrap();
         let off = |n| f.info(n).unwrap().offset;
-        assert_eq!((off("z"), off("e"), off("a"), off("last")), (4096, 12288, 12288, 16384));
+        assert_eq!(
+            (off("z"), off("e"), off("a"), off("last")),
+            (4096, 12288, 12288, 16384)
+        );
         assert_eq!(f.bytes().len(), 16384);
     }
 
@@ -393,10 +399,16 @@ mod tests {
             Error::Backend { source, .. } => *source.downcast::<GnzError>().unwrap(),
             other => panic!("{other}"),
         };
-        assert_eq!(kind(w.add::<i32>("a", &[1], &[1]).unwrap_err()), GnzError::DuplicateArray);
+        assert_eq!(
+            kind(w.add::<i32>("a", &[1], &[1]).unwrap_err()),
+            GnzError::DuplicateArray
+        );
         assert_eq!(
             kind(w.add::<i32>("b", &[3], &[1]).unwrap_err()),
-            GnzError::DataLength { expected: 12, found: 4 }
+            GnzError::DataLength {
+                expected: 12,
+                found: 4
+            }
         );
         assert_eq!(
             kind(w.reserve("c", "|f8", &[1], Order::C).unwrap_err()),
