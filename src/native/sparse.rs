@@ -238,13 +238,23 @@ impl Sparse {
             })
     }
 
-    /// Full check of counts against the bitmap popcounts (verify); with keys present, `min_val`
-    /// and `max_key` must be keys (true of `.idx`, not of `.pid_idx`, whose `min_val` is one
-    /// below its first pid). Returns the number of keys.
+    /// Full check of counts against the bitmap popcounts (verify). With `strict_ends` (`.idx`,
+    /// not `.pid_idx`, whose `min_val` is one below its first pid and whose default value is a
+    /// record): `min_val` and `max_key` must be keys, and `max_val`, `max_set`, `def_val` 0.
+    /// Returns the number of keys.
     ///
     /// # Errors
     /// `(offset, what)` of the first inconsistency.
     pub fn verify(&self, b: &[u8], strict_ends: bool) -> Result<usize, (u64, DecodeError)> {
+        if strict_ends {
+            // Written as 0 by the original (unused fields and the u32 default value).
+            for (off, field) in [(self.start + 20, "max_val"), (self.start + 24, "max_set"), (self.def_off, "def_val")] {
+                let v = u32_at(b, off).expect("checked at parse");
+                if v != 0 {
+                    return Err((off as u64, DecodeError::Field { field, found: v as i64, expected: 0 }));
+                }
+            }
+        }
         let mut total: u64 = 0;
         for w in 0..self.n_counts {
             let off = self.counts_off + 4 * w;
@@ -273,6 +283,12 @@ impl Sparse {
                     found: self.n_data as i64,
                     expected: total as i64 + 1,
                 },
+            ));
+        }
+        if strict_ends && total == 0 && (self.min != 0 || self.max_key != 0) {
+            return Err((
+                self.start as u64 + 16,
+                DecodeError::Other("an empty index must have min_val = max_key = 0".into()),
             ));
         }
         if strict_ends && total > 0 {

@@ -323,6 +323,13 @@ impl NativeStore {
                 },
             ));
         }
+        if n_keys == 0 && f.index.last_len != 0 {
+            return Err(Error::corrupt(
+                &f.idx_path,
+                0,
+                DecodeError::Field { field: "last_len", found: f.index.last_len as i64, expected: 0 },
+            ));
+        }
         if n_keys == 0 && total != 0 {
             return Err(Error::corrupt(
                 &f.data_path,
