@@ -490,7 +490,11 @@ impl TrxFile {
     /// Checks every array against the header counts, then offsets and groups.
     fn finish(&mut self) -> Result<()> {
         let (nv, ns) = (self.header.nb_vertices, self.header.nb_streamlines);
-        for i in 0..self.arrays.len() {
+        // Essential arrays first (positions, offsets), then dps, dpv, groups, dpg: the first
+        // error reported is the most telling one, whatever the member order.
+        let mut order: Vec<usize> = (0..self.arrays.len()).collect();
+        order.sort_by(|&a, &b| self.arrays[a].name.role.cmp(&self.arrays[b].name.role));
+        for i in order {
             let a = &self.arrays[i];
             let (dim, len, dtype) = (a.name.dim, a.len, a.name.dtype);
             let expect = |expected: Option<u64>, need_dim: Option<u64>| -> Option<TrxError> {
