@@ -67,7 +67,7 @@ impl Repository {
     /// # Ok::<_, inframed::Error>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Repository> {
-        Ok(Repository::from_layers(vec![open_layer(path.as_ref())?])?)
+        Repository::from_layers(vec![open_layer(path.as_ref())?])
     }
 
     /// Opens several repositories stacked in order (later ones override signals by name).

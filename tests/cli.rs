@@ -8,7 +8,10 @@ use std::process::{Command, Output};
 use serde_json::Value as Json;
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_inframed")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_inframed"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn repo() -> String {
@@ -16,12 +19,17 @@ fn repo() -> String {
 }
 
 fn expected() -> Json {
-    serde_json::from_str(&std::fs::read_to_string(common::testdata("inframed/small/expected.json")).unwrap()).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(common::testdata("inframed/small/expected.json")).unwrap(),
+    )
+    .unwrap()
 }
 
 fn expected_dict() -> Json {
-    serde_json::from_str(&std::fs::read_to_string(common::testdata("inframed/small/expected_dict.json")).unwrap())
-        .unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(common::testdata("inframed/small/expected_dict.json")).unwrap(),
+    )
+    .unwrap()
 }
 
 /// One expected output line from a get_sig row: floats are float32 printed shortest.
@@ -30,7 +38,10 @@ fn line(name: &str, row: &[Json], float_cols: &[bool], names: Option<&Json>) -> 
     for (i, v) in row[1..].iter().enumerate() {
         let cell = if float_cols[i] {
             (v.as_f64().unwrap() as f32).to_string()
-        } else if let Some(n) = names.and_then(|n| n.get(v.to_string())).and_then(|n| n.as_str()) {
+        } else if let Some(n) = names
+            .and_then(|n| n.get(v.to_string()))
+            .and_then(|n| n.as_str())
+        {
             n.to_string()
         } else {
             v.to_string()
@@ -44,9 +55,16 @@ fn line(name: &str, row: &[Json], float_cols: &[bool], names: Option<&Json>) -> 
 fn rows_for(name: &str, pid: u64, raw: bool) -> Vec<String> {
     let exp = expected();
     let s = &exp["signals"][name];
-    let floats: Vec<bool> = s["dtypes"].as_array().unwrap()[1..].iter().map(|d| d == "float32").collect();
+    let floats: Vec<bool> = s["dtypes"].as_array().unwrap()[1..]
+        .iter()
+        .map(|d| d == "float32")
+        .collect();
     let dict = expected_dict();
-    let names = if raw { None } else { dict["sections"].get(name).map(|s| &s["name"]) };
+    let names = if raw {
+        None
+    } else {
+        dict["sections"].get(name).map(|s| &s["name"])
+    };
     s["rows"]
         .as_array()
         .unwrap()
@@ -59,12 +77,24 @@ fn rows_for(name: &str, pid: u64, raw: bool) -> Vec<String> {
 
 fn stdout_lines(o: &Output) -> Vec<String> {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout.clone()).unwrap().lines().map(String::from).collect()
+    String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 #[test]
 fn get_prints_one_element_a_line() {
-    for (name, pid) in [("Hemoglobin", 1025), ("ADMISSION", 1025), ("BP", 1025), ("Weight", 2048), ("DrugDose", 3001), ("MEMBERSHIP", 1026), ("Eosinophils%", 1027)] {
+    for (name, pid) in [
+        ("Hemoglobin", 1025),
+        ("ADMISSION", 1025),
+        ("BP", 1025),
+        ("Weight", 2048),
+        ("DrugDose", 3001),
+        ("MEMBERSHIP", 1026),
+        ("Eosinophils%", 1027),
+    ] {
         let got = stdout_lines(&run(&["get", &repo(), &pid.to_string(), name]));
         let want = rows_for(name, pid, false);
         assert_eq!(got, want, "{name} {pid}");
@@ -78,7 +108,10 @@ fn categorical_values_are_names_unless_raw() {
     assert_eq!(named, rows_for("DIAGNOSIS", 1025, false));
     assert_eq!(raw, rows_for("DIAGNOSIS", 1025, true));
     assert_ne!(named, raw);
-    assert_eq!(stdout_lines(&run(&["get", &repo(), "1026", "GENDER"])), ["1026\tGENDER\tF"]);
+    assert_eq!(
+        stdout_lines(&run(&["get", &repo(), "1026", "GENDER"])),
+        ["1026\tGENDER\tF"]
+    );
 }
 
 #[test]
@@ -93,7 +126,16 @@ fn time_window() {
         .cloned()
         .collect();
     assert!(!in_window.is_empty() && in_window.len() < all.len());
-    let got = stdout_lines(&run(&["get", &repo(), "1025", "Hemoglobin", "--from", "2010-02-02", "--to", "20121231"]));
+    let got = stdout_lines(&run(&[
+        "get",
+        &repo(),
+        "1025",
+        "Hemoglobin",
+        "--from",
+        "2010-02-02",
+        "--to",
+        "20121231",
+    ]));
     assert_eq!(got, in_window);
     let bad = run(&["get", &repo(), "1025", "Hemoglobin", "--from", "20230231"]);
     assert_eq!(bad.status.code(), Some(2));
@@ -104,12 +146,27 @@ fn time_window() {
 #[test]
 fn dump_covers_every_row_in_order() {
     let exp = expected();
-    let total: usize = exp["signals"].as_object().unwrap().values().map(|s| s["rows"].as_array().unwrap().len()).sum();
+    let total: usize = exp["signals"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|s| s["rows"].as_array().unwrap().len())
+        .sum();
     let lines = stdout_lines(&run(&["dump", &repo(), "--raw"]));
     assert_eq!(lines.len(), total);
-    let pids: Vec<u64> = lines.iter().map(|l| l.split('\t').next().unwrap().parse().unwrap()).collect();
+    let pids: Vec<u64> = lines
+        .iter()
+        .map(|l| l.split('\t').next().unwrap().parse().unwrap())
+        .collect();
     assert!(pids.windows(2).all(|w| w[0] <= w[1]), "pids ascending");
-    let only = stdout_lines(&run(&["dump", &repo(), "--signal", "GENDER", "--signal", "BDATE"]));
+    let only = stdout_lines(&run(&[
+        "dump",
+        &repo(),
+        "--signal",
+        "GENDER",
+        "--signal",
+        "BDATE",
+    ]));
     assert_eq!(only.len(), 80);
     assert_eq!(only[0], "1025\tGENDER\tM");
     assert_eq!(only[1], "1025\tBDATE\t19701111");
@@ -118,9 +175,18 @@ fn dump_covers_every_row_in_order() {
 #[test]
 fn errors_go_to_stderr_with_nothing_on_stdout() {
     for (args, want) in [
-        (vec!["get", &repo(), "1025", "Nope"], "error: unknown signal \"Nope\""),
-        (vec!["get", "/nonexistent.repository", "1", "X"], "error: cannot open /nonexistent.repository"),
-        (vec!["dump", &repo(), "--signal", "Nope"], "error: unknown signal \"Nope\""),
+        (
+            vec!["get", &repo(), "1025", "Nope"],
+            "error: unknown signal \"Nope\"",
+        ),
+        (
+            vec!["get", "/nonexistent.repository", "1", "X"],
+            "error: cannot open /nonexistent.repository",
+        ),
+        (
+            vec!["dump", &repo(), "--signal", "Nope"],
+            "error: unknown signal \"Nope\"",
+        ),
     ] {
         let o = run(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
@@ -134,10 +200,20 @@ fn errors_go_to_stderr_with_nothing_on_stdout() {
 fn info_and_demo() {
     let info = String::from_utf8(run(&["info", &repo()]).stdout).unwrap();
     assert!(info.contains("patients\t40\n"), "{info}");
-    assert!(info.contains("Hemoglobin\t1000\tT(i),V(f)\t8\tDate\t"), "{info}");
-    assert!(info.contains("Albumin\t1010\tT(i),V(f)\t8\tDate\t0\t0\t"), "{info}");
+    assert!(
+        info.contains("Hemoglobin\t1000\tT(i),V(f)\t8\tDate\t"),
+        "{info}"
+    );
+    assert!(
+        info.contains("Albumin\t1010\tT(i),V(f)\t8\tDate\t0\t0\t"),
+        "{info}"
+    );
     let demo = run(&["demo"]);
-    assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
     assert!(String::from_utf8_lossy(&demo.stdout).contains("1025\tHemoglobin\t"));
 }
 
@@ -145,6 +221,13 @@ fn info_and_demo() {
 fn stacked_repository_overrides_by_name() {
     let o = run(&["info", &repo(), "--stack", &repo()]);
     assert!(o.status.success());
-    let lines = stdout_lines(&run(&["get", &repo(), "--stack", &repo(), "1025", "Hemoglobin"]));
+    let lines = stdout_lines(&run(&[
+        "get",
+        &repo(),
+        "--stack",
+        &repo(),
+        "1025",
+        "Hemoglobin",
+    ]));
     assert_eq!(lines, rows_for("Hemoglobin", 1025, false));
 }

@@ -39,7 +39,10 @@ fn binary_files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(dir.join("data"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "data" || e == "idx" || e == "list"))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "data" || e == "idx" || e == "list")
+        })
         .collect();
     v.sort();
     v
@@ -73,12 +76,19 @@ fn header_bit_flips_are_errors_with_offsets_and_no_flip_panics() {
     // Parse the text files once; each flip reopens only the binary files.
     let config = RepositoryConfig::read(&cfg).unwrap();
     let (catalog, _) = read_catalog(&config).unwrap();
-    let open = || NativeStore::open(catalog.clone(), &config.prefix_path(), vec![]).and_then(|s| verify_all(&s));
+    let open = || {
+        NativeStore::open(catalog.clone(), &config.prefix_path(), vec![])
+            .and_then(|s| verify_all(&s))
+    };
     let mut detected = 0;
     let mut total = 0;
     for file in binary_files(d.path()) {
         let original = fs::read(&file).unwrap();
-        let header = if file.extension().unwrap() == "idx" { 68 } else { 4 };
+        let header = if file.extension().unwrap() == "idx" {
+            68
+        } else {
+            4
+        };
         // Every header byte, then a sample of the rest (each flip reopens the repository).
         let positions = (0..original.len().min(72)).chain((72..original.len()).step_by(41));
         for i in positions {
@@ -116,7 +126,10 @@ fn damage_reports_the_byte_offset() {
     b[28] ^= 0xff; // sparse magic
     fs::write(&idx, &b).unwrap();
     let err = Repository::open(&cfg).unwrap_err();
-    assert_eq!(err.to_string(), format!("{}: corrupt at byte 28", idx.display()));
+    assert_eq!(
+        err.to_string(),
+        format!("{}: corrupt at byte 28", idx.display())
+    );
     let src = std::error::Error::source(&err).unwrap().to_string();
     assert!(src.starts_with("bad magic number"), "{src}");
 }
@@ -133,9 +146,19 @@ fn unsorted_times_and_pids_are_found_by_verify() {
     fs::write(&data, &b).unwrap();
     let repo = Repository::open(&cfg).unwrap();
     let err = repo.verify().unwrap_err();
-    assert!(err.to_string().contains("small_rep_Hemoglobin.data: corrupt at byte"), "{err}");
-    fs::write(&data, fs::read(common::testdata("inframed/small/repo/data/small_rep_Hemoglobin.data")).unwrap())
-        .unwrap();
+    assert!(
+        err.to_string()
+            .contains("small_rep_Hemoglobin.data: corrupt at byte"),
+        "{err}"
+    );
+    fs::write(
+        &data,
+        fs::read(common::testdata(
+            "inframed/small/repo/data/small_rep_Hemoglobin.data",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
 
     let list = d.path().join("data/small_rep_all_pids.list");
     let mut b = fs::read(&list).unwrap();
@@ -143,7 +166,11 @@ fn unsorted_times_and_pids_are_found_by_verify() {
     b.swap(5, 9);
     fs::write(&list, &b).unwrap();
     let err = Repository::open(&cfg).unwrap().verify().unwrap_err();
-    assert!(err.to_string().contains("small_rep_all_pids.list: corrupt at byte 8"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("small_rep_all_pids.list: corrupt at byte 8"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -156,29 +183,64 @@ fn missing_companion_file_is_inconsistent() {
     // Both files absent: an empty signal, like the original reader.
     fs::remove_file(d.path().join("data/small_rep_Glucose.data")).unwrap();
     let repo = Repository::open(&cfg).unwrap();
-    assert!(repo.pids().iter().all(|&p| repo.get(p, "Glucose").unwrap().is_empty()));
+    assert!(repo
+        .pids()
+        .iter()
+        .all(|&p| repo.get(p, "Glucose").unwrap().is_empty()));
 }
 
 #[test]
 fn element_size_mismatch_is_caught_at_open() {
     let (d, cfg) = private_copy();
     let signals = d.path().join("small.signals");
-    let text = fs::read_to_string(&signals).unwrap().replace("SIGNAL\tGlucose\t1090\t16:my_SDateVal", "SIGNAL\tGlucose\t1090\t16:my_DateRangeInt2");
+    let text = fs::read_to_string(&signals).unwrap().replace(
+        "SIGNAL\tGlucose\t1090\t16:my_SDateVal",
+        "SIGNAL\tGlucose\t1090\t16:my_DateRangeInt2",
+    );
     fs::write(&signals, text).unwrap();
     let err = Repository::open(&cfg).unwrap_err();
     let src = std::error::Error::source(&err).unwrap().to_string();
-    assert!(err.to_string().contains("small_rep_Glucose.idx: corrupt at byte 16"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("small_rep_Glucose.idx: corrupt at byte 16"),
+        "{err}"
+    );
     assert_eq!(src, "field factor (element size) is 8, expected 16");
 }
 
 #[test]
 fn text_damage_names_file_and_line() {
     let cases: [(&str, &str, &str, &str); 5] = [
-        ("small.signals", "SIGNAL\tDEATH\t104\t16:my_SInt", "SIGNAL\tDEATH\tx104\t16:my_SInt", "small.signals:14: invalid signal id"),
-        ("small.signals", "SIGNAL\tBP\t500\t16:my_DateShort2", "SIGNAL\tBP\t500\t16:my_Nope", "small.signals:15: invalid signal type"),
-        ("small.repository", "MODE\t3", "MODE\tthree", "small.repository:11: invalid MODE"),
-        ("dicts/dict.gender", "DEF\t2\tFemale", "DEF\ttwo\tFemale", "dicts/dict.gender:5: invalid DEF code"),
-        ("small.repository", "DICTIONARY\tdicts/dict.gender", "DICTIONARY\tdicts/dict.nope", "cannot open"),
+        (
+            "small.signals",
+            "SIGNAL\tDEATH\t104\t16:my_SInt",
+            "SIGNAL\tDEATH\tx104\t16:my_SInt",
+            "small.signals:14: invalid signal id",
+        ),
+        (
+            "small.signals",
+            "SIGNAL\tBP\t500\t16:my_DateShort2",
+            "SIGNAL\tBP\t500\t16:my_Nope",
+            "small.signals:15: invalid signal type",
+        ),
+        (
+            "small.repository",
+            "MODE\t3",
+            "MODE\tthree",
+            "small.repository:11: invalid MODE",
+        ),
+        (
+            "dicts/dict.gender",
+            "DEF\t2\tFemale",
+            "DEF\ttwo\tFemale",
+            "dicts/dict.gender:5: invalid DEF code",
+        ),
+        (
+            "small.repository",
+            "DICTIONARY\tdicts/dict.gender",
+            "DICTIONARY\tdicts/dict.nope",
+            "cannot open",
+        ),
     ];
     for (file, from, to, want) in cases {
         let (d, cfg) = private_copy();
@@ -196,13 +258,33 @@ fn verify_command_exits_1_on_damage_and_0_when_sound() {
     let bin = env!("CARGO_BIN_EXE_inframed");
     let (d, cfg) = private_copy();
     let ok = Command::new(bin).arg("verify").arg(&cfg).output().unwrap();
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
-        ("data/small_rep_BP.idx", Box::new(|b: &mut Vec<u8>| b.truncate(b.len() - 3))),
-        ("data/small_rep_BP.idx", Box::new(|b: &mut Vec<u8>| b[60 + 4] ^= 1)), // counts[1]
-        ("data/small_rep_BP.data", Box::new(|b: &mut Vec<u8>| b.truncate(b.len() - 8))),
-        ("data/small_rep_BP.data", Box::new(|b: &mut Vec<u8>| b[0] = 0)), // format word
-        ("data/small_rep_all_pids.list", Box::new(|b: &mut Vec<u8>| b[0] ^= 1)),
+        (
+            "data/small_rep_BP.idx",
+            Box::new(|b: &mut Vec<u8>| b.truncate(b.len() - 3)),
+        ),
+        (
+            "data/small_rep_BP.idx",
+            Box::new(|b: &mut Vec<u8>| b[60 + 4] ^= 1),
+        ), // counts[1]
+        (
+            "data/small_rep_BP.data",
+            Box::new(|b: &mut Vec<u8>| b.truncate(b.len() - 8)),
+        ),
+        (
+            "data/small_rep_BP.data",
+            Box::new(|b: &mut Vec<u8>| b[0] = 0),
+        ), // format word
+        (
+            "data/small_rep_all_pids.list",
+            Box::new(|b: &mut Vec<u8>| b[0] ^= 1),
+        ),
     ];
     for (file, damage) in cases {
         let path = d.path().join(file);
@@ -213,7 +295,10 @@ fn verify_command_exits_1_on_damage_and_0_when_sound() {
         let out = Command::new(bin).arg("verify").arg(&cfg).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{file}: {stderr}");
-        assert!(stderr.starts_with("error: ") && stderr.contains(file.rsplit('/').next().unwrap()), "{file}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(file.rsplit('/').next().unwrap()),
+            "{file}: {stderr}"
+        );
         assert!(out.stdout.is_empty());
         fs::write(&path, &original).unwrap();
     }

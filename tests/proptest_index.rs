@@ -18,7 +18,10 @@ fn catalog() -> Catalog {
 }
 
 fn files(model: &BTreeMap<u32, Vec<u8>>, size: usize, sid: i32) -> (Vec<u8>, Vec<u8>) {
-    let entries: Vec<(u32, u32)> = model.iter().map(|(&p, v)| (p, (v.len() / size) as u32)).collect();
+    let entries: Vec<(u32, u32)> = model
+        .iter()
+        .map(|(&p, v)| (p, (v.len() / size) as u32))
+        .collect();
     let mut data = 1i32.to_le_bytes().to_vec();
     for v in model.values() {
         data.extend_from_slice(v);

@@ -122,6 +122,7 @@ pub(crate) fn open_container(path: &Path) -> Option<Result<Box<dyn SignalStore>>
 ///
 /// # Errors
 /// Backend errors; [`Error::Unsupported`] if the backend's feature is off.
+#[cfg_attr(not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")), allow(unused_variables))]
 pub fn export(
     kind: Container,
     store: &dyn SignalStore,
@@ -135,6 +136,7 @@ pub fn export(
 ///
 /// # Errors
 /// Backend errors; [`Error::Unsupported`] for a path that is not a container.
+#[cfg_attr(not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")), allow(unused_variables))]
 pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
     let kind = Container::of(path).ok_or_else(|| Error::Unsupported {
         path: path.into(),
@@ -147,6 +149,7 @@ pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
 ///
 /// # Errors
 /// Backend errors; [`Error::Unsupported`] for a path that is not a container.
+#[cfg_attr(not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")), allow(unused_variables))]
 pub fn cat(path: &Path, name: &str, out: &mut dyn Write) -> Result<()> {
     let kind = Container::of(path).ok_or_else(|| Error::Unsupported {
         path: path.into(),

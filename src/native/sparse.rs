@@ -248,10 +248,21 @@ impl Sparse {
     pub fn verify(&self, b: &[u8], strict_ends: bool) -> Result<usize, (u64, DecodeError)> {
         if strict_ends {
             // Written as 0 by the original (unused fields and the u32 default value).
-            for (off, field) in [(self.start + 20, "max_val"), (self.start + 24, "max_set"), (self.def_off, "def_val")] {
+            for (off, field) in [
+                (self.start + 20, "max_val"),
+                (self.start + 24, "max_set"),
+                (self.def_off, "def_val"),
+            ] {
                 let v = u32_at(b, off).expect("checked at parse");
                 if v != 0 {
-                    return Err((off as u64, DecodeError::Field { field, found: v as i64, expected: 0 }));
+                    return Err((
+                        off as u64,
+                        DecodeError::Field {
+                            field,
+                            found: v as i64,
+                            expected: 0,
+                        },
+                    ));
                 }
             }
         }

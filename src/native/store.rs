@@ -327,7 +327,11 @@ impl NativeStore {
             return Err(Error::corrupt(
                 &f.idx_path,
                 0,
-                DecodeError::Field { field: "last_len", found: f.index.last_len as i64, expected: 0 },
+                DecodeError::Field {
+                    field: "last_len",
+                    found: f.index.last_len as i64,
+                    expected: 0,
+                },
             ));
         }
         if n_keys == 0 && total != 0 {

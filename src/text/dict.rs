@@ -235,10 +235,7 @@ impl Dictionaries {
 
     fn section_for(&mut self, header: &str) -> usize {
         let names: Vec<&str> = header.split([' ', ',', ';', ':', '/']).collect();
-        let existing = names
-            .iter()
-            .filter_map(|n| self.ids.get(*n).copied())
-            .last();
+        let existing = names.iter().rev().find_map(|n| self.ids.get(*n).copied());
         let id = match existing {
             Some(id) => id,
             None => {
