@@ -24,6 +24,7 @@ pub mod atomic;
 pub mod backend;
 mod cast;
 pub mod catalog;
+pub mod convert;
 pub mod element;
 mod error;
 mod ids;

@@ -1,5 +1,7 @@
 //! Subcommands, one file each; `main` dispatches and prints errors as `error: <where>: <what>`.
 
+mod bench;
+mod convert;
 mod demo;
 mod dump;
 mod export;
@@ -57,6 +59,10 @@ enum Command {
     Export(export::Args),
     /// Build the by-pid transpose (`__pids__<k>.pid_data` + `.pid_idx`) of a MODE 3 repository.
     Index(index::Args),
+    /// Raw tab-separated exports -> repository, reading the original loader's convert config.
+    Convert(convert::Args),
+    /// Random get(pid, sid) lookups over existing pairs: ns per lookup, scan and open times.
+    Bench(bench::Args),
     /// List a container's records, arrays or members.
     Ls(export::LsArgs),
     /// Write one record payload, array or member of a container to stdout.
@@ -75,6 +81,8 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => return verify::run(a),
         Command::Export(a) => export::run(a),
         Command::Index(a) => index::run(a),
+        Command::Convert(a) => convert::run(a),
+        Command::Bench(a) => bench::run(a),
         Command::Ls(a) => export::run_ls(a),
         Command::Cat(a) => export::run_cat(a),
     };
