@@ -337,7 +337,7 @@ fn parse_header(b: &[u8]) -> std::result::Result<Header, HeaderError> {
         let a = parse_array(name, entry, data_start, file_len).map_err(|e| (ctx, e))?;
         arrays.push(a);
     }
-    arrays.sort_by(|a, b| (a.offset, a.nbytes > 0).cmp(&(b.offset, b.nbytes > 0)));
+    arrays.sort_by_key(|a| (a.offset, a.nbytes > 0));
     let mut last: Option<&ArrayInfo> = None;
     for a in arrays.iter().filter(|a| a.nbytes > 0) {
         if let Some(p) = last {

@@ -135,7 +135,7 @@ impl GnzWriter {
         } else {
             format!("<{}{size}", T::KIND)
         };
-        let mut bytes = Vec::with_capacity(values.len() * size);
+        let mut bytes = Vec::with_capacity(std::mem::size_of_val(values));
         for v in values {
             bytes.extend_from_slice(bytemuck::bytes_of(v));
         }
