@@ -30,9 +30,13 @@ pub struct ArrayInfo {
 }
 
 impl ArrayInfo {
-    /// Number of elements, `prod(shape)` (1 for a 0-d array).
+    /// Number of elements, `prod(shape)` (1 for a 0-d array); saturates at `u64::MAX` (only
+    /// reachable for 0-byte item types such as `|V0`).
     pub fn len(&self) -> u64 {
-        self.shape.iter().product()
+        self.shape
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+            .unwrap_or(u64::MAX)
     }
 
     /// True when the array holds no element.
@@ -203,7 +207,8 @@ impl GnzFile {
     /// The array's bytes in logical row-major order (each element's bytes as stored).
     pub fn c_order_bytes(&self, a: &ArrayInfo) -> Cow<'_, [u8]> {
         let raw = self.raw_of(a);
-        if a.order == Order::C || a.shape.iter().filter(|&&d| d > 1).count() <= 1 {
+        let trivial = a.shape.iter().filter(|&&d| d > 1).count() <= 1;
+        if a.order == Order::C || trivial || a.nbytes == 0 {
             return Cow::Borrowed(raw);
         }
         Cow::Owned(fortran_to_c(raw, &a.shape, a.dtype.itemsize()))
@@ -465,6 +470,20 @@ mod tests {
         }
         assert_eq!(fortran_to_c(&f, &[2, 2, 2], 1), (0..8).collect::<Vec<u8>>());
         assert!(fortran_to_c(&[], &[0, 3], 4).is_empty());
+    }
+
+    #[test]
+    fn zero_size_items_with_huge_shapes() {
+        // `|V0` of shape 2^40 x 2^40 in F order: 0 bytes, no overflow, no endless re-layout.
+        let hdr = r#"{"arrays": {"v": {"dtype": "|V0", "offset": 4096, "order": "F", "shape": [1099511627776, 1099511627776]}}, "metadata": {}, "version": 1}"#;
+        let mut b = b"GNZ1".to_vec();
+        b.extend_from_slice(&(hdr.len() as u32).to_le_bytes());
+        b.extend_from_slice(hdr.as_bytes());
+        b.resize(4096, 0);
+        let f = GnzFile::from_bytes(b).unwrap();
+        let a = f.info("v").unwrap();
+        assert_eq!((a.nbytes, a.len()), (0, u64::MAX));
+        assert!(f.c_order_bytes(a).is_empty());
     }
 
     #[test]
