@@ -330,6 +330,19 @@ fn damage_is_reported_not_panicked() {
     let e = ItarStore::open(&out).unwrap_err();
     assert!(matches!(itar_error(&e), ItarError::PastEnd { .. }), "{e}");
 
+    // An index row whose key hash belongs to no pid of the list: open fails naming the row.
+    std::fs::write(&shard, &pristine).unwrap();
+    let idx_path = out.join("patients.taridx");
+    let idx_bytes = std::fs::read(&idx_path).unwrap();
+    let mut b = idx_bytes.clone();
+    let at = itar::TarIndex::parse(&b).unwrap().row_offset(5) as usize + 24;
+    b[at] ^= 0x10;
+    std::fs::write(&idx_path, &b).unwrap();
+    let e = ItarStore::open(&out).unwrap_err();
+    assert!(matches!(itar_error(&e), ItarError::Meta { .. }), "{e}");
+    assert!(e.to_string().contains("row 5"), "{e}");
+    std::fs::write(&idx_path, &idx_bytes).unwrap();
+
     // A member's tar header damaged: open works, verify names the shard.
     let mut b = pristine.clone();
     b[header_at + 5] ^= 0x40;

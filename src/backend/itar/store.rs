@@ -77,10 +77,11 @@ enum PidList {
     Owned(Vec<Pid>),
 }
 
-/// A patient repository in an indexed-tar dataset. Opening maps the shards, parses the index
-/// into a hash table from `(key hash, crash id, extension id)` to row, and reads the two
-/// `__meta__` members; `get_bytes` hashes the pid key, probes the table, checks the tar header's
-/// name and the npy header prefix, and lends the element bytes from the map.
+/// A patient repository in an indexed-tar dataset. Opening maps the shards, parses the index,
+/// reads the two `__meta__` members, hashes every pid key of the pid list and resolves every
+/// index row to its `(pid, signal)` (a row that belongs to no listed pid or signal is an error);
+/// `get_bytes` is one probe of that table, a check of the npy header prefix, and a slice of the
+/// map.
 #[derive(Debug)]
 pub struct ItarStore {
     fold: Fold,
@@ -90,7 +91,23 @@ pub struct ItarStore {
     /// sid → index into `slots` + 1 (0: unknown sid).
     by_sid: Vec<u32>,
     slots: Vec<Slot>,
+    /// `pid << 16 | extid` → where the member's payload is.
+    members: HashMap<u64, Location>,
     key_width: usize,
+}
+
+/// A member's payload in its shard.
+#[derive(Clone, Copy, Debug)]
+struct Location {
+    start: usize,
+    end: usize,
+    fid: u16,
+    row: u32,
+}
+
+#[inline]
+fn member_key(pid: Pid, extid: u16) -> u64 {
+    (u64::from(pid.0) << 16) | u64::from(extid)
 }
 
 /// Writes `pid` zero-padded to `width` digits into `buf`; returns the digits.
@@ -245,6 +262,7 @@ impl ItarStore {
             by_sid[s.sid as usize] = i as u32 + 1;
         }
         let pids = Self::pid_list(&fold, meta.n_pids).map_err(|r| meta_err(META_PIDS, r))?;
+        let members = Self::resolve_rows(&fold, &pids, &slots, meta.key_width)?;
         Ok(ItarStore {
             fold,
             catalog,
@@ -252,8 +270,106 @@ impl ItarStore {
             pids,
             by_sid,
             slots,
+            members,
             key_width: meta.key_width,
         })
+    }
+
+    /// Maps every index row to `(pid, extension)`: the identity `(xxh64(key), crash id)` of
+    /// each listed pid and of `__meta__`, then one pass over the rows.
+    fn resolve_rows(
+        fold: &Fold,
+        pids: &PidList,
+        slots: &[Slot],
+        key_width: usize,
+    ) -> Result<HashMap<u64, Location>> {
+        let pid_slice: &[Pid] = match pids {
+            PidList::Mapped(fid, range) => fold
+                .shard_bytes(*fid)
+                .and_then(|b| b.get(range.clone()))
+                .map_or(&[], bytemuck::cast_slice),
+            PidList::Owned(v) => v,
+        };
+        let index_path = fold.index_path();
+        let mut owner: HashMap<(u64, u32), Option<Pid>> =
+            HashMap::with_capacity(pid_slice.len() + 1);
+        owner.insert(fold.identity(META_KEY.as_bytes()), None);
+        let mut buf = [0u8; 20];
+        for &pid in pid_slice {
+            let key = pid_key(pid.0, key_width, &mut buf);
+            if let Some(other) = owner.insert(fold.identity(key), Some(pid)) {
+                return Err(backend_error(
+                    index_path,
+                    format!("pid {pid}"),
+                    ItarError::Meta {
+                        reason: format!(
+                            "pid {pid} has the key hash of {} and no crash entry (or is listed twice)",
+                            other.map_or(META_KEY.to_string(), |p| p.to_string())
+                        ),
+                    },
+                ));
+            }
+        }
+        let mut slot_of_ext: Vec<Option<u16>> = vec![None; fold.index().extensions.len()];
+        for s in slots {
+            if let Some(e) = s.extid {
+                slot_of_ext[usize::from(e)] = Some(e);
+            }
+        }
+        let rows = &fold.index().rows;
+        let mut members = HashMap::with_capacity(rows.len());
+        for (i, r) in rows.iter().enumerate() {
+            let ctx = || format!("row {i} (byte {})", fold.index().row_offset(i));
+            let pid = match owner.get(&(r.keyhash, r.crashid)) {
+                None => {
+                    return Err(backend_error(
+                        index_path,
+                        ctx(),
+                        ItarError::Meta {
+                            reason: format!(
+                                "key hash {:#018x} (crash id {}) is neither a pid of the pid list nor {META_KEY}",
+                                r.keyhash, r.crashid
+                            ),
+                        },
+                    ))
+                }
+                Some(None) => continue,
+                Some(Some(pid)) => *pid,
+            };
+            let Some(extid) = slot_of_ext.get(usize::from(r.extid)).copied().flatten() else {
+                return Err(backend_error(
+                    index_path,
+                    ctx(),
+                    ItarError::Meta {
+                        reason: format!(
+                            "pid {pid}: extension {:?} names no signal",
+                            fold.index().extensions[usize::from(r.extid)]
+                        ),
+                    },
+                ));
+            };
+            let m = fold.member(i).ok_or_else(|| {
+                backend_error(
+                    index_path,
+                    ctx(),
+                    ItarError::Mismatch {
+                        what: "row outside its shard".into(),
+                    },
+                )
+            })?;
+            let start = m.data.as_ptr() as usize
+                - fold.shard_bytes(r.fid).map_or(0, |b| b.as_ptr() as usize);
+            members.insert(
+                member_key(pid, extid),
+                Location {
+                    start,
+                    end: start + m.data.len(),
+                    fid: r.fid,
+                    row: i as u32,
+                },
+            );
+        }
+        Ok(members)
     }
 
     fn pid_list(fold: &Fold, n_pids: u64) -> Result<PidList, String> {
@@ -304,14 +420,29 @@ impl ItarStore {
 
     /// The element bytes of a signal member: the fast header check, else a full parse.
     #[inline]
-    fn elements<'a>(&self, slot: &Slot, m: Member<'a>) -> Result<&'a [u8]> {
-        if let Some((off, n)) = npy::fast(m.data, &slot.prefix) {
-            let data = &m.data[off..];
+    fn elements<'a>(&'a self, slot: &Slot, payload: &'a [u8], row: u32) -> Result<&'a [u8]> {
+        if let Some((off, n)) = npy::fast(payload, &slot.prefix) {
+            let data = &payload[off..];
             if n.checked_mul(slot.size as u64) == Some(data.len() as u64) {
                 return Ok(data);
             }
         }
+        let m = self
+            .fold
+            .member(row as usize)
+            .ok_or_else(|| self.outside(row))?;
         self.elements_slow(slot, m)
+    }
+
+    #[cold]
+    fn outside(&self, row: u32) -> Error {
+        backend_error(
+            self.fold.index_path(),
+            format!("row {row}"),
+            ItarError::Mismatch {
+                what: "row outside its shard".into(),
+            },
+        )
     }
 
     #[cold]
@@ -368,26 +499,15 @@ impl SignalStore for ItarStore {
         let Some(extid) = slot.extid else {
             return Ok(Cow::Borrowed(&[]));
         };
-        let mut buf = [0u8; 20];
-        let key = pid_key(pid.0, self.key_width, &mut buf);
-        let (keyhash, crashid) = self.fold.identity(key);
-        let Some(row) = self.fold.row_of(keyhash, crashid, extid) else {
+        let Some(loc) = self.members.get(&member_key(pid, extid)) else {
             return Ok(Cow::Borrowed(&[]));
         };
-        // Another stem with the same hash: this pid has no such member.
-        if !self.fold.header_has_stem(row, key) {
-            return Ok(Cow::Borrowed(&[]));
-        }
-        let m = self.fold.member(row).ok_or_else(|| {
-            backend_error(
-                self.fold.index_path(),
-                format!("row {row}"),
-                ItarError::Mismatch {
-                    what: "row outside its shard".into(),
-                },
-            )
-        })?;
-        Ok(Cow::Borrowed(self.elements(slot, m)?))
+        let payload = self
+            .fold
+            .shard_bytes(loc.fid)
+            .and_then(|b| b.get(loc.start..loc.end))
+            .ok_or_else(|| self.outside(loc.row))?;
+        Ok(Cow::Borrowed(self.elements(slot, payload, loc.row)?))
     }
 
     fn describe(&self) -> StoreDescription {
