@@ -1,47 +1,124 @@
-//! The `iac` backend (not implemented yet: every entry point returns `Error::Unsupported`).
+//! The IatroCache `.iac` backend: the container (read any v2 pack, write packs the original
+//! `iatro-base-iac` reads), its clinical-text adapters, and the patient mapping (a whole
+//! repository as one pack, read back through [`SignalStore`]).
+//!
+//! Facts: `shared/formats/iac.md`; decisions: `docs/iac.md`.
+//!
+//! - [`Pack`]: open and validate a pack, its header ([`Pack::header`], [`PackLayout`]), slide
+//!   and index tables ([`IpcTable`]: Arrow record batches), [`Pack::read_stored`] and
+//!   [`Pack::read_payload`] (zero-copy for codec `none`), [`Pack::verify`] (CRC-32s, decoding).
+//! - [`PackWriter`], [`build_pack`], [`build_records`], [`build_pack_data_segment`]: writers.
+//! - [`TextPackReader`], [`build_clinical_text_pair_pack`], [`build_clinical_text_pack`].
+//! - [`IacStore`], [`write_patient_pack`]: the patient mapping.
+
+mod codec;
+mod error;
+mod header;
+mod reader;
+mod store;
+mod table;
+mod text;
+mod writer;
 
 use std::io::Write;
 use std::path::Path;
+
+pub use arrow_array;
+pub use arrow_schema;
+
+pub use self::codec::{Codec, BROTLI_DEFAULT_LGWIN, BROTLI_DEFAULT_QUALITY, ZSTD_DEFAULT_LEVEL};
+pub use self::error::{iac_error, IacError};
+pub use self::header::{
+    header_json_bytes, PackLayout, FORMAT_VERSION, HEADER_BYTES, MAGIC, MAX_HEADER_JSON,
+};
+pub use self::reader::Pack;
+pub use self::store::{
+    write_patient_pack, CatalogBlock, IacStore, CATALOG_IN_KEY, CATALOG_IN_SLIDE_METADATA,
+    CATALOG_KEY, PATIENT_PAYLOAD_TYPE, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
+};
+pub use self::table::IpcTable;
+pub use self::text::{
+    build_clinical_text_pack, build_clinical_text_pair_pack, decode_patient_pairs,
+    decode_patient_text, encode_patient_pairs, encode_patient_text, ClinicalDoc,
+    ClinicalTextPairDoc, DocMeta, PatientText, PatientTextPairs, TextPackReader,
+    TEXT_PAIR_PAYLOAD_TYPE, TEXT_PAYLOAD_TYPE,
+};
+pub use self::writer::{build_pack, build_pack_data_segment, build_records, PackWriter};
 
 use crate::backend::ExportOptions;
 use crate::error::{Error, Result};
 use crate::store::SignalStore;
 
-fn todo(path: &Path) -> Error {
-    Error::Unsupported {
-        path: path.into(),
-        what: "iac containers (backend not implemented yet)".into(),
-    }
-}
-
-/// Opens a iac container holding a patient repository.
+/// Opens an `.iac` pack as a store: a patient pack gives its repository; any other pack an
+/// empty store with a warning (so `info` and `verify` check its container).
 ///
 /// # Errors
-/// Always [`Error::Unsupported`] for now.
+/// As [`IacStore::open`].
 pub fn open_store(path: &Path) -> Result<Box<dyn SignalStore>> {
-    Err(todo(path))
+    Ok(Box::new(IacStore::open(path)?))
 }
 
-/// Writes a whole store as a iac container.
+/// Writes a whole store as one patient pack (`inframed export REPO out.iac --to iac
+/// [--codec none|brotli[:Q[:LGWIN]]|zstd[:LEVEL]]`, default `none`).
 ///
 /// # Errors
-/// Always [`Error::Unsupported`] for now.
-pub fn export(_store: &dyn SignalStore, out: &Path, _options: &ExportOptions) -> Result<()> {
-    Err(todo(out))
+/// [`IacError::Codec`] for an unknown codec; as [`write_patient_pack`].
+pub fn export(store: &dyn SignalStore, out: &Path, options: &ExportOptions) -> Result<()> {
+    let codec = match options.codec.as_deref() {
+        None => Codec::None,
+        Some(c) => Codec::parse(c).map_err(|e| e.at(out, "--codec"))?,
+    };
+    write_patient_pack(store, out, &codec)
 }
 
-/// Lists the container's entries.
+/// `inframed ls`: a `#row` header line with the index table's column names, then one line per
+/// record: row, then each column's value (tab-separated).
 ///
 /// # Errors
-/// Always [`Error::Unsupported`] for now.
-pub fn ls(path: &Path, _out: &mut dyn Write) -> Result<()> {
-    Err(todo(path))
+/// As [`Pack::open`]; [`Error::Io`] writing `out`.
+pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
+    let pack = Pack::open(path)?;
+    let io = |source| Error::Io {
+        path: "<stdout>".into(),
+        source,
+    };
+    let index = pack.index_table();
+    let mut line = String::from("#row");
+    for f in index.schema().fields() {
+        line.push('\t');
+        line.push_str(f.name());
+    }
+    writeln!(out, "{line}").map_err(io)?;
+    for row in 0..pack.num_records() {
+        let mut line = row.to_string();
+        for cell in index.row_cells(row) {
+            line.push('\t');
+            line.push_str(&cell);
+        }
+        writeln!(out, "{line}").map_err(io)?;
+    }
+    Ok(())
 }
 
-/// Writes one entry's bytes.
+/// `inframed cat FILE ROW`: the decoded payload of record `ROW` (negative counts from the
+/// end); for a fixed-width pack (no `offset` column), its `feature_record_bytes` record.
 ///
 /// # Errors
-/// Always [`Error::Unsupported`] for now.
-pub fn cat(path: &Path, _name: &str, _out: &mut dyn Write) -> Result<()> {
-    Err(todo(path))
+/// [`Error::InvalidInput`] if `name` is not an integer; [`IacError::RowOutOfRange`]; read and
+/// decode errors naming the row.
+pub fn cat(path: &Path, name: &str, out: &mut dyn Write) -> Result<()> {
+    let pack = Pack::open(path)?;
+    let row: i64 = name.parse().map_err(|_| Error::InvalidInput {
+        what: format!("{name:?} is not a record row (an integer)"),
+    })?;
+    let row = pack.resolve_row(row)?;
+    let io = |source| Error::Io {
+        path: "<stdout>".into(),
+        source,
+    };
+    if pack.is_variable() {
+        out.write_all(&pack.read_payload(row)?).map_err(io)
+    } else {
+        out.write_all(pack.read_fixed(row)?).map_err(io)
+    }
 }
