@@ -146,6 +146,14 @@ fn killed_legacy_writer_leaves_nothing() {
     common::conformance(&Repository::open(&config).unwrap(), &golden);
 }
 
+/// (fixture, file to damage, damage, expected text in the error).
+type Case = (
+    &'static str,
+    &'static str,
+    Box<dyn Fn(&mut Vec<u8>)>,
+    &'static str,
+);
+
 fn damaged(name: &str, file: &str, f: impl Fn(&mut Vec<u8>)) -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join(name);
@@ -164,7 +172,7 @@ fn open_and_verify(config: &Path) -> Result<(), Error> {
 #[test]
 fn damage_is_an_error_naming_file_and_offset() {
     // INDEX: truncated inside a packet, bad packet magic, a vector past the end of its file.
-    let cases: Vec<(&str, &str, Box<dyn Fn(&mut Vec<u8>)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "mode2",
             "data/lg_Hemoglobin.idx",
