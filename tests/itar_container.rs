@@ -314,6 +314,22 @@ fn ls_and_cat_on_a_folder_of_folds() {
     assert_eq!(out, br#"{"label": 1}"#);
     let e = itar::cat(&fixture("glzn"), "v0.png", &mut Vec::new()).unwrap_err();
     assert!(matches!(itar_error(&e), ItarError::NoMember { .. }));
+    // The same member in two folds of one folder is ambiguous.
+    let d = copy("glzn");
+    let mut w = itar::DatasetWriter::create(d.path(), itar::WriterOptions::default()).unwrap();
+    w.fold("other")
+        .unwrap()
+        .write("v0", &[("json", b"{}")])
+        .unwrap();
+    w.finish().unwrap();
+    let e = itar::cat(d.path(), "v0.json", &mut Vec::new()).unwrap_err();
+    assert!(
+        matches!(itar_error(&e), ItarError::Ambiguous { folds, .. } if folds == &["other", "val"]),
+        "{e}"
+    );
+    let mut out = Vec::new();
+    itar::cat(&d.path().join("other.taridx"), "v0.json", &mut out).unwrap();
+    assert_eq!(out, b"{}");
 }
 
 /// A private copy of a fixture folder.
@@ -329,9 +345,12 @@ fn edit(path: &Path, f: impl FnOnce(&mut Vec<u8>)) {
     std::fs::write(path, b).unwrap();
 }
 
+/// An edit of a file's bytes.
+type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+
 #[test]
 fn damaged_index_files_name_file_and_offset() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>, &str)> = vec![
+    let cases: Vec<(&str, Edit, &str)> = vec![
         ("magic", Box::new(|b| b[0] = b'X'), "byte 0"),
         ("version", Box::new(|b| b[8] = 2), "byte 8"),
         ("truncated header", Box::new(|b| b.truncate(50)), "byte 50"),

@@ -219,6 +219,14 @@ pub enum ItarError {
         /// `key.ext` asked for.
         name: String,
     },
+    /// A member asked for by name is in several folds of the folder.
+    #[error("member {name} is in several folds ({})", .folds.join(", "))]
+    Ambiguous {
+        /// `key.ext` asked for.
+        name: String,
+        /// The folds holding it.
+        folds: Vec<String>,
+    },
     /// A `.npy` member is malformed or does not match its signal.
     #[error("npy: {reason}")]
     Npy {
@@ -326,15 +334,17 @@ pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
 /// Writes the payload of member `name` (`KEY.EXT`) to `out`.
 ///
 /// # Errors
-/// [`Error::Backend`] with [`ItarError::NoMember`] if no fold has it (or several do), as
-/// [`Fold::open`].
+/// [`Error::Backend`] with [`ItarError::NoMember`] if no fold has it,
+/// [`ItarError::Ambiguous`] if several do; as [`Fold::open`].
 pub fn cat(path: &Path, name: &str, out: &mut dyn Write) -> Result<()> {
     let (key, ext) = split_name(name);
     let folds = folds_of(path)?;
     let mut found = Vec::new();
+    let mut in_folds = Vec::new();
     for fold in &folds {
         if let Some(m) = fold.find(&key, &ext)? {
             found.push(m);
+            in_folds.push(fold.name().to_owned());
         }
     }
     match found.as_slice() {
@@ -349,8 +359,11 @@ pub fn cat(path: &Path, name: &str, out: &mut dyn Write) -> Result<()> {
         )),
         _ => Err(backend_error(
             path,
-            format!("member {name} is in several folds"),
-            ItarError::NoMember { name: name.into() },
+            format!("member {name}"),
+            ItarError::Ambiguous {
+                name: name.into(),
+                folds: in_folds,
+            },
         )),
     }
 }
