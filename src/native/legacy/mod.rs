@@ -151,9 +151,10 @@ impl LegacyStore {
         let n_sig = catalog.signals().len();
         let mut locs: Vec<Vec<Loc>> = vec![Vec::new(); n_sig];
         let mut pids: Vec<Pid> = Vec::new();
-        // (file, sid) → (first pos, whether a trap warning was issued)
+        // (file, sid) → position of the signal's first vector in that file.
         let mut bases: HashMap<(u32, u32), u64> = HashMap::new();
-        let mut trap_entries: Vec<(u32, IndexEntry, u64, PathBuf)> = Vec::new();
+        // (data file, entry, signal's first position, INDEX file) for the position-unit check.
+        let mut trap_entries: Vec<(u32, IndexEntry, u64, usize)> = Vec::new();
         for (ii, ipath) in index_paths.iter().enumerate() {
             let bytes = mmap::map(ipath)?;
             let (packet_pids, entries) =
@@ -220,7 +221,7 @@ impl LegacyStore {
                     ));
                 }
                 let base = *bases.entry((file, e.sid)).or_insert(e.pos);
-                trap_entries.push((file, e, base, ipath.clone()));
+                trap_entries.push((file, e, base, ii));
                 locs[slot].push(Loc {
                     pid: e.pid,
                     file,
@@ -240,11 +241,11 @@ impl LegacyStore {
             }
         }
         let mut warned: hashbrown::HashSet<(u32, u32)> = hashbrown::HashSet::new();
-        for (file, e, base, ipath) in &trap_entries {
+        for (file, e, base, ii) in &trap_entries {
             let factor = sizes.get(file).copied().flatten().unwrap_or(1);
             if (e.pos < *base || (e.pos - base) % factor != 0) && warned.insert((*file, e.sid)) {
                 warnings.push(Warning {
-                    path: ipath.clone(),
+                    path: index_paths[*ii].clone(),
                     line: 0,
                     message: format!(
                         "pid {} sid {}: vector at byte {} of {} is not a whole number of {}-byte \
