@@ -149,6 +149,19 @@ fn members_are_aligned_npy_lent_from_the_map() {
 }
 
 #[test]
+fn opens_from_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = export_golden(dir.path(), Some(fixed_options(13, u64::MAX)));
+    let index = std::fs::read(out.join("patients.taridx")).unwrap();
+    let shards: Vec<Vec<u8>> = (0..4)
+        .map(|i| std::fs::read(out.join(format!("patients_{i:04}.tar"))).unwrap())
+        .collect();
+    assert!(!out.join("patients_0004.tar").exists());
+    let store = ItarStore::from_bytes(index, shards).unwrap();
+    common::conformance(&store, &common::golden_repo());
+}
+
+#[test]
 fn scan_path_reads_a_dataset_without_its_index() {
     let dir = tempfile::tempdir().unwrap();
     let out = export_golden(dir.path(), Some(fixed_options(9, u64::MAX)));
