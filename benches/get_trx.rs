@@ -1,2 +1,100 @@
-//! Placeholder until the trx backend lands; replaced by its criterion bench `get/trx`.
-fn main() {}
+//! `get/trx/{stored,folder,deflate}`: random `get_bytes` lookups on the golden repository exported
+//! to TRX (one streamline per patient-signal series), beside `get/mode3` (the native store on the
+//! same data) and an in-RAM `HashMap<(Pid, Sid), Vec<u8>>` baseline. Containers are built outside
+//! `b.iter`.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use inframed::backend::{trx, ExportOptions};
+use inframed::{Pid, Repository, Sid, SignalStore};
+
+const LOOKUPS: usize = 1024;
+
+/// Existing (pid, sid) pairs in a fixed pseudo-random order (xorshift, deterministic).
+fn pairs(store: &dyn SignalStore) -> Vec<(Pid, Sid)> {
+    let mut all = Vec::new();
+    for &p in store.pids() {
+        for s in store.catalog().signals() {
+            if !store.get_bytes(p, s.sid).unwrap().is_empty() {
+                all.push((p, s.sid));
+            }
+        }
+    }
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    (0..LOOKUPS)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            all[(x % all.len() as u64) as usize]
+        })
+        .collect()
+}
+
+fn lookups(store: &dyn SignalStore, pairs: &[(Pid, Sid)]) -> usize {
+    let mut n = 0;
+    for &(p, s) in pairs {
+        n += store.get_bytes(black_box(p), black_box(s)).unwrap().len();
+    }
+    n
+}
+
+fn bench(c: &mut Criterion) {
+    let golden_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/inframed/small/repo/small.repository");
+    let golden = Repository::open(&golden_path).unwrap();
+    let pairs = pairs(&golden);
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = c.benchmark_group("get");
+    g.throughput(Throughput::Elements(LOOKUPS as u64))
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30);
+
+    g.bench_function("mode3", |b| b.iter(|| lookups(&golden, &pairs)));
+    let forms = [
+        ("stored", ExportOptions::default()),
+        (
+            "folder",
+            ExportOptions {
+                dir: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "deflate",
+            ExportOptions {
+                deflate: true,
+                ..Default::default()
+            },
+        ),
+    ];
+    for (name, options) in forms {
+        let out = dir.path().join(format!("{name}.trx"));
+        trx::export(&golden, &out, &options).unwrap();
+        let repo = Repository::open(&out).unwrap();
+        assert_eq!(lookups(&repo, &pairs), lookups(&golden, &pairs));
+        g.bench_function(format!("trx/{name}"), |b| b.iter(|| lookups(&repo, &pairs)));
+    }
+    let map: HashMap<(Pid, Sid), Vec<u8>> = pairs
+        .iter()
+        .map(|&(p, s)| ((p, s), golden.get_bytes(p, s).unwrap().into_owned()))
+        .collect();
+    g.bench_function("hashmap", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for &(p, s) in &pairs {
+                n += map.get(&(black_box(p), black_box(s))).map_or(0, Vec::len);
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -115,7 +115,10 @@ const SPECS: [&str; 7] = [
     "V(i)",
 ];
 
-fn model(signals: &[(usize, Vec<(u32, Vec<Vec<u8>>)>)], extra_pids: &[u32]) -> Model {
+/// Per signal: a layout index into `SPECS` and `(pid, raw elements)` pairs.
+type SignalPlan = (usize, Vec<(u32, Vec<Vec<u8>>)>);
+
+fn model(signals: &[SignalPlan], extra_pids: &[u32]) -> Model {
     let mut text = String::new();
     for (k, (spec, _)) in signals.iter().enumerate() {
         text.push_str(&format!(

@@ -184,6 +184,25 @@ impl Dtype {
         })
     }
 
+    /// [`Dtype::read_int`] with the common `uint32` / `uint64` cases inlined first (the hot path of
+    /// offsets and id columns).
+    #[inline(always)]
+    pub fn read_int_fast(self, bytes: &[u8], i: usize) -> Option<i128> {
+        match self {
+            Dtype::U32 => {
+                let at = i.checked_mul(4)?;
+                let b: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+                Some(u32::from_le_bytes(b) as i128)
+            }
+            Dtype::U64 => {
+                let at = i.checked_mul(8)?;
+                let b: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
+                Some(u64::from_le_bytes(b) as i128)
+            }
+            _ => self.read_int(bytes, i),
+        }
+    }
+
     /// Decodes element `i` of an integer (or bool) array as `i128`; `None` past the end or for
     /// a non-integer type.
     #[inline]

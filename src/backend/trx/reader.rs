@@ -820,7 +820,7 @@ impl TrxFile {
         let bytes = self.bytes(a)?;
         match o
             .dtype
-            .read_int(bytes, usize::try_from(i).unwrap_or(usize::MAX))
+            .read_int_fast(bytes, usize::try_from(i).unwrap_or(usize::MAX))
         {
             Some(v) => Ok(v as u64),
             None => Err(out_of_range()),
@@ -833,17 +833,31 @@ impl TrxFile {
     /// [`TrxError::IndexOutOfRange`] for `i ≥ NB_STREAMLINES`.
     #[inline]
     pub fn streamline_range(&self, i: u64) -> Result<Range<u64>> {
-        if i >= self.header.nb_streamlines {
-            return Err(backend_error(
+        let out_of_range = || {
+            backend_error(
                 &self.path,
                 "streamline".into(),
                 TrxError::IndexOutOfRange {
                     index: i,
                     len: self.header.nb_streamlines,
                 },
-            ));
+            )
+        };
+        if i >= self.header.nb_streamlines {
+            return Err(out_of_range());
         }
-        Ok(self.offset(i)?..self.offset(i + 1)?)
+        let Some(o) = self.offsets else {
+            return Err(out_of_range());
+        };
+        let bytes = self.bytes(&self.arrays[o.array])?;
+        let i = usize::try_from(i).unwrap_or(usize::MAX);
+        match (
+            o.dtype.read_int_fast(bytes, i),
+            o.dtype.read_int_fast(bytes, i.saturating_add(1)),
+        ) {
+            (Some(a), Some(b)) => Ok(a as u64..b as u64),
+            _ => Err(out_of_range()),
+        }
     }
 
     /// Number of vertices of every streamline (`offsets[i+1] - offsets[i]`).

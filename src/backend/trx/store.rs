@@ -110,6 +110,8 @@ pub struct TrxStore {
     slots: Vec<SignalSlot>,
     patient: usize,
     signal: usize,
+    patient_dtype: Dtype,
+    signal_dtype: Dtype,
     extra_pids: Vec<Pid>,
     pids: OnceLock<Vec<Pid>>,
     warnings: Vec<Warning>,
@@ -276,6 +278,8 @@ impl TrxStore {
         let mut extra_pids: Vec<Pid> = mapping.pids_without_data.iter().map(|&p| Pid(p)).collect();
         extra_pids.sort_unstable();
         extra_pids.dedup();
+        let patient_dtype = file.arrays()[patient].name.dtype;
+        let signal_dtype = file.arrays()[signal].name.dtype;
         let mut all_warnings = file.warnings().to_vec();
         all_warnings.extend(warnings);
         Ok(TrxStore {
@@ -285,6 +289,8 @@ impl TrxStore {
             slots,
             patient,
             signal,
+            patient_dtype,
+            signal_dtype,
             extra_pids,
             pids: OnceLock::new(),
             warnings: all_warnings,
@@ -309,29 +315,31 @@ impl TrxStore {
             .unwrap_or(-1)
     }
 
-    /// The streamline of `(pid, sid)`, if any.
-    fn find(&self, pid: Pid, sid: Sid) -> Result<Option<u64>> {
+    /// The streamline of `(pid, sid)`, if any: a binary search for `(pid, catalog position)`
+    /// over `dps/patient` and `dps/signal` (the export order; `verify` checks it).
+    #[inline]
+    fn find(&self, pid: Pid, pos: usize) -> Result<Option<u64>> {
         let patients = self.file.bytes(self.array(self.patient))?;
         let signals = self.file.bytes(self.array(self.signal))?;
-        let n = self.file.nb_streamlines();
-        let want = pid.0 as i128;
-        // Lower bound of pid in dps/patient (sorted by export; `verify` checks it).
-        let (mut lo, mut hi) = (0u64, n);
+        let (pd, sd) = (self.patient_dtype, self.signal_dtype);
+        let key_at = |i: u64| -> (i128, usize) {
+            let p = pd.read_int_fast(patients, i as usize).unwrap_or(-1);
+            let s = sd.read_int_fast(signals, i as usize).unwrap_or(-1);
+            let pos = usize::try_from(s)
+                .ok()
+                .and_then(|s| self.by_sid.get(s))
+                .map_or(usize::MAX, |&slot| (slot as usize).wrapping_sub(1));
+            (p, pos)
+        };
+        let want = (pid.0 as i128, pos);
+        let (mut lo, mut hi) = (0u64, self.file.nb_streamlines());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.dps_value(self.patient, patients, mid) < want {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+            match key_at(mid).cmp(&want) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(Some(mid)),
             }
-        }
-        let sid = sid.0 as i128;
-        let mut i = lo;
-        while i < n && self.dps_value(self.patient, patients, i) == want {
-            if self.dps_value(self.signal, signals, i) == sid {
-                return Ok(Some(i));
-            }
-            i += 1;
         }
         Ok(None)
     }
@@ -524,7 +532,7 @@ impl SignalStore for TrxStore {
         if slot.elements.is_none() {
             return Ok(Cow::Borrowed(&[]));
         }
-        match self.find(pid, sid)? {
+        match self.find(pid, pos)? {
             None => Ok(Cow::Borrowed(&[])),
             Some(i) => Ok(Cow::Borrowed(self.series_bytes(
                 i,
