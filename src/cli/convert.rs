@@ -1,13 +1,143 @@
-//! `inframed convert` (not implemented yet).
+//! `inframed convert CONVERT_CONFIG`: raw exports → MODE 3 repository (the original loader's
+//! convert config), with a progress bar on stderr when it is a terminal.
 
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use inframed::convert::{convert, ConvertOptions, Progress, UnsortedPolicy};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// The convert config (the original loader's format).
     config: PathBuf,
+    /// Worker threads for parsing (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Sort unsorted inputs by pid first (external sort in bounded memory).
+    #[arg(long, conflicts_with = "drop_unsorted")]
+    sort: bool,
+    /// Drop lines whose pid is lower than an earlier one of the same file, as the original
+    /// loader does (default: such a file is an error).
+    #[arg(long)]
+    drop_unsorted: bool,
+    /// Store dates without calendar validation, as the original loader does (2010-13-45 →
+    /// 20101345); default: an invalid date is a BAD_FILE_FORMAT line.
+    #[arg(long)]
+    no_date_validation: bool,
+    /// The original loader's behaviour: --drop-unsorted --no-date-validation.
+    #[arg(long)]
+    original: bool,
+    /// Write into this directory instead of the config's OUTDIR.
+    #[arg(long, value_name = "DIR")]
+    outdir: Option<PathBuf>,
+    /// Where to write the dropped lines (default: <OUTDIR>/<repo>.convert_errors).
+    #[arg(long, value_name = "FILE")]
+    error_file: Option<PathBuf>,
+    /// Fail when (bad+1)/(relevant+1) lines of a file exceed this (original: 0.05).
+    #[arg(long, default_value_t = 0.05)]
+    max_bad_line_ratio: f32,
+    /// Fail when (parsed+1)/(relevant+1) lines of a file are below this (original: 0.01).
+    #[arg(long, default_value_t = 0.01)]
+    min_parsed_line_ratio: f32,
+    /// With SAFE_MODE, fail beyond this many dictionary misses (original: 50).
+    #[arg(long, default_value_t = 50)]
+    allowed_unknown_category_cnt: u64,
+    /// With SAFE_MODE, fail when more than this fraction of patients miss a forced signal
+    /// (original: 0.05).
+    #[arg(long, default_value_t = 0.05)]
+    allowed_missing_pids_from_forced_ratio: f32,
+    /// With SAFE_MODE, fail when more than this many patients miss a forced signal (0: no
+    /// limit, the original's default).
+    #[arg(long, default_value_t = 0)]
+    allowed_missing_pids_from_forced_cnt: u64,
+    /// Check the thresholds every this many patients (original: 10000).
+    #[arg(long, default_value_t = 10_000)]
+    check_for_error_pid_cnt: u64,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
-    anyhow::bail!("{}: inframed convert is not implemented yet", a.config.display())
+    let mut options = if a.original {
+        ConvertOptions::original()
+    } else {
+        ConvertOptions::default()
+    };
+    options.threads = a.threads;
+    if a.sort {
+        options.unsorted = UnsortedPolicy::Sort;
+    } else if a.drop_unsorted {
+        options.unsorted = UnsortedPolicy::Drop;
+    }
+    if a.no_date_validation {
+        options.validate_dates = false;
+    }
+    options.outdir = a.outdir;
+    options.error_file = a.error_file;
+    let t = &mut options.thresholds;
+    t.max_bad_line_ratio = a.max_bad_line_ratio;
+    t.min_parsed_line_ratio = a.min_parsed_line_ratio;
+    t.allowed_unknown_category_cnt = a.allowed_unknown_category_cnt;
+    t.allowed_missing_pids_from_forced_ratio = a.allowed_missing_pids_from_forced_ratio;
+    t.allowed_missing_pids_from_forced_cnt = a.allowed_missing_pids_from_forced_cnt;
+    t.check_every_pids = a.check_for_error_pid_cnt;
+
+    let bar = if io::stderr().is_terminal() {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}) {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Some(bar)
+    } else {
+        None
+    };
+    if let Some(bar) = &bar {
+        let bar = bar.clone();
+        let start = std::time::Instant::now();
+        options.progress = Some(Arc::new(move |p: &Progress| {
+            bar.set_length(p.bytes_total);
+            bar.set_position(p.bytes_read);
+            let secs = start.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!(
+                "{} rows ({:.0} rows/s), {} patients",
+                p.lines,
+                p.lines as f64 / secs,
+                p.pids
+            ));
+        }));
+    }
+    let result = convert(&a.config, &options);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report = result?;
+    let mut err = io::stderr().lock();
+    for w in &report.warnings {
+        let _ = writeln!(err, "warning: {w}");
+    }
+    let elements: u64 = report.signals.iter().map(|(_, n)| n).sum();
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "converted {} patients ({} read), {} elements of {} signals into {}",
+        report.pids_written,
+        report.pids_read,
+        elements,
+        report.signals.len(),
+        report.outdir.display()
+    )?;
+    if let Some(f) = &report.error_file {
+        writeln!(
+            out,
+            "{} lines or patients dropped, listed in {}",
+            report.error_lines,
+            f.display()
+        )?;
+    }
+    Ok(())
 }

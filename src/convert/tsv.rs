@@ -1,0 +1,632 @@
+//! Export rows: one input line → element bytes, with the original loader's number and time
+//! parsing (C++ `stoi`/`stof` prefix semantics, `convert_datetime_safe`) and our date validation.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+
+use crate::layout::{ChannelType, Layout, MAX_ELEMENT_SIZE};
+use crate::text::dict::Section;
+use crate::time::TimeUnit;
+
+/// Why a line was dropped. The tag names are the original loader's where it has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tag {
+    /// Fewer than 3 tab-separated fields (not counted as a bad line, as in the original).
+    TooFewFields,
+    /// The first field is not an integer pid (not counted as bad, as in the original).
+    BadPid,
+    /// The code (field 2) is neither a signal nor a `CODES` entry (not counted as bad).
+    UnrecognizedSignal,
+    /// A `CODES` entry names a signal that is not in the signals file (not counted as bad).
+    NoSidForSignal,
+    /// A categorical string is not in the signal's dictionary section (counted against
+    /// `allowed_unknown_category_cnt`).
+    MissingFromDictionary,
+    /// A channel does not parse or does not fit (counted as a bad line).
+    BadFileFormat,
+    /// A pid lower than an earlier pid of the same file (dropped with `--drop-unsorted`).
+    UnsortedPid,
+}
+
+impl Tag {
+    /// The tag as written in the error file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tag::TooFewFields => "TOO_FEW_FIELDS_IN_LINE",
+            Tag::BadPid => "BAD_PID_FORMAT",
+            Tag::UnrecognizedSignal => "UNRECOGNIZED_SIGNAL",
+            Tag::NoSidForSignal => "NO_SID_FOR_SIGNAL",
+            Tag::MissingFromDictionary => "MISSING_FROM_DICTIONARY",
+            Tag::BadFileFormat => "BAD_FILE_FORMAT",
+            Tag::UnsortedPid => "UNSORTED_PID",
+        }
+    }
+}
+
+impl fmt::Display for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A dropped line: its tag and the reason, without location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineError {
+    /// The kind.
+    pub tag: Tag,
+    /// What exactly (the field, the signal).
+    pub reason: String,
+}
+
+pub(crate) fn line_error(tag: Tag, reason: impl Into<String>) -> LineError {
+    LineError {
+        tag,
+        reason: reason.into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// C++ number parsing (std::stoi / stoll / stoull / stof / stod): leading white space, the
+// longest valid prefix, an error when there are no digits or the value is out of range.
+
+fn skip_space(s: &[u8]) -> &[u8] {
+    let n = s
+        .iter()
+        .take_while(|&&b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+        .count();
+    &s[n..]
+}
+
+/// The integer prefix of `s` as `strtoll` reads it (base 10): `None` without digits or on overflow.
+fn int_prefix(s: &str) -> Option<i128> {
+    let b = skip_space(s.as_bytes());
+    let (neg, b) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 {
+        return None;
+    }
+    let mut v: i128 = 0;
+    for &c in &b[..digits] {
+        v = v.checked_mul(10)?.checked_add((c - b'0') as i128)?;
+        if v > u64::MAX as i128 + 1 {
+            return None;
+        }
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// `std::stoi`: the integer prefix, which must fit an `int`.
+pub(crate) fn c_stoi(s: &str) -> Option<i32> {
+    int_prefix(s).and_then(|v| i32::try_from(v).ok())
+}
+
+/// `std::stoll`.
+pub(crate) fn c_stoll(s: &str) -> Option<i64> {
+    int_prefix(s).and_then(|v| i64::try_from(v).ok())
+}
+
+/// `std::stoull` restricted to non-negative values (a negative text is an error here, where
+/// C++ would wrap it).
+pub(crate) fn c_stoull(s: &str) -> Option<u64> {
+    int_prefix(s).and_then(|v| u64::try_from(v).ok())
+}
+
+/// The floating-point prefix of `s` as `strtod` reads it (decimal, `inf`, `infinity`, `nan`).
+fn float_prefix(s: &str) -> Option<&str> {
+    let t = std::str::from_utf8(skip_space(s.as_bytes())).ok()?;
+    let b = t.as_bytes();
+    let mut i = 0;
+    if matches!(b.first(), Some(b'+' | b'-')) {
+        i = 1;
+    }
+    let rest = &t[i..];
+    for word in ["infinity", "inf", "nan"] {
+        if rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word) {
+            return Some(&t[..i + word.len()]);
+        }
+    }
+    let int_digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    i += int_digits;
+    let mut frac_digits = 0;
+    if b.get(i) == Some(&b'.') {
+        frac_digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if int_digits + frac_digits > 0 {
+            i += 1 + frac_digits;
+        }
+    }
+    if int_digits + frac_digits == 0 {
+        return None;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        let mut j = i + 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        let exp_digits = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if exp_digits > 0 {
+            i = j + exp_digits;
+        }
+    }
+    Some(&t[..i])
+}
+
+fn has_nonzero_digit(p: &str) -> bool {
+    p.bytes()
+        .take_while(|&c| c != b'e' && c != b'E')
+        .any(|c| (b'1'..=b'9').contains(&c))
+}
+
+/// `std::stof`: the float prefix; out of range (overflow, or underflow to a subnormal or zero)
+/// is an error, as `strtof`'s `ERANGE` is for `std::stof`.
+pub(crate) fn c_stof(s: &str) -> Option<f32> {
+    let p = float_prefix(s)?;
+    let v: f32 = p.parse().ok()?;
+    let literal_inf = p.bytes().any(|c| c == b'i' || c == b'I');
+    if (v.is_infinite() && !literal_inf)
+        || ((v == 0.0 || v.is_subnormal()) && has_nonzero_digit(p) && !v.is_nan())
+    {
+        return None;
+    }
+    Some(v)
+}
+
+/// `std::stod`, with the same range rules as [`c_stof`].
+pub(crate) fn c_stod(s: &str) -> Option<f64> {
+    let p = float_prefix(s)?;
+    let v: f64 = p.parse().ok()?;
+    let literal_inf = p.bytes().any(|c| c == b'i' || c == b'I');
+    if (v.is_infinite() && !literal_inf)
+        || ((v == 0.0 || v.is_subnormal()) && has_nonzero_digit(p) && !v.is_nan())
+    {
+        return None;
+    }
+    Some(v)
+}
+
+// ---------------------------------------------------------------------------------------
+// Times.
+
+/// How time texts are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TimeRules {
+    /// `SAFE_MODE`: a year before 1900 is an error (else it becomes 19000101, as the original).
+    pub safe_mode: bool,
+    /// Validate calendar dates with chrono (`20230231` is an error). Off: the original's
+    /// behaviour (digits taken as they are, month/day not checked).
+    pub validate: bool,
+}
+
+/// Days from 1900-01-01 to `yyyymmdd`, as the original's tables give them for month 0..=12
+/// (month 0 = the start of the year, "for lazy people"), with day 0 allowed.
+fn days_since_1900(date: i32) -> Option<i64> {
+    let (y, m, d) = (date / 10000, (date / 100) % 100, date % 100);
+    if !(1900..=3000).contains(&y) || !(0..=12).contains(&m) {
+        return None;
+    }
+    let start = NaiveDate::from_ymd_opt(y, m.max(1) as u32, 1)?;
+    let epoch = NaiveDate::from_ymd_opt(1900, 1, 1)?;
+    Some((start - epoch).num_days() + d as i64 - 1)
+}
+
+/// `MedTime::convert_datetime_safe(unit, text)`: spaces, `-` and `:` removed, at most 12
+/// characters kept, the date is `stoi` of the first 8; Minutes add `HH` and `MI`. With
+/// `rules.validate` the date must be a real calendar date (and `HH` < 24, `MI` < 60).
+pub(crate) fn parse_time(unit: TimeUnit, text: &str, rules: TimeRules) -> Result<i64, String> {
+    let mut s: Vec<u8> = text
+        .bytes()
+        .filter(|b| !matches!(b, b' ' | b'-' | b':'))
+        .collect();
+    s.truncate(12);
+    let s = String::from_utf8(s).map_err(|_| format!("not a time: {text:?}"))?;
+    let head = s.get(..s.len().min(8)).unwrap_or("");
+    let mut date = c_stoi(head).ok_or_else(|| format!("not a time: {text:?}"))?;
+    if date / 10000 < 1900 {
+        if rules.safe_mode {
+            return Err(format!("date before 1900: {text:?}"));
+        }
+        date = 19000101;
+    }
+    if rules.validate && !crate::time::is_valid_date(date as i64) {
+        return Err(format!("not a valid date: {text:?}"));
+    }
+    let hh_mi = |from: usize| -> Result<i64, String> {
+        match s.get(from..from + 2) {
+            Some(t) => c_stoi(t)
+                .map(i64::from)
+                .ok_or_else(|| format!("bad time of day in {text:?}")),
+            None => Ok(0),
+        }
+    };
+    let days = || days_since_1900(date).ok_or_else(|| format!("date out of range: {text:?}"));
+    Ok(match unit {
+        TimeUnit::Date => date as i64,
+        TimeUnit::Years => (date / 10000 - 1900) as i64,
+        TimeUnit::Months => (((date / 10000) - 1900) * 12 + (date % 10000) / 100 - 1) as i64,
+        TimeUnit::Days => days()?,
+        TimeUnit::Hours => days()? * 24,
+        TimeUnit::Minutes => {
+            let (h, m) = (hh_mi(8)?, hh_mi(10)?);
+            if rules.validate && (!(0..24).contains(&h) || !(0..60).contains(&m)) {
+                return Err(format!("not a valid time of day: {text:?}"));
+            }
+            days()? * 1440 + h * 60 + m
+        }
+        TimeUnit::Undefined | TimeUnit::DateTimeString => {
+            return Err(format!("time unit {} cannot be loaded", unit.code()))
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Channels.
+
+/// How one channel's text becomes bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ChannelParse {
+    /// A time channel of `c/s/i/l/us`: `convert_datetime_safe` in this unit.
+    Time(TimeUnit),
+    /// A categorical value channel: a name of this section (index into the plan's sections).
+    Categorical(usize),
+    /// A number as the channel type's C++ parser reads it.
+    Number,
+}
+
+/// One channel of a signal's plan.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChannelPlan {
+    pub ty: ChannelType,
+    pub offset: usize,
+    pub parse: ChannelParse,
+}
+
+/// How to build one signal's elements from text.
+#[derive(Clone, Debug)]
+pub(crate) struct SignalPlan {
+    pub name: String,
+    pub size: usize,
+    pub layout: Layout,
+    pub time: Vec<ChannelPlan>,
+    pub value: Vec<ChannelPlan>,
+}
+
+/// An element buffer (the largest element allowed).
+pub(crate) type ElementBuf = [u8; MAX_ELEMENT_SIZE];
+
+impl SignalPlan {
+    /// The plan of a signal: time channels of `c/s/i/l/us` as times in `unit`, others as
+    /// numbers (the 1.2.1 loader); categorical value channels through `section`.
+    pub(crate) fn new(
+        name: &str,
+        layout: &Layout,
+        categorical: &[bool],
+        unit: TimeUnit,
+        section: Option<usize>,
+    ) -> SignalPlan {
+        let time = layout
+            .time_channels()
+            .iter()
+            .map(|c| ChannelPlan {
+                ty: c.ty,
+                offset: c.offset,
+                parse: match c.ty {
+                    ChannelType::I8
+                    | ChannelType::I16
+                    | ChannelType::I32
+                    | ChannelType::I64
+                    | ChannelType::U16 => ChannelParse::Time(unit),
+                    _ => ChannelParse::Number,
+                },
+            })
+            .collect();
+        let value = layout
+            .value_channels()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ChannelPlan {
+                ty: c.ty,
+                offset: c.offset,
+                parse: match (categorical.get(i).copied().unwrap_or(false), section) {
+                    (true, Some(s)) => ChannelParse::Categorical(s),
+                    (true, None) => ChannelParse::Categorical(usize::MAX),
+                    _ => ChannelParse::Number,
+                },
+            })
+            .collect();
+        SignalPlan {
+            name: name.to_string(),
+            size: layout.size(),
+            layout: layout.clone(),
+            time,
+            value,
+        }
+    }
+
+    /// Number of text fields an element takes.
+    pub(crate) fn n_fields(&self) -> usize {
+        self.time.len() + self.value.len()
+    }
+}
+
+fn put(ty: ChannelType, out: &mut [u8], v: Num) -> Result<(), String> {
+    let range = |ok: bool| {
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{v} does not fit channel type {}", ty.letter()))
+        }
+    };
+    let int = match v {
+        Num::Int(i) => i,
+        Num::Float(f) => {
+            // The original assigns a float to an integer channel with a C cast (truncation).
+            if !f.is_finite() {
+                return Err(format!("{f} does not fit channel type {}", ty.letter()));
+            }
+            f.trunc() as i128
+        }
+    };
+    match ty {
+        ChannelType::F32 => {
+            let f = match v {
+                Num::Int(i) => i as f32,
+                Num::Float(f) => f as f32,
+            };
+            out[..4].copy_from_slice(&f.to_le_bytes());
+        }
+        ChannelType::F64 => {
+            let f = match v {
+                Num::Int(i) => i as f64,
+                Num::Float(f) => f,
+            };
+            out[..8].copy_from_slice(&f.to_le_bytes());
+        }
+        ChannelType::I8 => {
+            range(i8::try_from(int).is_ok())?;
+            out[0] = int as i8 as u8;
+        }
+        ChannelType::U8 => {
+            range(u8::try_from(int).is_ok())?;
+            out[0] = int as u8;
+        }
+        ChannelType::I16 => {
+            range(i16::try_from(int).is_ok())?;
+            out[..2].copy_from_slice(&(int as i16).to_le_bytes());
+        }
+        ChannelType::U16 => {
+            range(u16::try_from(int).is_ok())?;
+            out[..2].copy_from_slice(&(int as u16).to_le_bytes());
+        }
+        ChannelType::I32 => {
+            range(i32::try_from(int).is_ok())?;
+            out[..4].copy_from_slice(&(int as i32).to_le_bytes());
+        }
+        ChannelType::U32 => {
+            range(u32::try_from(int).is_ok())?;
+            out[..4].copy_from_slice(&(int as u32).to_le_bytes());
+        }
+        ChannelType::I64 => {
+            range(i64::try_from(int).is_ok())?;
+            out[..8].copy_from_slice(&(int as i64).to_le_bytes());
+        }
+        ChannelType::U64 => {
+            range(u64::try_from(int).is_ok())?;
+            out[..8].copy_from_slice(&(int as u64).to_le_bytes());
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Num {
+    Int(i128),
+    Float(f64),
+}
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Num::Int(i) => write!(f, "{i}"),
+            Num::Float(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+/// A number as the channel type's C++ parser reads it: `stoi` for `c/s/i/uc/us`, `stoul` /
+/// `stoull` for `ui/ul`, `stoll` for `l`, `stof` / `stod` for `f` / `d`.
+fn number(ty: ChannelType, text: &str) -> Result<Num, String> {
+    let bad = || {
+        format!(
+            "invalid {} argument [{text}]",
+            match ty {
+                ChannelType::F32 => "stof",
+                ChannelType::F64 => "stod",
+                ChannelType::I64 => "stoll",
+                ChannelType::U32 | ChannelType::U64 => "stoull",
+                _ => "stoi",
+            }
+        )
+    };
+    match ty {
+        ChannelType::F32 => c_stof(text).map(|f| Num::Float(f as f64)).ok_or_else(bad),
+        ChannelType::F64 => c_stod(text).map(Num::Float).ok_or_else(bad),
+        ChannelType::I64 => c_stoll(text).map(|i| Num::Int(i as i128)).ok_or_else(bad),
+        ChannelType::U32 | ChannelType::U64 => {
+            c_stoull(text).map(|i| Num::Int(i as i128)).ok_or_else(bad)
+        }
+        _ => c_stoi(text).map(|i| Num::Int(i as i128)).ok_or_else(bad),
+    }
+}
+
+/// Parses one channel's text into `out` (the element buffer).
+pub(crate) fn parse_channel(
+    c: &ChannelPlan,
+    text: &str,
+    sections: &[&Section],
+    rules: TimeRules,
+    signal: &str,
+    out: &mut ElementBuf,
+) -> Result<(), LineError> {
+    let slot = &mut out[c.offset..];
+    let bad = |reason: String| line_error(Tag::BadFileFormat, format!("{signal}: {reason}"));
+    match c.parse {
+        ChannelParse::Time(unit) => {
+            let t = parse_time(unit, text, rules).map_err(bad)?;
+            if c.ty == ChannelType::U16 && t < 0 {
+                return Err(bad(format!("negative time {t} for an unsigned channel")));
+            }
+            put(c.ty, slot, Num::Int(t as i128)).map_err(bad)
+        }
+        ChannelParse::Categorical(s) => {
+            let code = sections.get(s).and_then(|sec| sec.code(text));
+            match code {
+                Some(code) if code >= 0 => {
+                    if matches!(
+                        c.ty,
+                        ChannelType::U32 | ChannelType::I64 | ChannelType::U64 | ChannelType::F64
+                    ) {
+                        return Err(bad(format!(
+                            "categorical channel of type {} is not supported by the original loader",
+                            c.ty.letter()
+                        )));
+                    }
+                    put(c.ty, slot, Num::Int(code as i128)).map_err(bad)
+                }
+                _ => Err(line_error(
+                    Tag::MissingFromDictionary,
+                    format!("{signal}: {text:?} is not in its dictionary section"),
+                )),
+            }
+        }
+        ChannelParse::Number => {
+            let v = number(c.ty, text).map_err(bad)?;
+            if c.ty == ChannelType::U16 {
+                if let Num::Int(i) = v {
+                    if i < 0 {
+                        return Err(bad(format!("negative value {i} for an unsigned channel")));
+                    }
+                }
+            }
+            put(c.ty, slot, v).map_err(bad)
+        }
+    }
+}
+
+/// Builds one element from the channel texts (`fields` = times then values).
+pub(crate) fn encode(
+    plan: &SignalPlan,
+    fields: &[&str],
+    sections: &[&Section],
+    rules: TimeRules,
+) -> Result<ElementBuf, LineError> {
+    let mut out = [0u8; MAX_ELEMENT_SIZE];
+    for (c, text) in plan.time.iter().chain(plan.value.iter()).zip(fields) {
+        parse_channel(c, text, sections, rules, &plan.name, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Splits an input line the original's way: on TAB; a line without any TAB on spaces.
+pub(crate) fn split_fields(line: &str) -> Vec<&str> {
+    if line.contains('\t') {
+        line.split('\t').collect()
+    } else {
+        line.split(' ').collect()
+    }
+}
+
+/// `boost::trim` (C-locale white space) of a line.
+pub(crate) fn trim_line(line: &[u8]) -> &[u8] {
+    let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    let start = line.iter().position(|b| !is_space(b)).unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !is_space(b))
+        .map_or(start, |e| e + 1);
+    &line[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_number_parsing() {
+        assert_eq!(c_stoi("12.7"), Some(12));
+        assert_eq!(c_stoi(" -5x"), Some(-5));
+        assert_eq!(c_stoi("1e2"), Some(1));
+        assert_eq!(c_stoi("abc"), None);
+        assert_eq!(c_stoi("-"), None);
+        assert_eq!(c_stoi("2147483648"), None);
+        assert_eq!(c_stoi("-2147483648"), Some(i32::MIN));
+        assert_eq!(c_stof("1e2"), Some(100.0));
+        assert_eq!(c_stof("7.75abc"), Some(7.75));
+        assert_eq!(c_stof(".5"), Some(0.5));
+        assert_eq!(c_stof("5."), Some(5.0));
+        assert_eq!(c_stof("1e"), Some(1.0));
+        assert_eq!(c_stof("-inf"), Some(f32::NEG_INFINITY));
+        assert!(c_stof("nan").unwrap().is_nan());
+        assert_eq!(c_stof("abc"), None);
+        assert_eq!(c_stof("."), None);
+        assert_eq!(c_stof("1e39"), None, "overflow is out_of_range");
+        assert_eq!(c_stof("1e-40"), None, "underflow is out_of_range");
+        assert_eq!(c_stof("0.0"), Some(0.0));
+        assert_eq!(c_stod("1e39"), Some(1e39));
+        assert_eq!(c_stoull("-1"), None);
+        assert_eq!(c_stoll("9223372036854775807"), Some(i64::MAX));
+    }
+
+    #[test]
+    fn times_like_convert_datetime_safe() {
+        let strict = TimeRules {
+            safe_mode: true,
+            validate: true,
+        };
+        let orig = TimeRules {
+            safe_mode: true,
+            validate: false,
+        };
+        let lax = TimeRules {
+            safe_mode: false,
+            validate: false,
+        };
+        assert_eq!(
+            parse_time(TimeUnit::Date, "2011-02-03", strict),
+            Ok(20110203)
+        );
+        assert_eq!(parse_time(TimeUnit::Date, "2010-13-45", orig), Ok(20101345));
+        assert!(parse_time(TimeUnit::Date, "2010-13-45", strict).is_err());
+        assert!(parse_time(TimeUnit::Date, "20230231", strict).is_err());
+        assert_eq!(parse_time(TimeUnit::Date, "20240229", strict), Ok(20240229));
+        assert!(parse_time(TimeUnit::Date, "18991231", orig).is_err());
+        assert_eq!(parse_time(TimeUnit::Date, "18991231", lax), Ok(19000101));
+        assert_eq!(parse_time(TimeUnit::Days, "19000102", strict), Ok(1));
+        assert_eq!(parse_time(TimeUnit::Days, "20000101", strict), Ok(36524));
+        assert_eq!(
+            parse_time(TimeUnit::Hours, "1900-01-02 05:00", strict),
+            Ok(24)
+        );
+        assert_eq!(
+            parse_time(TimeUnit::Minutes, "1900-01-02 01:30", strict),
+            Ok(1440 + 90)
+        );
+        assert!(parse_time(TimeUnit::Minutes, "1900-01-02 25:30", strict).is_err());
+        assert_eq!(parse_time(TimeUnit::Years, "20070327", strict), Ok(107));
+        assert_eq!(parse_time(TimeUnit::Months, "19000301", strict), Ok(2));
+        assert!(parse_time(TimeUnit::Date, "abc", lax).is_err());
+        assert!(parse_time(TimeUnit::Date, "2010", strict).is_err());
+        assert!(parse_time(TimeUnit::Undefined, "20100101", strict).is_err());
+    }
+
+    #[test]
+    fn lines() {
+        assert_eq!(split_fields("1\tA\t2 3"), ["1", "A", "2 3"]);
+        assert_eq!(split_fields("1 A 2"), ["1", "A", "2"]);
+        assert_eq!(trim_line(b" \t1\tA\r"), b"1\tA");
+        assert_eq!(trim_line(b"  "), b"");
+    }
+}
