@@ -376,7 +376,10 @@ fn model_catalog() -> Catalog {
     Catalog::from_texts(Path::new("model"), &texts).unwrap().0
 }
 
-fn model() -> impl Strategy<Value = (Vec<u32>, Vec<(usize, u8, Vec<u8>)>, u8)> {
+/// Pids, records `(pid pick, signal pick, bytes)`, codec pick.
+type Model = (Vec<u32>, Vec<(usize, u8, Vec<u8>)>, u8);
+
+fn model() -> impl Strategy<Value = Model> {
     (
         proptest::collection::btree_set(1u32..5000, 0..12),
         proptest::collection::vec(

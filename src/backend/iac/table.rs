@@ -77,12 +77,22 @@ impl IpcTable {
     /// # Errors
     /// [`IacError::Arrow`] for invalid IPC bytes.
     pub fn from_ipc_stream(bytes: &[u8]) -> Result<IpcTable, IacError> {
-        let reader = StreamReader::try_new(bytes, None).map_err(IacError::Arrow)?;
-        let schema = reader.schema();
-        let batches = reader
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(IacError::Arrow)?;
-        Ok(IpcTable { schema, batches })
+        check_stream(bytes)?;
+        let decode = || -> Result<IpcTable, IacError> {
+            let reader = StreamReader::try_new(bytes, None).map_err(IacError::Arrow)?;
+            let schema = reader.schema();
+            let batches = reader
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(IacError::Arrow)?;
+            Ok(IpcTable { schema, batches })
+        };
+        // `check_stream` rejects the damage known to make arrow-ipc 60 panic; should some
+        // other malformed body still do so, it is reported as an error, not a crash.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|_| {
+            Err(ipc_err(
+                "arrow-ipc could not decode a malformed stream".into(),
+            ))
+        })
     }
 
     /// Encodes as pyarrow does by default: IPC stream, metadata V5, 8-byte alignment, no body
@@ -201,6 +211,197 @@ impl IpcTable {
         }
         Vec::new()
     }
+}
+
+/// Largest decompressed size a compressed IPC buffer may declare (beyond it, the declared
+/// size is taken as damage rather than allocated).
+const MAX_DECOMPRESSED_BUFFER: i64 = 1 << 30;
+
+fn ipc_err(what: String) -> IacError {
+    IacError::Arrow(arrow_schema::ArrowError::IpcError(what))
+}
+
+/// Walks the messages of an IPC stream and checks what `arrow-ipc` trusts (and would panic
+/// on): message and body spans inside the stream, every buffer inside its message body,
+/// non-negative lengths and counts, sane declared sizes of compressed buffers.
+fn check_stream(bytes: &[u8]) -> Result<(), IacError> {
+    let mut pos = 0usize;
+    let mut schema: Option<Schema> = None;
+    let word = |at: usize| -> Result<i32, IacError> {
+        bytes
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(i32::from_le_bytes)
+            .ok_or_else(|| ipc_err(format!("stream ends inside a message prefix at byte {at}")))
+    };
+    while pos < bytes.len() {
+        let mut meta_len = word(pos)?;
+        pos += 4;
+        if meta_len == -1 {
+            meta_len = word(pos)?;
+            pos += 4;
+        }
+        if meta_len == 0 {
+            return Ok(()); // end of stream
+        }
+        let meta_len = usize::try_from(meta_len)
+            .map_err(|_| ipc_err(format!("negative metadata length at byte {}", pos - 4)))?;
+        let meta = bytes
+            .get(pos..pos.saturating_add(meta_len))
+            .ok_or_else(|| {
+                ipc_err(format!(
+                    "message metadata at byte {pos} runs past the stream"
+                ))
+            })?;
+        let message = arrow_ipc::root_as_message(meta)
+            .map_err(|e| ipc_err(format!("message at byte {pos}: {e}")))?;
+        let body_start = pos + meta_len;
+        let body_len = usize::try_from(message.bodyLength())
+            .map_err(|_| ipc_err(format!("negative body length at byte {pos}")))?;
+        let body = bytes
+            .get(body_start..body_start.saturating_add(body_len))
+            .ok_or_else(|| {
+                ipc_err(format!(
+                    "message body at byte {body_start} runs past the stream"
+                ))
+            })?;
+        let mut fields = None;
+        let batch = match message.header_type() {
+            arrow_ipc::MessageHeader::Schema => {
+                if let Some(fb) = message.header_as_schema() {
+                    schema = Some(
+                        arrow_ipc::convert::try_fb_to_schema(fb)
+                            .map_err(|e| ipc_err(format!("schema at byte {pos}: {e}")))?,
+                    );
+                }
+                None
+            }
+            arrow_ipc::MessageHeader::RecordBatch => {
+                fields = schema.as_ref().map(|s| s.fields().clone());
+                message.header_as_record_batch()
+            }
+            arrow_ipc::MessageHeader::DictionaryBatch => {
+                message.header_as_dictionary_batch().and_then(|d| d.data())
+            }
+            _ => None,
+        };
+        if let Some(batch) = batch {
+            let at = |what: &str| ipc_err(format!("record batch at byte {pos}: {what}"));
+            if batch.length() < 0 {
+                return Err(at("negative length"));
+            }
+            for node in batch.nodes().iter().flatten() {
+                if node.length() < 0 || node.null_count() < 0 || node.null_count() > node.length() {
+                    return Err(at("invalid field node"));
+                }
+            }
+            let compressed = batch.compression().is_some();
+            let mut spans = Vec::new();
+            for b in batch.buffers().iter().flatten() {
+                let (off, len) = (b.offset(), b.length());
+                let span = usize::try_from(off)
+                    .ok()
+                    .zip(usize::try_from(len).ok())
+                    .and_then(|(o, l)| body.get(o..o.checked_add(l)?));
+                let span = span.ok_or_else(|| {
+                    at(&format!(
+                        "buffer {off}+{len} outside the {body_len}-byte body"
+                    ))
+                })?;
+                if compressed && span.len() >= 8 {
+                    let declared = i64::from_le_bytes(span[..8].try_into().unwrap_or([0; 8]));
+                    if declared != -1 && !(0..=MAX_DECOMPRESSED_BUFFER).contains(&declared) {
+                        return Err(at(&format!("compressed buffer declares {declared} bytes")));
+                    }
+                }
+                spans.push(span.len());
+            }
+            if let (Some(fields), false) = (fields, compressed) {
+                let nodes: Vec<(usize, usize)> = batch
+                    .nodes()
+                    .iter()
+                    .flatten()
+                    .map(|n| (n.length() as usize, n.null_count() as usize))
+                    .collect();
+                check_flat_buffers(&fields, &nodes, &spans).map_err(|w| at(&w))?;
+            }
+        }
+        pos = body_start + body_len;
+    }
+    Ok(())
+}
+
+/// For the leading flat columns (primitive, boolean, (large) string / binary, fixed-size
+/// binary), checks each buffer's size against its field node, as `arrow-ipc` 60 does not before
+/// viewing it as a typed slice (a size that is not a whole number of values panics there).
+/// Stops at the first nested or other type, whose buffer layout it does not model.
+fn check_flat_buffers(
+    fields: &arrow_schema::Fields,
+    nodes: &[(usize, usize)],
+    buffers: &[usize],
+) -> Result<(), String> {
+    let mut b = 0usize;
+    for (i, f) in fields.iter().enumerate() {
+        let Some(&(len, nulls)) = nodes.get(i) else {
+            return Err(format!("no field node for column {}", f.name()));
+        };
+        let mut next = || {
+            let x = buffers.get(b).copied();
+            b += 1;
+            x.ok_or_else(|| format!("column {}: missing buffer", f.name()))
+        };
+        let bitmap = len.div_ceil(8);
+        let need = |what: &str, have: usize, min: usize, unit: usize| {
+            if have < min || (have > 0 && unit > 1 && have % unit != 0) {
+                Err(format!(
+                    "column {}: {what} buffer of {have} bytes for {len} values",
+                    f.name()
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let fixed = match f.data_type() {
+            DataType::Boolean => Some(0),
+            DataType::FixedSizeBinary(w) if *w >= 0 => Some(*w as usize),
+            t if t.is_primitive() => t.primitive_width(),
+            _ => None,
+        };
+        let validity = |have: usize| {
+            if have > 0 || nulls > 0 {
+                need("validity", have, bitmap, 1)
+            } else {
+                Ok(())
+            }
+        };
+        match f.data_type() {
+            DataType::Utf8 | DataType::Binary | DataType::LargeUtf8 | DataType::LargeBinary => {
+                let w = if matches!(f.data_type(), DataType::Utf8 | DataType::Binary) {
+                    4
+                } else {
+                    8
+                };
+                validity(next()?)?;
+                let offsets = next()?;
+                if len > 0 || offsets > 0 {
+                    need("offsets", offsets, (len + 1) * w, w)?;
+                }
+                next()?;
+            }
+            DataType::Boolean => {
+                validity(next()?)?;
+                need("values", next()?, bitmap, 1)?;
+            }
+            _ => match fixed {
+                Some(w) => {
+                    validity(next()?)?;
+                    need("values", next()?, len.saturating_mul(w), w)?;
+                }
+                None => return Ok(()),
+            },
+        }
+    }
+    Ok(())
 }
 
 fn append_u64(col: &ArrayRef, name: &str, base: usize, out: &mut Vec<u64>) -> Result<(), IacError> {
