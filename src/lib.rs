@@ -34,6 +34,7 @@ pub mod native;
 pub mod repository;
 mod signal;
 pub mod store;
+pub mod synth;
 pub mod text;
 pub mod time;
 

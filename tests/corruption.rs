@@ -264,7 +264,8 @@ fn verify_command_exits_1_on_damage_and_0_when_sound() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+    type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+    let cases: Vec<(&str, Damage)> = vec![
         (
             "data/small_rep_BP.idx",
             Box::new(|b: &mut Vec<u8>| b.truncate(b.len() - 3)),

@@ -25,6 +25,8 @@ pub struct ExportOptions {
     pub deflate: bool,
     /// TRX: write a folder instead of a zip.
     pub dir: bool,
+    /// Indexed tar: start a new shard once one reaches this many bytes.
+    pub shard_max_size: Option<u64>,
 }
 
 /// The container kinds, by path.

@@ -1,4 +1,12 @@
-//! `inframed bench` (not implemented yet).
+//! `inframed bench`: random `get(pid, sid)` over existing pairs (plus ~10% misses), ns per
+//! lookup (median over batches), lookups/s on K threads, time-window queries, scan GB/s and
+//! open time, for any store.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use inframed::synth::Rng;
+use inframed::{Pid, Repository, Sid, SignalStore, SignalStoreExt};
 
 use crate::cli::RepoArgs;
 
@@ -6,8 +14,130 @@ use crate::cli::RepoArgs;
 pub(crate) struct Args {
     #[command(flatten)]
     repo: RepoArgs,
+    /// Number of random lookups.
+    #[arg(long, default_value_t = 2_000_000)]
+    lookups: usize,
+    /// Threads for the aggregate throughput run.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Random seed for the keys.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+const BATCH: usize = 10_000;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn lookup_pass(store: &dyn SignalStore, keys: &[(Pid, Sid)]) -> anyhow::Result<(Vec<f64>, usize)> {
+    let mut per_batch = Vec::with_capacity(keys.len() / BATCH + 1);
+    let mut total = 0usize;
+    for chunk in keys.chunks(BATCH) {
+        let t = Instant::now();
+        for &(pid, sid) in chunk {
+            total += store.get_bytes(black_box(pid), black_box(sid))?.len();
+        }
+        per_batch.push(t.elapsed().as_nanos() as f64 / chunk.len() as f64);
+    }
+    Ok((per_batch, total))
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
-    anyhow::bail!("{}: inframed bench is not implemented yet", a.repo.repo.display())
+    let mut paths = vec![a.repo.repo.clone()];
+    paths.extend(a.repo.stack.iter().cloned());
+    let mut opens = Vec::new();
+    for _ in 0..21 {
+        let t = Instant::now();
+        black_box(Repository::open_stacked(&paths)?);
+        opens.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let repo = a.repo.open()?;
+    let store: &dyn SignalStore = &repo;
+    let pids = store.pids();
+    anyhow::ensure!(!pids.is_empty(), "the repository has no patients");
+
+    // Existing (pid, sid) pairs (a full scan, also timed as the scan figure).
+    let t = Instant::now();
+    let mut pairs: Vec<(Pid, Sid)> = Vec::new();
+    let mut bytes = 0usize;
+    let mut checksum = 0u64;
+    for info in store.catalog().signals() {
+        for &pid in pids {
+            let b = store.get_bytes(pid, info.sid)?;
+            if !b.is_empty() {
+                pairs.push((pid, info.sid));
+                bytes += b.len();
+                checksum = checksum.wrapping_add(b.iter().step_by(4).map(|&x| x as u64).sum::<u64>());
+            }
+        }
+    }
+    let scan = t.elapsed();
+    black_box(checksum);
+    anyhow::ensure!(!pairs.is_empty(), "the repository has no elements");
+
+    let mut rng = Rng::new(a.seed, 0);
+    let max_pid = pids.last().map_or(1, |p| p.0) + 1;
+    let sids: Vec<Sid> = store.catalog().signals().iter().map(|s| s.sid).collect();
+    let keys: Vec<(Pid, Sid)> = (0..a.lookups)
+        .map(|_| {
+            if rng.percent(10) {
+                (Pid(rng.below(max_pid)), sids[rng.below(sids.len() as u32) as usize])
+            } else {
+                pairs[(rng.next_u64() % pairs.len() as u64) as usize]
+            }
+        })
+        .collect();
+
+    lookup_pass(store, &keys[..keys.len().min(100_000)])?; // warm the page cache
+    let (per_batch, total) = lookup_pass(store, &keys)?;
+    black_box(total);
+
+    let t = Instant::now();
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let handles: Vec<_> = (0..a.threads.max(1)).map(|_| s.spawn(|| lookup_pass(store, &keys))).collect();
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("bench thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    let threaded = t.elapsed();
+
+    // Time windows: a random 3-year window per existing pair, by binary search.
+    let t = Instant::now();
+    let mut in_window = 0usize;
+    let n_range = keys.len().min(500_000);
+    for &(pid, sid) in &keys[..n_range] {
+        let from = 20000101 + 10000 * rng.below(22) as i64;
+        in_window += store.signal(pid, sid)?.range(from, from + 30000).len();
+    }
+    let range = t.elapsed();
+    black_box(in_window);
+
+    let ns = |d: Duration, n: usize| d.as_nanos() as f64 / n as f64;
+    let lookups_total = keys.len() * a.threads.max(1);
+    println!("store\t{}", store.describe().format);
+    println!("patients\t{}", pids.len());
+    println!("pairs\t{}", pairs.len());
+    println!("open_us_median\t{:.1}", median(opens));
+    println!("get_ns_median\t{:.1}\t(get + length, {} random lookups, 10% misses, batches of {BATCH})", median(per_batch.clone()), keys.len());
+    println!("get_ns_p90_batch\t{:.1}", {
+        let mut v = per_batch;
+        v.sort_by(f64::total_cmp);
+        v[(v.len() * 9 / 10).min(v.len() - 1)]
+    });
+    println!(
+        "threads\t{}\t{:.1} M lookups/s aggregate",
+        a.threads.max(1),
+        lookups_total as f64 / threaded.as_secs_f64() / 1e6
+    );
+    println!("range_ns\t{:.1}\t(get + 3-year window by binary search, {n_range} queries)", ns(range, n_range));
+    println!(
+        "scan\t{:.2} GB/s\t({bytes} bytes over every (pid, signal) in {:.3} s)",
+        bytes as f64 / scan.as_secs_f64() / 1e9,
+        scan.as_secs_f64()
+    );
+    Ok(())
 }

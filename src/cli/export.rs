@@ -26,6 +26,9 @@ pub(crate) struct Args {
     /// TRX: write a folder instead of a zip.
     #[arg(long)]
     dir: bool,
+    /// Indexed tar: maximum shard size in bytes (default 3 GB).
+    #[arg(long, value_name = "BYTES")]
+    shard_size: Option<u64>,
     /// legacy: MODE 0, 1 or 2 (default 2).
     #[arg(long)]
     mode: Option<i32>,
@@ -63,6 +66,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         codec: a.codec,
         deflate: a.deflate,
         dir: a.dir,
+        shard_max_size: a.shard_size,
     };
     backend::export(kind, &repo, &a.out, &options)?;
     Ok(())

@@ -7,6 +7,7 @@ mod dump;
 mod export;
 mod format;
 mod index;
+mod synth;
 mod info;
 mod verify;
 
@@ -63,6 +64,8 @@ enum Command {
     Convert(convert::Args),
     /// Random get(pid, sid) lookups over existing pairs: ns per lookup, scan and open times.
     Bench(bench::Args),
+    /// Deterministic synthetic raw export (TSV + convert config) or repository.
+    Synth(synth::Args),
     /// List a container's records, arrays or members.
     Ls(export::LsArgs),
     /// Write one record payload, array or member of a container to stdout.
@@ -83,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Index(a) => index::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Synth(a) => synth::run(a),
         Command::Ls(a) => export::run_ls(a),
         Command::Cat(a) => export::run_cat(a),
     };

@@ -221,6 +221,16 @@ impl NativeStore {
         Ok(self.files(sid)?.map(|f| &f.index))
     }
 
+    /// The index lookup alone: `(first element, count)` of `(pid, sid)`, `None` if absent.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSid`]; [`Error::Corrupt`] when the index is inconsistent there.
+    #[inline]
+    pub fn locate(&self, pid: Pid, sid: Sid) -> Result<Option<(u64, u64)>> {
+        let Some(f) = self.files(sid)? else { return Ok(None) };
+        f.index.find(f.idx.as_slice(), pid.0).map_err(corrupt(&f.idx_path))
+    }
+
     /// Every element of a signal for all patients, as stored in its `.data` file (pids
     /// ascending): the bytes a whole-signal scan reads.
     ///

@@ -73,6 +73,11 @@ impl Section {
     fn apply(&mut self, event: DictEvent) -> bool {
         match &event {
             DictEvent::Def(code, name) => {
+                if self.name_to_code.get(name) == Some(code) && self.code_to_name.get(code) == Some(name) {
+                    // A repeat of the current definition changes nothing; keep the log minimal
+                    // (stacking the same dictionaries twice must not double every DEF).
+                    return true;
+                }
                 self.name_to_code.insert(name.clone(), *code);
                 self.code_to_name.insert(*code, name.clone());
                 if self.used.insert(name.clone()) {
@@ -85,9 +90,10 @@ impl Section {
                 else {
                     return false;
                 };
-                if self.direct.insert((s, m)) {
-                    self.set_members.entry(s).or_default().push(m);
+                if !self.direct.insert((s, m)) {
+                    return true; // already a member: nothing changes
                 }
+                self.set_members.entry(s).or_default().push(m);
                 self.closure = OnceLock::new();
             }
         }

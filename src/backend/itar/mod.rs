@@ -289,7 +289,11 @@ pub fn export(store: &dyn SignalStore, out: &Path, options: &ExportOptions) -> R
             what: format!("codec {codec:?} for itar (members are stored uncompressed)"),
         });
     }
-    export_with(store, out, &PatientExportOptions::default())
+    let mut opts = PatientExportOptions::default();
+    if let Some(max) = options.shard_max_size {
+        opts.writer.shard_max_size = max;
+    }
+    export_with(store, out, &opts)
 }
 
 /// The folds a dataset path names: a `.taridx` file names one fold; a folder every fold that
