@@ -1,5 +1,6 @@
 //! The TRX container reader against files written by trx-python 0.6 (testdata/trx/, made by
 //! make_fixtures.py) and what its loader returned for them (expected.json), without Python.
+#![cfg(feature = "trx")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Broken TRX files give a clear `Err` (naming the file, member and byte), never a panic: each
 //! kind of damage is applied to trx-python's fixture both as a folder and as a stored zip.
+#![cfg(feature = "trx")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The patient mapping: the golden repository (written by the original tools) exported to TRX
 //! in each form, read back through `Repository::open`, must pass the conformance suite; plus the
 //! CLI (`export --to trx`, `ls`, `cat`, `get`, `verify`) on the built binary.
+#![cfg(feature = "trx")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Round trips against a model: random containers (any lengths, empty streamlines, every form)
 //! through `TrxWriter` → `TrxFile`, and random repositories (odd layouts, padding, extreme
 //! values, patients without data) through `export` → `TrxStore`, compared with a BTreeMap.
+#![cfg(feature = "trx")]
 
 mod common;
 
