@@ -3,6 +3,7 @@
 //!
 //! ```
 //! use inframed::convert::{convert, ConvertOptions, UnsortedPolicy};
+//! use inframed::SignalStore;
 //!
 //! let out = tempfile::tempdir().unwrap();
 //! // The golden fixture's config writes to OUTDIR ../repo; point it at a temp dir instead.
@@ -10,7 +11,9 @@
 //! options.outdir = Some(out.path().join("repo"));
 //! options.unsorted = UnsortedPolicy::Drop; // the fixture has an unsorted line on purpose
 //! let report = convert("testdata/inframed/small/input/small.convert_config".as_ref(), &options)?;
-//! assert_eq!(report.pids_written, 39); // 2020-13-45 is not a date: one more patient loses BDATE? no:
+//! assert_eq!((report.pids_read, report.pids_written), (42, 40)); // 2 lack a forced signal
+//! let repo = inframed::Repository::open(report.config.unwrap())?;
+//! assert_eq!(repo.pids().len(), 40);
 //! # Ok::<_, inframed::Error>(())
 //! ```
 //!
