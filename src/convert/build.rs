@@ -751,7 +751,13 @@ impl Merge<'_> {
             if s.relevant > t.ratio_min_lines {
                 return Err(backend(&self.names[i], "load refused", e));
             }
-            if final_test {
+            // The +1 smoothing flags every small file; warn only about real losses.
+            let lost = if high {
+                s.bad_format > 0
+            } else {
+                s.parsed < s.relevant
+            };
+            if final_test && lost {
                 self.warnings.push(format!(
                     "{}: {e} (a small file: not fatal)",
                     self.names[i].display()
