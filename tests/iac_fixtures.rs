@@ -198,6 +198,39 @@ fn codecs_from_headers() {
 }
 
 #[test]
+fn known_keys_are_typed() {
+    for (name, want) in &expected() {
+        let k = Pack::from_bytes(fixture(name)).unwrap().known_keys();
+        let h = &want["header"];
+        assert_eq!(k.format.as_deref(), Some("IatroCache"), "{name}");
+        assert_eq!(k.version, Some(2));
+        assert_eq!(
+            k.payload_type.as_deref(),
+            h["payload_type"].as_str(),
+            "{name}"
+        );
+        assert_eq!(k.codec.as_deref(), h["codec"].as_str(), "{name}");
+        assert_eq!(
+            k.codec_params.as_ref(),
+            h["codec_params"].as_object(),
+            "{name}"
+        );
+        assert_eq!(k.num_records, h["num_records"].as_u64());
+        assert_eq!(k.num_slides, h["num_slides"].as_u64());
+        assert_eq!(k.feature_dim, h["feature_dim"].as_u64(), "{name}");
+        assert_eq!(k.dtype.as_deref(), h["dtype"].as_str(), "{name}");
+        assert_eq!(k.feature_record_bytes, h["feature_record_bytes"].as_u64());
+        assert_eq!(k.pair_schema_version, h["pair_schema_version"].as_u64());
+        assert_eq!(k.text_schema_version, h["text_schema_version"].as_u64());
+    }
+    let fixed = Pack::from_bytes(fixture("fixed")).unwrap().known_keys();
+    assert_eq!(
+        (fixed.feature_dim, fixed.feature_record_bytes),
+        (Some(4), Some(16))
+    );
+}
+
+#[test]
 fn quickstart_matches_the_annotated_hexdump() {
     // formats/iac.md §9: 66 755 bytes, slide table at 65536 (568 bytes), index at 66104
     // (640 bytes), data at 66744.

@@ -48,6 +48,58 @@ impl PackLayout {
     }
 }
 
+/// The header keys the original writers put besides the layout, typed (each `None` when
+/// absent or of another JSON type; the full object stays available as JSON).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KnownKeys {
+    /// `format` (`"IatroCache"`; not checked by readers).
+    pub format: Option<String>,
+    /// `version`, the JSON copy (the u32 at offset 12 is what is checked).
+    pub version: Option<u64>,
+    /// `num_slides`.
+    pub num_slides: Option<u64>,
+    /// `num_records`.
+    pub num_records: Option<u64>,
+    /// `payload_type` (`raw_bytes`, `clinical_text_pair`, …).
+    pub payload_type: Option<String>,
+    /// `codec` (absent means `none`).
+    pub codec: Option<String>,
+    /// `codec_params`.
+    pub codec_params: Option<Map<String, Value>>,
+    /// `feature_dim` (fixed-width packs).
+    pub feature_dim: Option<u64>,
+    /// `dtype` (fixed-width packs, a numpy name).
+    pub dtype: Option<String>,
+    /// `feature_record_bytes` (fixed-width packs).
+    pub feature_record_bytes: Option<u64>,
+    /// `text_schema_version` (clinical_text).
+    pub text_schema_version: Option<u64>,
+    /// `pair_schema_version` (clinical_text_pair).
+    pub pair_schema_version: Option<u64>,
+}
+
+impl KnownKeys {
+    /// Reads the known keys of a header object.
+    pub fn of(h: &Map<String, Value>) -> KnownKeys {
+        let s = |k: &str| h.get(k).and_then(Value::as_str).map(str::to_string);
+        let u = |k: &str| h.get(k).and_then(Value::as_u64);
+        KnownKeys {
+            format: s("format"),
+            version: u("version"),
+            num_slides: u("num_slides"),
+            num_records: u("num_records"),
+            payload_type: s("payload_type"),
+            codec: s("codec"),
+            codec_params: h.get("codec_params").and_then(Value::as_object).cloned(),
+            feature_dim: u("feature_dim"),
+            dtype: s("dtype"),
+            feature_record_bytes: u("feature_record_bytes"),
+            text_schema_version: u("text_schema_version"),
+            pair_schema_version: u("pair_schema_version"),
+        }
+    }
+}
+
 /// An error at a byte offset of the file.
 pub(crate) type AtOffset = (u64, IacError);
 

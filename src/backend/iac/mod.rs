@@ -29,7 +29,7 @@ pub use arrow_schema;
 pub use self::codec::{Codec, BROTLI_DEFAULT_LGWIN, BROTLI_DEFAULT_QUALITY, ZSTD_DEFAULT_LEVEL};
 pub use self::error::{iac_error, IacError};
 pub use self::header::{
-    header_json_bytes, PackLayout, FORMAT_VERSION, HEADER_BYTES, MAGIC, MAX_HEADER_JSON,
+    header_json_bytes, KnownKeys, PackLayout, FORMAT_VERSION, HEADER_BYTES, MAGIC, MAX_HEADER_JSON,
 };
 pub use self::reader::Pack;
 pub use self::store::{

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::codec::Codec;
 use super::error::IacError;
-use super::header::{parse_header, PackLayout};
+use super::header::{parse_header, KnownKeys, PackLayout};
 use super::table::IpcTable;
 use crate::error::Result;
 use crate::mmap::{self, Bytes};
@@ -200,6 +200,11 @@ impl Pack {
     /// The header JSON object (layout keys and the writer's own keys).
     pub fn header(&self) -> &Map<String, Value> {
         &self.header
+    }
+
+    /// The other keys the original writers use, typed.
+    pub fn known_keys(&self) -> KnownKeys {
+        KnownKeys::of(&self.header)
     }
 
     /// The layout keys, validated.
