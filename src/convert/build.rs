@@ -490,6 +490,7 @@ struct Merge<'a> {
     acc: Vec<Vec<u8>>,
     touched: Vec<usize>,
     order: Vec<u32>,
+    scratch: Vec<u8>,
     outs: Vec<Option<SignalOut>>,
     forced: Vec<(String, usize)>,
     missing_forced: Vec<u64>,
@@ -637,9 +638,13 @@ impl Merge<'_> {
             std_sort(order, &|a, b| cmp.less(el(a), el(b)));
             unique_bytes(order, elems, size);
             // Rewrite the vector in its final order (kept in acc for writing).
-            let sorted: Vec<u8> = order.iter().flat_map(|&i| el(&i).iter().copied()).collect();
+            let scratch = &mut self.scratch;
+            scratch.clear();
+            for i in order.iter() {
+                scratch.extend_from_slice(el(i));
+            }
             counts.push((serial, order.len()));
-            self.acc[serial] = sorted;
+            std::mem::swap(&mut self.acc[serial], &mut self.scratch);
         }
         for (k, (name, serial)) in self.forced.iter().enumerate() {
             let n = counts
@@ -1326,6 +1331,7 @@ fn run_load(
             acc: vec![Vec::new(); ctx.plans.len()],
             touched: Vec::new(),
             order: Vec::new(),
+            scratch: Vec::new(),
             outs,
             missing_forced: vec![0; forced.len()],
             forced,

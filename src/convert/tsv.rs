@@ -217,6 +217,14 @@ fn days_since_1900(date: i32) -> Option<i64> {
 /// characters kept, the date is `stoi` of the first 8; Minutes add `HH` and `MI`. With
 /// `rules.validate` the date must be a real calendar date (and `HH` < 24, `MI` < 60).
 pub(crate) fn parse_time(unit: TimeUnit, text: &str, rules: TimeRules) -> Result<i64, String> {
+    // Fast path: a plain YYYYMMDD date in a date unit.
+    let b = text.as_bytes();
+    if b.len() == 8 && b.iter().all(u8::is_ascii_digit) && unit == TimeUnit::Date {
+        let date = b.iter().fold(0i32, |v, &c| v * 10 + (c - b'0') as i32);
+        if date / 10000 >= 1900 && (!rules.validate || crate::time::is_valid_date(date as i64)) {
+            return Ok(date as i64);
+        }
+    }
     let mut s: Vec<u8> = text
         .bytes()
         .filter(|b| !matches!(b, b' ' | b'-' | b':'))
@@ -530,13 +538,48 @@ pub(crate) fn encode(
     Ok(out)
 }
 
-/// Splits an input line the original's way: on TAB; a line without any TAB on spaces.
-pub(crate) fn split_fields(line: &str) -> Vec<&str> {
-    if line.contains('\t') {
-        line.split('\t').collect()
-    } else {
-        line.split(' ').collect()
+/// The fields of a line, without allocating for up to 24 of them.
+pub(crate) struct Fields<'a> {
+    fixed: [&'a str; 24],
+    n: usize,
+    more: Vec<&'a str>,
+}
+
+impl<'a> std::ops::Deref for Fields<'a> {
+    type Target = [&'a str];
+    fn deref(&self) -> &[&'a str] {
+        if self.more.is_empty() {
+            &self.fixed[..self.n]
+        } else {
+            &self.more
+        }
     }
+}
+
+/// Splits an input line the original's way: on TAB; a line without any TAB on spaces.
+pub(crate) fn split_fields(line: &str) -> Fields<'_> {
+    let sep = if line.as_bytes().contains(&b'\t') {
+        '\t'
+    } else {
+        ' '
+    };
+    let mut f = Fields {
+        fixed: [""; 24],
+        n: 0,
+        more: Vec::new(),
+    };
+    for part in line.split(sep) {
+        if f.more.is_empty() && f.n < f.fixed.len() {
+            f.fixed[f.n] = part;
+            f.n += 1;
+        } else {
+            if f.more.is_empty() {
+                f.more.extend_from_slice(&f.fixed);
+            }
+            f.more.push(part);
+        }
+    }
+    f
 }
 
 /// `boost::trim` (C-locale white space) of a line.
@@ -624,8 +667,12 @@ mod tests {
 
     #[test]
     fn lines() {
-        assert_eq!(split_fields("1\tA\t2 3"), ["1", "A", "2 3"]);
-        assert_eq!(split_fields("1 A 2"), ["1", "A", "2"]);
+        assert_eq!(&*split_fields("1\tA\t2 3"), ["1", "A", "2 3"]);
+        assert_eq!(&*split_fields("1 A 2"), ["1", "A", "2"]);
+        let long: String = (0..30).map(|i| i.to_string()).collect::<Vec<_>>().join("\t");
+        let f = split_fields(&long);
+        assert_eq!(f.len(), 30);
+        assert_eq!((f[0], f[23], f[24], f[29]), ("0", "23", "24", "29"));
         assert_eq!(trim_line(b" \t1\tA\r"), b"1\tA");
         assert_eq!(trim_line(b"  "), b"");
     }
