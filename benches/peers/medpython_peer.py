@@ -35,7 +35,7 @@ def main(path, lookups=200_000, seed=1):
     for name in ("Hemoglobin", "DIAGNOSIS"):
         t = time.perf_counter()
         exp = rep.export_to_numpy(name, [], True, False, False, "")
-        n = len(exp["pid"]) if "pid" in exp else len(next(iter(exp.values())))
+        n = exp.record_count
         dt = time.perf_counter() - t
         print(f"export_to_numpy_{name}\t{dt:.3f} s\t{n} records\t{dt / max(n, 1) * 1e9:.1f} ns/record")
 
