@@ -202,8 +202,10 @@ fn valid_dates_only(store: &dyn SignalStore, pid: inframed::Pid, sid: inframed::
 fn default_validates_dates_and_otherwise_matches() {
     // Default options refuse the unsorted line: a clear error naming file:line.
     let dir = tempfile::tempdir().unwrap();
-    let mut options = ConvertOptions::default();
-    options.outdir = Some(dir.path().join("repo"));
+    let options = ConvertOptions {
+        outdir: Some(dir.path().join("repo")),
+        ..ConvertOptions::default()
+    };
     let e = convert(&config(), &options).unwrap_err();
     let msg = format!("{e}: {}", std::error::Error::source(&e).unwrap());
     assert!(msg.contains("labs.tsv: line 273"), "{msg}");

@@ -669,7 +669,10 @@ mod tests {
     fn lines() {
         assert_eq!(&*split_fields("1\tA\t2 3"), ["1", "A", "2 3"]);
         assert_eq!(&*split_fields("1 A 2"), ["1", "A", "2"]);
-        let long: String = (0..30).map(|i| i.to_string()).collect::<Vec<_>>().join("\t");
+        let long: String = (0..30)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join("\t");
         let f = split_fields(&long);
         assert_eq!(f.len(), 30);
         assert_eq!((f[0], f[23], f[24], f[29]), ("0", "23", "24", "29"));
