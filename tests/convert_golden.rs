@@ -295,13 +295,14 @@ fn sort_option_loads_the_unsorted_line() {
 
 #[test]
 fn threads_do_not_change_the_output() {
-    let small_blocks = |threads| ConvertOptions {
+    let small_blocks = |threads, bytes| ConvertOptions {
         threads: Some(threads),
-        block_bytes: Some(300),
+        block_bytes: Some(bytes),
         ..ConvertOptions::original()
     };
-    let (a, _) = run(small_blocks(1));
-    let (b, _) = run(small_blocks(4));
+    // 7-byte blocks: every line is longer than a block.
+    let (a, _) = run(small_blocks(1, 7));
+    let (b, _) = run(small_blocks(4, 300));
     for g in golden_files() {
         let name = g.file_name().unwrap();
         let x = fs::read(a.path().join("repo/data").join(name)).unwrap();
