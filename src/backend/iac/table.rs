@@ -132,8 +132,9 @@ impl IpcTable {
         Ok(Some(out))
     }
 
-    /// This table with column `name` replaced in place (same position) by `values` of type
-    /// `UInt64`/`UInt32` as `make` builds, or appended if absent; the batch boundaries are kept.
+    /// This table with column `name` replaced in place (same position) by `values` as a
+    /// nullable `ty` column (`UInt64` or `UInt32`), or appended if absent; the batch boundaries
+    /// are kept (the original's `_replace_column`).
     pub(crate) fn replace_column(
         &self,
         name: &str,
