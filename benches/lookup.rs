@@ -13,8 +13,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use inframed::native::legacy::{write_legacy, LegacyOptions};
 use inframed::native::transpose::{build_transpose, TransposeStore};
 use inframed::repository::read_catalog;
-use inframed::text::config::RepositoryConfig;
 use inframed::synth::{self, Rng, SynthOptions};
+use inframed::text::config::RepositoryConfig;
 use inframed::{NativeStore, Pid, Repository, Sid, SignalStore, SignalStoreExt};
 
 struct Data {
@@ -24,12 +24,20 @@ struct Data {
 }
 
 fn data() -> Data {
-    let patients: u32 = std::env::var("INFRAMED_BENCH_PATIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-data/synth-{patients}"));
+    let patients: u32 = std::env::var("INFRAMED_BENCH_PATIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("target/bench-data/synth-{patients}"));
     let config = dir.join("synth.repository");
     let legacy = dir.with_file_name(format!("legacy-{patients}"));
     if !legacy.join("synth.repository").exists() {
-        let o = SynthOptions { patients, seed: 1, mean_events: 200 };
+        let o = SynthOptions {
+            patients,
+            seed: 1,
+            mean_events: 200,
+        };
         synth::write_repository(&dir, &o).expect("synthetic repository");
         build_transpose(&config).expect("transpose");
         let repo = Repository::open(&config).unwrap();
@@ -51,13 +59,20 @@ fn data() -> Data {
     let keys = (0..4096)
         .map(|_| {
             if rng.percent(10) {
-                (Pid(rng.below(max)), sids[rng.below(sids.len() as u32) as usize])
+                (
+                    Pid(rng.below(max)),
+                    sids[rng.below(sids.len() as u32) as usize],
+                )
             } else {
                 pairs[(rng.next_u64() % pairs.len() as u64) as usize]
             }
         })
         .collect();
-    Data { config, legacy: legacy.join("synth.repository"), keys }
+    Data {
+        config,
+        legacy: legacy.join("synth.repository"),
+        keys,
+    }
 }
 
 fn open_native(config: &std::path::Path) -> NativeStore {
@@ -72,39 +87,78 @@ fn lookups(c: &mut Criterion) {
     let repo = Repository::open(&d.config).unwrap();
     let transpose = TransposeStore::open(&d.config).unwrap();
     let legacy = Repository::open(&d.legacy).unwrap();
-    let map: HashMap<(Pid, Sid), Vec<u8>> =
-        d.keys.iter().map(|&(p, s)| ((p, s), native.get_bytes(p, s).unwrap().into_owned())).collect();
+    let map: HashMap<(Pid, Sid), Vec<u8>> = d
+        .keys
+        .iter()
+        .map(|&(p, s)| ((p, s), native.get_bytes(p, s).unwrap().into_owned()))
+        .collect();
 
     let mut g = c.benchmark_group("get");
     g.throughput(Throughput::Elements(d.keys.len() as u64));
     g.bench_function("mode3", |b| {
-        b.iter(|| d.keys.iter().map(|&(p, s)| native.get_bytes(p, s).unwrap().len()).sum::<usize>())
+        b.iter(|| {
+            d.keys
+                .iter()
+                .map(|&(p, s)| native.get_bytes(p, s).unwrap().len())
+                .sum::<usize>()
+        })
     });
     g.bench_function("mode3/repository", |b| {
-        b.iter(|| d.keys.iter().map(|&(p, s)| repo.get_bytes(p, s).unwrap().len()).sum::<usize>())
+        b.iter(|| {
+            d.keys
+                .iter()
+                .map(|&(p, s)| repo.get_bytes(p, s).unwrap().len())
+                .sum::<usize>()
+        })
     });
     g.bench_function("transpose", |b| {
-        b.iter(|| d.keys.iter().map(|&(p, s)| transpose.get_bytes(p, s).unwrap().len()).sum::<usize>())
+        b.iter(|| {
+            d.keys
+                .iter()
+                .map(|&(p, s)| transpose.get_bytes(p, s).unwrap().len())
+                .sum::<usize>()
+        })
     });
     g.bench_function("legacy", |b| {
-        b.iter(|| d.keys.iter().map(|&(p, s)| legacy.get_bytes(p, s).unwrap().len()).sum::<usize>())
+        b.iter(|| {
+            d.keys
+                .iter()
+                .map(|&(p, s)| legacy.get_bytes(p, s).unwrap().len())
+                .sum::<usize>()
+        })
     });
     g.bench_function("hashmap_baseline", |b| {
-        b.iter(|| d.keys.iter().map(|k| map.get(k).map_or(0, Vec::len)).sum::<usize>())
+        b.iter(|| {
+            d.keys
+                .iter()
+                .map(|k| map.get(k).map_or(0, Vec::len))
+                .sum::<usize>()
+        })
     });
     g.finish();
 
     let mut g = c.benchmark_group("index");
     g.throughput(Throughput::Elements(d.keys.len() as u64));
     g.bench_function("lookup", |b| {
-        b.iter(|| d.keys.iter().filter_map(|&(p, s)| native.locate(p, s).unwrap()).map(|r| r.1).sum::<u64>())
+        b.iter(|| {
+            d.keys
+                .iter()
+                .filter_map(|&(p, s)| native.locate(p, s).unwrap())
+                .map(|r| r.1)
+                .sum::<u64>()
+        })
     });
     g.finish();
 
     let mut g = c.benchmark_group("range");
     g.throughput(Throughput::Elements(d.keys.len() as u64));
     g.bench_function("mode3", |b| {
-        b.iter(|| d.keys.iter().map(|&(p, s)| native.signal(p, s).unwrap().range(20100101, 20121231).len()).sum::<usize>())
+        b.iter(|| {
+            d.keys
+                .iter()
+                .map(|&(p, s)| native.signal(p, s).unwrap().range(20100101, 20121231).len())
+                .sum::<usize>()
+        })
     });
     g.finish();
 }
@@ -116,16 +170,30 @@ fn scan(c: &mut Criterion) {
     let raw = native.signal_bytes(sid).unwrap();
     let mut g = c.benchmark_group("scan");
     g.throughput(Throughput::Bytes(raw.len() as u64));
-    let sum = |b: &[u8]| b.chunks_exact(8).map(|e| f32::from_le_bytes([e[4], e[5], e[6], e[7]]) as f64).sum::<f64>();
+    let sum = |b: &[u8]| {
+        b.chunks_exact(8)
+            .map(|e| f32::from_le_bytes([e[4], e[5], e[6], e[7]]) as f64)
+            .sum::<f64>()
+    };
     g.bench_function("mode3", |b| {
-        b.iter(|| native.pids().iter().map(|&p| sum(&native.get_bytes(p, sid).unwrap())).sum::<f64>())
+        b.iter(|| {
+            native
+                .pids()
+                .iter()
+                .map(|&p| sum(&native.get_bytes(p, sid).unwrap()))
+                .sum::<f64>()
+        })
     });
     g.bench_function("raw_mmap_baseline", |b| b.iter(|| sum(black_box(raw))));
     g.finish();
 
     let mut g = c.benchmark_group("open");
     g.bench_function("mode3", |b| {
-        b.iter_batched(|| (), |_| Repository::open(&d.config).unwrap(), BatchSize::SmallInput)
+        b.iter_batched(
+            || (),
+            |_| Repository::open(&d.config).unwrap(),
+            BatchSize::SmallInput,
+        )
     });
     g.finish();
 }

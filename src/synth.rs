@@ -34,7 +34,11 @@ pub struct SynthOptions {
 
 impl Default for SynthOptions {
     fn default() -> Self {
-        SynthOptions { patients: 1000, seed: 1, mean_events: 200 }
+        SynthOptions {
+            patients: 1000,
+            seed: 1,
+            mean_events: 200,
+        }
     }
 }
 
@@ -73,12 +77,16 @@ pub fn signals_text() -> String {
 
 /// The dictionaries: `(file name, text)`.
 pub fn dictionary_texts() -> Vec<(String, String)> {
-    let gender = "SECTION\tGENDER\nDEF\t1\tM\nDEF\t1\tMale\nDEF\t2\tF\nDEF\t2\tFemale\n".to_string();
+    let gender =
+        "SECTION\tGENDER\nDEF\t1\tM\nDEF\t1\tMale\nDEF\t2\tF\nDEF\t2\tFemale\n".to_string();
     let mut dx = String::from("SECTION\tDIAGNOSIS\n");
     for c in 0..N_DIAGNOSES {
         let _ = writeln!(dx, "DEF\t{}\tD{c:03}", 10000 + c);
     }
-    let _ = writeln!(dx, "DEF\t20000\tDIABETES\nDEF\t20001\tCARDIO\nDEF\t20002\tCHRONIC");
+    let _ = writeln!(
+        dx,
+        "DEF\t20000\tDIABETES\nDEF\t20001\tCARDIO\nDEF\t20002\tCHRONIC"
+    );
     for c in 100..120 {
         let _ = writeln!(dx, "SET\tDIABETES\tD{c:03}");
     }
@@ -103,7 +111,11 @@ pub fn dictionary_texts() -> Vec<(String, String)> {
 /// Only if the built-in texts were invalid (a bug).
 pub fn catalog() -> Result<Catalog> {
     let origin = Path::new("<synth>");
-    let signals = SignalsFile::parse(&origin.join("synth.signals"), &signals_text(), TimeUnit::Date)?;
+    let signals = SignalsFile::parse(
+        &origin.join("synth.signals"),
+        &signals_text(),
+        TimeUnit::Date,
+    )?;
     let mut dicts = Dictionaries::default();
     dicts.load(&origin.join("synth.signals"), &signals_text())?;
     for (name, text) in dictionary_texts() {
@@ -173,8 +185,14 @@ pub fn patient(i: u32, o: &SynthOptions) -> Patient {
     let mut r = Rng::new(o.seed, pid as u64);
     let base = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid");
     let day = |r: &mut Rng, span: u32| base + Days::new(r.below(span) as u64);
-    let birth = NaiveDate::from_ymd_opt(1930, 1, 1).expect("valid") + Days::new(r.below(70 * 365) as u64);
-    let mut p = Patient { pid, gender: 1 + r.below(2) as i32, bdate: ymd(birth), ..Default::default() };
+    let birth =
+        NaiveDate::from_ymd_opt(1930, 1, 1).expect("valid") + Days::new(r.below(70 * 365) as u64);
+    let mut p = Patient {
+        pid,
+        gender: 1 + r.below(2) as i32,
+        bdate: ymd(birth),
+        ..Default::default()
+    };
     let span = 24 * 365;
     let visits = (o.mean_events.max(6) as u64 * 2 * r.below(1000) as u64 / 1000 / 5) as u32;
     let mut days: Vec<NaiveDate> = (0..visits).map(|_| day(&mut r, span)).collect();
@@ -184,7 +202,8 @@ pub fn patient(i: u32, o: &SynthOptions) -> Patient {
         for (li, &(_, _, mean, spread)) in LABS.iter().enumerate() {
             if r.percent(45) {
                 let tenths = (mean + r.below(2 * spread + 1)).saturating_sub(spread);
-                p.labs.push((li, date, format!("{}.{}", tenths / 10, tenths % 10)));
+                p.labs
+                    .push((li, date, format!("{}.{}", tenths / 10, tenths % 10)));
             }
         }
         if r.percent(30) {
@@ -192,7 +211,12 @@ pub fn patient(i: u32, o: &SynthOptions) -> Patient {
         }
         if r.percent(2) {
             let end = ymd(d + Days::new(r.below(10) as u64));
-            p.admissions.push((date, end, 1 + r.below(2) as i32, r.below(DEPARTMENTS.len() as u32) as usize));
+            p.admissions.push((
+                date,
+                end,
+                1 + r.below(2) as i32,
+                r.below(DEPARTMENTS.len() as u32) as usize,
+            ));
         }
     }
     if r.percent(10) {
@@ -202,7 +226,10 @@ pub fn patient(i: u32, o: &SynthOptions) -> Patient {
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.into(), source }
+    move |source| Error::Io {
+        path: path.into(),
+        source,
+    }
 }
 
 /// Writes a raw export into `out_dir`: `signals`, `dicts/`, pid-sorted TSVs (`demographics.tsv`,
@@ -213,17 +240,27 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 /// [`Error::Open`] / [`Error::Io`] naming the file.
 pub fn write_export(out_dir: &Path, o: &SynthOptions) -> Result<PathBuf> {
     fs::create_dir_all(out_dir.join("dicts")).map_err(io_err(out_dir))?;
-    let write = |name: &str, text: &str| fs::write(out_dir.join(name), text).map_err(io_err(&out_dir.join(name)));
+    let write = |name: &str, text: &str| {
+        fs::write(out_dir.join(name), text).map_err(io_err(&out_dir.join(name)))
+    };
     write("synth.signals", &signals_text())?;
     let dicts = dictionary_texts();
     for (name, text) in &dicts {
         write(&format!("dicts/{name}"), text)?;
     }
-    let names = ["demographics.tsv", "labs.tsv", "diagnosis.tsv", "admission.tsv"];
+    let names = [
+        "demographics.tsv",
+        "labs.tsv",
+        "diagnosis.tsv",
+        "admission.tsv",
+    ];
     let mut files = Vec::new();
     for n in names {
         let path = out_dir.join(n);
-        let f = fs::File::create(&path).map_err(|source| Error::Open { path: path.clone(), source })?;
+        let f = fs::File::create(&path).map_err(|source| Error::Open {
+            path: path.clone(),
+            source,
+        })?;
         files.push((path, BufWriter::with_capacity(1 << 20, f)));
     }
     let mut line = String::new();
@@ -235,7 +272,12 @@ pub fn write_export(out_dir: &Path, o: &SynthOptions) -> Result<PathBuf> {
             line.clear();
             Ok(())
         };
-        let _ = writeln!(line, "{}\tGENDER\t{}", p.pid, if p.gender == 1 { "M" } else { "F" });
+        let _ = writeln!(
+            line,
+            "{}\tGENDER\t{}",
+            p.pid,
+            if p.gender == 1 { "M" } else { "F" }
+        );
         let _ = writeln!(line, "{}\tBDATE\t{}", p.pid, p.bdate);
         if let Some(d) = p.death {
             let _ = writeln!(line, "{}\tDEATH\t{d}", p.pid);
@@ -251,15 +293,23 @@ pub fn write_export(out_dir: &Path, o: &SynthOptions) -> Result<PathBuf> {
         emit(2, &mut line)?;
         for (s, e, t, d) in &p.admissions {
             let ty = if *t == 1 { "ELECTIVE" } else { "EMERGENCY" };
-            let _ = writeln!(line, "{}\tADMISSION\t{s}\t{e}\t{ty}\t{}", p.pid, DEPARTMENTS[*d]);
+            let _ = writeln!(
+                line,
+                "{}\tADMISSION\t{s}\t{e}\t{ty}\t{}",
+                p.pid, DEPARTMENTS[*d]
+            );
         }
         emit(3, &mut line)?;
     }
     for (path, mut f) in files {
         f.flush().map_err(io_err(&path))?;
     }
-    let mut cfg = String::from("DESCRIPTION\tSYNTH\nRELATIVE\t1\nSAFE_MODE\t1\nMODE\t3\nPREFIX\tdata/synth\n");
-    cfg.push_str("CONFIG\tsynth.repository\nSIGNAL\tsynth.signals\nFORCE_SIGNAL\tGENDER,BDATE\nDIR\t.\n");
+    let mut cfg = String::from(
+        "DESCRIPTION\tSYNTH\nRELATIVE\t1\nSAFE_MODE\t1\nMODE\t3\nPREFIX\tdata/synth\n",
+    );
+    cfg.push_str(
+        "CONFIG\tsynth.repository\nSIGNAL\tsynth.signals\nFORCE_SIGNAL\tGENDER,BDATE\nDIR\t.\n",
+    );
     let _ = writeln!(cfg, "OUTDIR\t{}", out_dir.join("repo").display());
     for (name, _) in &dicts {
         let _ = writeln!(cfg, "DICTIONARY\tdicts/{name}");
@@ -282,13 +332,19 @@ fn elements(p: &Patient, cat: &Catalog) -> Result<Vec<(Sid, Vec<u8>)>> {
     for (li, &(_, sid, _, _)) in LABS.iter().enumerate() {
         let mut v = Vec::new();
         for (_, date, val) in p.labs.iter().filter(|l| l.0 == li) {
-            let f: f32 = val.parse().map_err(|_| Error::InvalidInput { what: format!("lab value {val}") })?;
+            let f: f32 = val.parse().map_err(|_| Error::InvalidInput {
+                what: format!("lab value {val}"),
+            })?;
             v.extend_from_slice(&date.to_le_bytes());
             v.extend_from_slice(&f.to_le_bytes());
         }
         push(sid, v);
     }
-    let dx = cat.section_of("DIAGNOSIS").ok_or_else(|| Error::InvalidInput { what: "no DIAGNOSIS section".into() })?;
+    let dx = cat
+        .section_of("DIAGNOSIS")
+        .ok_or_else(|| Error::InvalidInput {
+            what: "no DIAGNOSIS section".into(),
+        })?;
     let mut v = Vec::new();
     for (date, c) in &p.diagnoses {
         let code = dx.code(&format!("D{c:03}")).unwrap_or(0);
@@ -332,12 +388,19 @@ mod tests {
 
     #[test]
     fn deterministic_and_sorted() {
-        let o = SynthOptions { patients: 50, seed: 7, mean_events: 100 };
+        let o = SynthOptions {
+            patients: 50,
+            seed: 7,
+            mean_events: 100,
+        };
         let a: Vec<Patient> = (0..50).map(|i| patient(i, &o)).collect();
         let b: Vec<Patient> = (0..50).map(|i| patient(i, &o)).collect();
         assert_eq!(a, b);
         assert!(a.windows(2).all(|w| w[0].pid < w[1].pid));
-        let total: usize = a.iter().map(|p| p.labs.len() + p.diagnoses.len() + p.admissions.len() + 2).sum();
+        let total: usize = a
+            .iter()
+            .map(|p| p.labs.len() + p.diagnoses.len() + p.admissions.len() + 2)
+            .sum();
         assert!((50 * 60..50 * 160).contains(&total), "{total}");
         for p in &a {
             assert!(p.labs.windows(2).all(|w| w[0].1 <= w[1].1));

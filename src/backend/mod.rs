@@ -124,7 +124,10 @@ pub(crate) fn open_container(path: &Path) -> Option<Result<Box<dyn SignalStore>>
 ///
 /// # Errors
 /// Backend errors; [`Error::Unsupported`] if the backend's feature is off.
-#[cfg_attr(not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")), allow(unused_variables))]
+#[cfg_attr(
+    not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")),
+    allow(unused_variables)
+)]
 pub fn export(
     kind: Container,
     store: &dyn SignalStore,
@@ -138,7 +141,10 @@ pub fn export(
 ///
 /// # Errors
 /// Backend errors; [`Error::Unsupported`] for a path that is not a container.
-#[cfg_attr(not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")), allow(unused_variables))]
+#[cfg_attr(
+    not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")),
+    allow(unused_variables)
+)]
 pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
     let kind = Container::of(path).ok_or_else(|| Error::Unsupported {
         path: path.into(),
@@ -151,7 +157,10 @@ pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
 ///
 /// # Errors
 /// Backend errors; [`Error::Unsupported`] for a path that is not a container.
-#[cfg_attr(not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")), allow(unused_variables))]
+#[cfg_attr(
+    not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")),
+    allow(unused_variables)
+)]
 pub fn cat(path: &Path, name: &str, out: &mut dyn Write) -> Result<()> {
     let kind = Container::of(path).ok_or_else(|| Error::Unsupported {
         path: path.into(),

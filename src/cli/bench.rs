@@ -70,7 +70,8 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             if !b.is_empty() {
                 pairs.push((pid, info.sid));
                 bytes += b.len();
-                checksum = checksum.wrapping_add(b.iter().step_by(4).map(|&x| x as u64).sum::<u64>());
+                checksum =
+                    checksum.wrapping_add(b.iter().step_by(4).map(|&x| x as u64).sum::<u64>());
             }
         }
     }
@@ -84,7 +85,10 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let keys: Vec<(Pid, Sid)> = (0..a.lookups)
         .map(|_| {
             if rng.percent(10) {
-                (Pid(rng.below(max_pid)), sids[rng.below(sids.len() as u32) as usize])
+                (
+                    Pid(rng.below(max_pid)),
+                    sids[rng.below(sids.len() as u32) as usize],
+                )
             } else {
                 pairs[(rng.next_u64() % pairs.len() as u64) as usize]
             }
@@ -95,11 +99,25 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let (per_batch, total) = lookup_pass(store, &keys)?;
     black_box(total);
 
+    // Each thread walks the keys from its own starting point, so no thread finds in cache what
+    // another one has just loaded.
+    let threads = a.threads.max(1);
+    let rotated: Vec<Vec<(Pid, Sid)>> = (0..threads)
+        .map(|t| {
+            let mut k = keys.clone();
+            k.rotate_left(t * keys.len() / threads);
+            k
+        })
+        .collect();
     let t = Instant::now();
     std::thread::scope(|s| -> anyhow::Result<()> {
-        let handles: Vec<_> = (0..a.threads.max(1)).map(|_| s.spawn(|| lookup_pass(store, &keys))).collect();
+        let handles: Vec<_> = rotated
+            .iter()
+            .map(|k| s.spawn(move || lookup_pass(store, k)))
+            .collect();
         for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("bench thread panicked"))??;
+            h.join()
+                .map_err(|_| anyhow::anyhow!("bench thread panicked"))??;
         }
         Ok(())
     })?;
@@ -122,7 +140,11 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     println!("patients\t{}", pids.len());
     println!("pairs\t{}", pairs.len());
     println!("open_us_median\t{:.1}", median(opens));
-    println!("get_ns_median\t{:.1}\t(get + length, {} random lookups, 10% misses, batches of {BATCH})", median(per_batch.clone()), keys.len());
+    println!(
+        "get_ns_median\t{:.1}\t(get + length, {} random lookups, 10% misses, batches of {BATCH})",
+        median(per_batch.clone()),
+        keys.len()
+    );
     println!("get_ns_p90_batch\t{:.1}", {
         let mut v = per_batch;
         v.sort_by(f64::total_cmp);
@@ -133,7 +155,10 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         a.threads.max(1),
         lookups_total as f64 / threaded.as_secs_f64() / 1e6
     );
-    println!("range_ns\t{:.1}\t(get + 3-year window by binary search, {n_range} queries)", ns(range, n_range));
+    println!(
+        "range_ns\t{:.1}\t(get + 3-year window by binary search, {n_range} queries)",
+        ns(range, n_range)
+    );
     println!(
         "scan\t{:.2} GB/s\t({bytes} bytes over every (pid, signal) in {:.3} s)",
         bytes as f64 / scan.as_secs_f64() / 1e9,

@@ -48,6 +48,7 @@ pub(crate) struct CatArgs {
     /// Container file or dataset.
     file: PathBuf,
     /// Record row, array name or member name.
+    #[arg(allow_negative_numbers = true)]
     name: String,
 }
 

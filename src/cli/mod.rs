@@ -7,8 +7,8 @@ mod dump;
 mod export;
 mod format;
 mod index;
-mod synth;
 mod info;
+mod synth;
 mod verify;
 
 use std::io::{self, Write};

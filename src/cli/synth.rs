@@ -24,8 +24,16 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
-    let o = SynthOptions { patients: a.patients, seed: a.seed, mean_events: a.mean_events };
-    let path = if a.repository { synth::write_repository(&a.out, &o)? } else { synth::write_export(&a.out, &o)? };
+    let o = SynthOptions {
+        patients: a.patients,
+        seed: a.seed,
+        mean_events: a.mean_events,
+    };
+    let path = if a.repository {
+        synth::write_repository(&a.out, &o)?
+    } else {
+        synth::write_export(&a.out, &o)?
+    };
     println!("{}", path.display());
     Ok(())
 }

@@ -227,8 +227,12 @@ impl NativeStore {
     /// [`Error::UnknownSid`]; [`Error::Corrupt`] when the index is inconsistent there.
     #[inline]
     pub fn locate(&self, pid: Pid, sid: Sid) -> Result<Option<(u64, u64)>> {
-        let Some(f) = self.files(sid)? else { return Ok(None) };
-        f.index.find(f.idx.as_slice(), pid.0).map_err(corrupt(&f.idx_path))
+        let Some(f) = self.files(sid)? else {
+            return Ok(None);
+        };
+        f.index
+            .find(f.idx.as_slice(), pid.0)
+            .map_err(corrupt(&f.idx_path))
     }
 
     /// Every element of a signal for all patients, as stored in its `.data` file (pids

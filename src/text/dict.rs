@@ -73,7 +73,9 @@ impl Section {
     fn apply(&mut self, event: DictEvent) -> bool {
         match &event {
             DictEvent::Def(code, name) => {
-                if self.name_to_code.get(name) == Some(code) && self.code_to_name.get(code) == Some(name) {
+                if self.name_to_code.get(name) == Some(code)
+                    && self.code_to_name.get(code) == Some(name)
+                {
                     // A repeat of the current definition changes nothing; keep the log minimal
                     // (stacking the same dictionaries twice must not double every DEF).
                     return true;
