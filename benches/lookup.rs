@@ -177,6 +177,15 @@ fn scan(c: &mut Criterion) {
     };
     g.bench_function("mode3", |b| {
         b.iter(|| {
+            let mut total = 0.0;
+            native
+                .scan(sid, &mut |_, bytes| total += sum(bytes))
+                .unwrap();
+            total
+        })
+    });
+    g.bench_function("mode3_get_per_pid", |b| {
+        b.iter(|| {
             native
                 .pids()
                 .iter()

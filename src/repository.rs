@@ -271,6 +271,11 @@ impl SignalStore for Repository {
         self.layers[layer].store.get_bytes(pid, sid)
     }
 
+    fn scan(&self, sid: Sid, visit: &mut dyn FnMut(Pid, &[u8])) -> Result<()> {
+        let layer = *self.route.get(&sid).ok_or(Error::UnknownSid { sid })?;
+        self.layers[layer].store.scan(sid, visit)
+    }
+
     fn describe(&self) -> StoreDescription {
         let mut d = StoreDescription::default();
         for l in &self.layers {

@@ -172,8 +172,23 @@ impl<'a> Signal<'a> {
             return (0, self.len());
         };
         let s = self.layout.size();
-        let key = |i: usize| ch.ty.read(&self.bytes[i * s + ch.offset..]);
         let n = self.len();
+        if ch.ty == crate::layout::ChannelType::I32 {
+            // The common case (dates as YYYYMMDD): compare plain i32 loads, no Value dispatch.
+            let key = |i: usize| {
+                let at = i * s + ch.offset;
+                i32::from_le_bytes([
+                    self.bytes[at],
+                    self.bytes[at + 1],
+                    self.bytes[at + 2],
+                    self.bytes[at + 3],
+                ]) as i64
+            };
+            let lo = partition_point(n, |i| key(i) < from);
+            let hi = partition_point(n, |i| key(i) <= to);
+            return (lo, hi.max(lo));
+        }
+        let key = |i: usize| ch.ty.read(&self.bytes[i * s + ch.offset..]);
         let lo = partition_point(n, |i| key(i).cmp_num(Value::Int(from)).is_lt());
         let hi = partition_point(n, |i| key(i).cmp_num(Value::Int(to)).is_le());
         (lo, hi.max(lo))

@@ -40,6 +40,22 @@ pub trait SignalStore: Send + Sync + fmt::Debug {
     /// index points outside its data.
     fn get_bytes(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [u8]>>;
 
+    /// Visits every patient's non-empty vector of `sid`, pids ascending: a whole-signal scan.
+    /// The default looks each pid up; stores that keep a signal contiguous override it with a
+    /// sequential walk.
+    ///
+    /// # Errors
+    /// As [`SignalStore::get_bytes`].
+    fn scan(&self, sid: Sid, visit: &mut dyn FnMut(Pid, &[u8])) -> Result<()> {
+        for &pid in self.pids() {
+            let bytes = self.get_bytes(pid, sid)?;
+            if !bytes.is_empty() {
+                visit(pid, &bytes);
+            }
+        }
+        Ok(())
+    }
+
     /// Format name and files, for `info`.
     fn describe(&self) -> StoreDescription {
         StoreDescription::default()

@@ -396,6 +396,33 @@ impl SignalStore for NativeStore {
         }
     }
 
+    fn scan(&self, sid: Sid, visit: &mut dyn FnMut(Pid, &[u8])) -> Result<()> {
+        let Some(f) = self.files(sid)? else {
+            return Ok(());
+        };
+        let (idx, data) = (f.idx.as_slice(), f.data.as_slice());
+        let factor = f.index.factor as u64;
+        for (pid, (start, count)) in f.index.entries(idx) {
+            let from = DATA_BASE + start * factor;
+            let to = from + count * factor;
+            match data.get(from as usize..to as usize) {
+                Some(b) => visit(Pid(pid), b),
+                None => {
+                    return Err(Error::corrupt(
+                        &f.idx_path,
+                        f.index.sparse.data_off as u64,
+                        DecodeError::OutOfBounds {
+                            start: from,
+                            end: to,
+                            len: data.len() as u64,
+                        },
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn describe(&self) -> StoreDescription {
         let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         let mut files = vec![(self.pids_path.clone(), size(&self.pids_path))];

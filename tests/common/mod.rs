@@ -103,6 +103,21 @@ pub fn conformance(store: &dyn SignalStore, reference: &dyn SignalStore) {
         }
     }
 
+    // A whole-signal scan visits exactly the non-empty vectors, pids ascending.
+    for r in rcat.signals() {
+        let mut seen: Vec<(Pid, Vec<u8>)> = Vec::new();
+        store
+            .scan(r.sid, &mut |p, b| seen.push((p, b.to_vec())))
+            .unwrap();
+        let want: Vec<(Pid, Vec<u8>)> = reference
+            .pids()
+            .iter()
+            .map(|&p| (p, reference.get_bytes(p, r.sid).unwrap().into_owned()))
+            .filter(|(_, b)| !b.is_empty())
+            .collect();
+        assert_eq!(seen, want, "scan of {}", r.name);
+    }
+
     // A pid absent from the store: every signal is empty.
     let absent = (1..)
         .map(Pid)
