@@ -31,6 +31,7 @@ fn verify_all(repo: &dyn SignalStore) -> Result<(), Error> {
         for &p in repo.pids() {
             let _ = repo.get_bytes(p, s.sid);
         }
+        let _ = repo.scan(s.sid, &mut |_, _| {});
     }
     Ok(())
 }

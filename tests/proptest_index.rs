@@ -67,6 +67,12 @@ proptest! {
                 prop_assert_eq!(&store.get_bytes(Pid(p), sid).unwrap()[..], want);
             }
         }
+        for (model, sid) in [(&a, Sid(7)), (&b, Sid(9))] {
+            let mut seen = Vec::new();
+            store.scan(sid, &mut |p, bytes| seen.push((p.0, bytes.to_vec()))).unwrap();
+            let want: Vec<(u32, Vec<u8>)> = model.iter().map(|(&p, v)| (p, v.clone())).collect();
+            prop_assert_eq!(seen, want);
+        }
         store.verify().unwrap();
     }
 }

@@ -401,23 +401,53 @@ impl SignalStore for NativeStore {
             return Ok(());
         };
         let (idx, data) = (f.idx.as_slice(), f.data.as_slice());
-        let factor = f.index.factor as u64;
-        for (pid, (start, count)) in f.index.entries(idx) {
-            let from = DATA_BASE + start * factor;
-            let to = from + count * factor;
-            match data.get(from as usize..to as usize) {
-                Some(b) => visit(Pid(pid), b),
-                None => {
+        let sp = &f.index.sparse;
+        let factor = f.index.factor as usize;
+        let elements = &data[DATA_BASE as usize..];
+        // data[1..] are the element starts; the entries are 4-aligned in a mapped `.idx`, so
+        // view them as u32 (a copy only for unaligned in-memory bytes).
+        let raw = &idx[sp.data_at(1)..sp.data_at(sp.n_data)];
+        let starts: Cow<'_, [u32]> = match bytemuck::try_cast_slice::<u8, u32>(raw) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => Cow::Owned(
+                raw.chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            ),
+        };
+        let mut k = 0usize;
+        for w in 0..sp.n_words {
+            let mut word = crate::native::sparse::u64_at(idx, sp.words_off + 8 * w).unwrap_or(0);
+            while word != 0 {
+                let bit = word.leading_zeros();
+                word &= !(1u64 << (63 - bit));
+                let Some(&start) = starts.get(k) else {
                     return Err(Error::corrupt(
                         &f.idx_path,
-                        f.index.sparse.data_off as u64,
-                        DecodeError::OutOfBounds {
-                            start: from,
-                            end: to,
-                            len: data.len() as u64,
-                        },
-                    ))
+                        sp.counts_off as u64,
+                        DecodeError::Other("more keys than data entries".into()),
+                    ));
+                };
+                let end = starts
+                    .get(k + 1)
+                    .copied()
+                    .unwrap_or(start.wrapping_add(f.index.last_len));
+                let (from, to) = (start as usize * factor, end as usize * factor);
+                match elements.get(from..to) {
+                    Some(b) => visit(Pid(sp.min + (w as u32) * 64 + bit), b),
+                    None => {
+                        return Err(Error::corrupt(
+                            &f.idx_path,
+                            sp.data_at(k + 1) as u64,
+                            DecodeError::OutOfBounds {
+                                start: 4 + from as u64,
+                                end: 4 + to as u64,
+                                len: data.len() as u64,
+                            },
+                        ))
+                    }
                 }
+                k += 1;
             }
         }
         Ok(())
