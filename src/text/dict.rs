@@ -345,6 +345,11 @@ impl Dictionaries {
     pub fn merge(&mut self, other: &Dictionaries) {
         for s in &other.sections {
             let id = self.section_for(&s.names.join(","));
+            if self.sections[id].events == s.events {
+                // The same dictionary again (layers built from one source): replaying it would
+                // leave every lookup unchanged but repeat each DEF in exported texts.
+                continue;
+            }
             for e in &s.events {
                 self.sections[id].apply(e.clone());
             }
@@ -430,6 +435,30 @@ mod tests {
         );
         assert_eq!(y.names_of(1), ["a", "b"]);
         assert!(y.in_set(1, 2));
+    }
+
+    #[test]
+    fn merging_the_same_dictionary_twice_changes_nothing() {
+        let mut d = Dictionaries::default();
+        load(
+            &mut d,
+            "g",
+            "SECTION\tGENDER\nDEF\t1\t1\nDEF\t1\tMale\nDEF\t1\tM\n",
+        );
+        let copy = d.clone();
+        d.merge(&copy);
+        assert_eq!(
+            d.section("GENDER").unwrap().events(),
+            copy.section("GENDER").unwrap().events()
+        );
+        let mut other = Dictionaries::default();
+        load(&mut other, "h", "SECTION\tGENDER\nDEF\t1\tMan\n");
+        d.merge(&other);
+        assert_eq!(d.section("GENDER").unwrap().name(1), Some("Man"));
+        assert_eq!(
+            d.section("GENDER").unwrap().names_of(1),
+            ["1", "Male", "M", "Man"]
+        );
     }
 
     #[test]
