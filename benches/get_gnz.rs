@@ -25,20 +25,10 @@ impl Rng {
     }
 }
 
-/// `LOOKUPS` random (pid, sid) pairs that hold data.
+/// `LOOKUPS` benchmark keys: existing (pid, sid) pairs plus 10% misses (shared sampler).
 fn pairs(store: &dyn SignalStore, seed: u64) -> Vec<(Pid, Sid)> {
-    let mut all = Vec::new();
-    for s in store.catalog().signals() {
-        for &p in store.pids() {
-            if !store.get_bytes(p, s.sid).unwrap().is_empty() {
-                all.push((p, s.sid));
-            }
-        }
-    }
-    let mut rng = Rng(seed);
-    (0..LOOKUPS)
-        .map(|_| all[(rng.next() % all.len() as u64) as usize])
-        .collect()
+    let pairs = inframed::synth::existing_pairs(store).unwrap();
+    inframed::synth::sample_keys(store, &pairs, LOOKUPS, seed, 10)
 }
 
 fn run(store: &dyn SignalStore, pairs: &[(Pid, Sid)]) -> usize {

@@ -13,25 +13,10 @@ use inframed::{Pid, Repository, Sid, SignalStore};
 
 const LOOKUPS: usize = 1024;
 
-/// Existing (pid, sid) pairs in a fixed pseudo-random order (xorshift, deterministic).
+/// `LOOKUPS` benchmark keys: existing (pid, sid) pairs plus 10% misses (shared sampler).
 fn pairs(store: &dyn SignalStore) -> Vec<(Pid, Sid)> {
-    let mut all = Vec::new();
-    for &p in store.pids() {
-        for s in store.catalog().signals() {
-            if !store.get_bytes(p, s.sid).unwrap().is_empty() {
-                all.push((p, s.sid));
-            }
-        }
-    }
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    (0..LOOKUPS)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            all[(x % all.len() as u64) as usize]
-        })
-        .collect()
+    let pairs = inframed::synth::existing_pairs(store).unwrap();
+    inframed::synth::sample_keys(store, &pairs, LOOKUPS, 1, 10)
 }
 
 fn lookups(store: &dyn SignalStore, pairs: &[(Pid, Sid)]) -> usize {

@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use inframed::native::legacy::{write_legacy, LegacyOptions};
 use inframed::native::transpose::{build_transpose, TransposeStore};
 use inframed::repository::read_catalog;
-use inframed::synth::{self, Rng, SynthOptions};
+use inframed::synth::{self, SynthOptions};
 use inframed::text::config::RepositoryConfig;
 use inframed::{NativeStore, Pid, Repository, Sid, SignalStore, SignalStoreExt};
 
@@ -45,29 +45,8 @@ fn data() -> Data {
         write_legacy(&repo, &legacy, &opts).expect("legacy repository");
     }
     let repo = Repository::open(&config).unwrap();
-    let mut pairs = Vec::new();
-    for s in repo.catalog().signals() {
-        for &p in repo.pids() {
-            if !repo.get_bytes(p, s.sid).unwrap().is_empty() {
-                pairs.push((p, s.sid));
-            }
-        }
-    }
-    let mut rng = Rng::new(7, 0);
-    let max = repo.pids().last().unwrap().0 + 1;
-    let sids: Vec<Sid> = repo.catalog().signals().iter().map(|s| s.sid).collect();
-    let keys = (0..4096)
-        .map(|_| {
-            if rng.percent(10) {
-                (
-                    Pid(rng.below(max)),
-                    sids[rng.below(sids.len() as u32) as usize],
-                )
-            } else {
-                pairs[(rng.next_u64() % pairs.len() as u64) as usize]
-            }
-        })
-        .collect();
+    let pairs = synth::existing_pairs(&repo).unwrap();
+    let keys = synth::sample_keys(&repo, &pairs, 4096, 7, 10);
     Data {
         config,
         legacy: legacy.join("synth.repository"),

@@ -225,6 +225,53 @@ pub fn patient(i: u32, o: &SynthOptions) -> Patient {
     p
 }
 
+/// Every `(pid, sid)` of `store` with at least one element, signals in catalog order (a full
+/// pass over the store, which also warms the page cache).
+///
+/// # Errors
+/// The store's read errors.
+pub fn existing_pairs(store: &dyn crate::store::SignalStore) -> Result<Vec<(Pid, Sid)>> {
+    let mut pairs = Vec::new();
+    for info in store.catalog().signals() {
+        for &pid in store.pids() {
+            if !store.get_bytes(pid, info.sid)?.is_empty() {
+                pairs.push((pid, info.sid));
+            }
+        }
+    }
+    Ok(pairs)
+}
+
+/// `n` benchmark keys: drawn from `pairs` (see [`existing_pairs`]), except about
+/// `miss_percent`% misses (a random pid up to the store's largest, a random signal), in a
+/// deterministic order for `seed`. Empty if there are no pairs.
+pub fn sample_keys(
+    store: &dyn crate::store::SignalStore,
+    pairs: &[(Pid, Sid)],
+    n: usize,
+    seed: u64,
+    miss_percent: u32,
+) -> Vec<(Pid, Sid)> {
+    if pairs.is_empty() {
+        return Vec::new();
+    }
+    let mut rng = Rng::new(seed, 0);
+    let max_pid = store.pids().last().map_or(1, |p| p.0.saturating_add(1));
+    let sids: Vec<Sid> = store.catalog().signals().iter().map(|s| s.sid).collect();
+    (0..n)
+        .map(|_| {
+            if rng.percent(miss_percent) {
+                (
+                    Pid(rng.below(max_pid)),
+                    sids[rng.below(sids.len() as u32) as usize],
+                )
+            } else {
+                pairs[(rng.next_u64() % pairs.len() as u64) as usize]
+            }
+        })
+        .collect()
+}
+
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.into(),

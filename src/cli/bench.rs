@@ -5,7 +5,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use inframed::synth::Rng;
+use inframed::synth::{self, Rng};
 use inframed::{Pid, Repository, Sid, SignalStore, SignalStoreExt};
 
 use crate::cli::RepoArgs;
@@ -60,36 +60,11 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     anyhow::ensure!(!pids.is_empty(), "the repository has no patients");
 
     // Existing (pid, sid) pairs: a full pass that also warms the page cache.
-    let mut pairs: Vec<(Pid, Sid)> = Vec::new();
-    let mut checksum = 0u64;
-    for info in store.catalog().signals() {
-        for &pid in pids {
-            let b = store.get_bytes(pid, info.sid)?;
-            if !b.is_empty() {
-                pairs.push((pid, info.sid));
-                checksum =
-                    checksum.wrapping_add(b.iter().step_by(4).map(|&x| x as u64).sum::<u64>());
-            }
-        }
-    }
-    black_box(checksum);
+    let pairs = synth::existing_pairs(store)?;
     anyhow::ensure!(!pairs.is_empty(), "the repository has no elements");
-
-    let mut rng = Rng::new(a.seed, 0);
-    let max_pid = pids.last().map_or(1, |p| p.0) + 1;
-    let sids: Vec<Sid> = store.catalog().signals().iter().map(|s| s.sid).collect();
-    let keys: Vec<(Pid, Sid)> = (0..a.lookups)
-        .map(|_| {
-            if rng.percent(10) {
-                (
-                    Pid(rng.below(max_pid)),
-                    sids[rng.below(sids.len() as u32) as usize],
-                )
-            } else {
-                pairs[(rng.next_u64() % pairs.len() as u64) as usize]
-            }
-        })
-        .collect();
+    let keys = synth::sample_keys(store, &pairs, a.lookups, a.seed, 10);
+    let mut rng = Rng::new(a.seed, 1);
+    let mut checksum = 0u64;
 
     lookup_pass(store, &keys[..keys.len().min(100_000)])?; // warm the page cache
     let (per_batch, total) = lookup_pass(store, &keys)?;
