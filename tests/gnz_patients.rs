@@ -412,28 +412,7 @@ fn damaged_data_is_found_by_verify_and_never_panics_get() {
     }
 }
 
-/// A store over a `BTreeMap` model, for round trips.
-#[derive(Debug)]
-struct ModelStore {
-    catalog: Catalog,
-    pids: Vec<Pid>,
-    data: BTreeMap<(Pid, Sid), Vec<u8>>,
-}
-
-impl SignalStore for ModelStore {
-    fn catalog(&self) -> &Catalog {
-        &self.catalog
-    }
-    fn pids(&self) -> &[Pid] {
-        &self.pids
-    }
-    fn get_bytes(&self, pid: Pid, sid: Sid) -> inframed::Result<Cow<'_, [u8]>> {
-        self.catalog.by_sid(sid)?;
-        Ok(Cow::Borrowed(
-            self.data.get(&(pid, sid)).map_or(&[][..], |v| &v[..]),
-        ))
-    }
-}
+use common::ModelStore;
 
 fn model_catalog() -> Catalog {
     let texts = CatalogTexts {

@@ -345,27 +345,7 @@ const MODEL_SIGNALS: &str = "SIGNAL\tA\t1\t16:T(i),V(f)\tx\t0\t\t\n\
                              SIGNAL\tB\t7\t16:V(i)\tx\t0\t\t\n\
                              SIGNAL\tC\t9\t16:T(i,i),V(s,s,d)\tx\t000\t\t\n";
 
-#[derive(Debug)]
-struct ModelStore {
-    catalog: Catalog,
-    pids: Vec<Pid>,
-    data: BTreeMap<(Pid, Sid), Vec<u8>>,
-}
-
-impl SignalStore for ModelStore {
-    fn catalog(&self) -> &Catalog {
-        &self.catalog
-    }
-    fn pids(&self) -> &[Pid] {
-        &self.pids
-    }
-    fn get_bytes(&self, pid: Pid, sid: Sid) -> inframed::Result<Cow<'_, [u8]>> {
-        self.catalog.by_sid(sid)?;
-        Ok(Cow::Borrowed(
-            self.data.get(&(pid, sid)).map_or(&[][..], Vec::as_slice),
-        ))
-    }
-}
+use common::ModelStore;
 
 fn model_catalog() -> Catalog {
     let texts = CatalogTexts {

@@ -172,28 +172,7 @@ fn scan_path_reads_a_dataset_without_its_index() {
     assert!(out.join("patients.taridx").is_file());
 }
 
-/// An in-memory store: the model of the round trip.
-#[derive(Debug)]
-struct Model {
-    catalog: Catalog,
-    pids: Vec<Pid>,
-    data: BTreeMap<(Pid, Sid), Vec<u8>>,
-}
-
-impl SignalStore for Model {
-    fn catalog(&self) -> &Catalog {
-        &self.catalog
-    }
-    fn pids(&self) -> &[Pid] {
-        &self.pids
-    }
-    fn get_bytes(&self, pid: Pid, sid: Sid) -> inframed::Result<Cow<'_, [u8]>> {
-        self.catalog.by_sid(sid)?;
-        Ok(Cow::Borrowed(
-            self.data.get(&(pid, sid)).map_or(&[][..], |v| &v[..]),
-        ))
-    }
-}
+use common::ModelStore as Model;
 
 /// Signals whose names collide once lowercased or sanitized.
 const SIGNALS: &[(&str, u32, &str)] = &[

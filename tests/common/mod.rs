@@ -2,9 +2,36 @@
 #![allow(dead_code)]
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use inframed::{Error, Pid, Repository, Sid, SignalStore, SignalStoreExt};
+use inframed::{Catalog, Error, Pid, Repository, Sid, SignalStore, SignalStoreExt};
+
+/// An in-memory store over a `BTreeMap`: the model of round-trip property tests.
+#[derive(Debug)]
+pub struct ModelStore {
+    /// Signals and dictionaries.
+    pub catalog: Catalog,
+    /// Pids, ascending.
+    pub pids: Vec<Pid>,
+    /// Element bytes per (pid, sid); absent = empty.
+    pub data: BTreeMap<(Pid, Sid), Vec<u8>>,
+}
+
+impl SignalStore for ModelStore {
+    fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+    fn pids(&self) -> &[Pid] {
+        &self.pids
+    }
+    fn get_bytes(&self, pid: Pid, sid: Sid) -> inframed::Result<Cow<'_, [u8]>> {
+        self.catalog.by_sid(sid)?;
+        Ok(Cow::Borrowed(
+            self.data.get(&(pid, sid)).map_or(&[][..], Vec::as_slice),
+        ))
+    }
+}
 
 /// `testdata/<rel>` of the crate.
 pub fn testdata(rel: &str) -> PathBuf {
