@@ -151,7 +151,17 @@ pub fn write_legacy(
             .iter()
             .map(|&s| catalog.by_sid(s))
             .collect::<Result<Vec<_>>>()?;
-        let mut sizes: Vec<usize> = infos.iter().map(|i| i.layout.size()).collect();
+        // The reader's f_factor (§8.5) is set by the signals that have vectors in the file, not
+        // by every signal assigned to it: align on those sizes.
+        let mut sizes: Vec<usize> = Vec::new();
+        for info in &infos {
+            for &pid in pids {
+                if !store.get_bytes(pid, info.sid)?.is_empty() {
+                    sizes.push(info.layout.size());
+                    break;
+                }
+            }
+        }
         sizes.sort_unstable();
         sizes.dedup();
         let align = if sizes.len() == 1 { sizes[0] as u64 } else { 1 };
