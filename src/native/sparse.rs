@@ -325,14 +325,22 @@ impl Sparse {
 }
 
 /// Serializes a sparse vector over ascending `keys` with one `elem`-byte entry each
-/// (`def_val` and the dummy `data[0]` are `def`), exactly as `MedSparseVec::serialize`.
+/// (`def_val` and the dummy `data[0]` are `def`), exactly as `MedSparseVec::serialize`, with
+/// `min_val` = the first key (0 when empty).
 pub fn write_sparse(out: &mut Vec<u8>, keys: &[u32], def: &[u8], entries: &[u8]) {
-    let elem = def.len();
-    debug_assert_eq!(entries.len(), keys.len() * elem);
-    let (min, max) = match (keys.first(), keys.last()) {
-        (Some(&a), Some(&b)) => (a, b),
-        _ => (0, 0),
-    };
+    write_sparse_with_min(out, keys.first().copied().unwrap_or(0), keys, def, entries)
+}
+
+/// [`write_sparse`] with an explicit `min_val` ≤ the first key (`.pid_idx` uses first pid − 1).
+pub fn write_sparse_with_min(
+    out: &mut Vec<u8>,
+    min: u32,
+    keys: &[u32],
+    def: &[u8],
+    entries: &[u8],
+) {
+    debug_assert_eq!(entries.len(), keys.len() * def.len());
+    let max = keys.last().copied().unwrap_or(min);
     let n_words = if keys.is_empty() {
         0
     } else {
@@ -353,11 +361,10 @@ pub fn write_sparse(out: &mut Vec<u8>, keys: &[u32], def: &[u8], entries: &[u8])
     out.extend_from_slice(def);
     out.extend_from_slice(&((n_words + 1) as u32).to_le_bytes());
     let mut total = 0u32;
-    for w in words.iter().map(Some).chain(std::iter::once(None)) {
+    out.extend_from_slice(&total.to_le_bytes());
+    for w in &words {
+        total += w.count_ones();
         out.extend_from_slice(&total.to_le_bytes());
-        if let Some(w) = w {
-            total += w.count_ones();
-        }
     }
     out.extend_from_slice(&(n_words as u32).to_le_bytes());
     for w in &words {

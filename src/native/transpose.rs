@@ -17,7 +17,7 @@ use crate::ids::{Pid, Sid};
 use crate::mmap::{self, Bytes};
 use crate::native::pids::{verify_pids, PidList};
 use crate::native::pids_path;
-use crate::native::sparse::{i32_at, u32_at, u64_at, Sparse, SPARSE_MAGIC};
+use crate::native::sparse::{i32_at, u32_at, u64_at, write_sparse_with_min, Sparse};
 use crate::native::writer::{check_pid, Budget, Out, Source};
 use crate::repository::read_catalog;
 use crate::store::{SignalStore, StoreDescription};
@@ -616,45 +616,6 @@ pub fn chunk_plan(pids: &[Pid]) -> (i64, i64, usize) {
     let last = b.0 as i64 + 1;
     let jump = MIN_CHUNK_PIDS.max((last - first) / 10);
     (first, jump, ((last - first) / jump + 1) as usize)
-}
-
-/// Serializes a `MedSparseVec` whose `min_val` is given (`.pid_idx` uses first pid − 1).
-fn write_sparse_with_min(out: &mut Vec<u8>, min: u32, keys: &[u32], def: &[u8], entries: &[u8]) {
-    let max = keys.last().copied().unwrap_or(min);
-    let n_words = if keys.is_empty() {
-        0
-    } else {
-        (((max - min) >> 6) + 1) as usize
-    };
-    let mut words = vec![0u64; n_words];
-    for &k in keys {
-        let m = k - min;
-        words[(m >> 6) as usize] |= 1u64 << (63 - (m & 63));
-    }
-    let start = out.len();
-    out.extend_from_slice(&0u64.to_le_bytes());
-    out.extend_from_slice(&SPARSE_MAGIC.to_le_bytes());
-    out.extend_from_slice(&min.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes());
-    out.extend_from_slice(&max.to_le_bytes());
-    out.extend_from_slice(def);
-    out.extend_from_slice(&((n_words + 1) as u32).to_le_bytes());
-    let mut total = 0u32;
-    out.extend_from_slice(&total.to_le_bytes());
-    for w in &words {
-        total += w.count_ones();
-        out.extend_from_slice(&total.to_le_bytes());
-    }
-    out.extend_from_slice(&(n_words as u32).to_le_bytes());
-    for w in &words {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
-    out.extend_from_slice(&((keys.len() + 1) as u32).to_le_bytes());
-    out.extend_from_slice(def);
-    out.extend_from_slice(entries);
-    let sv_len = (out.len() - start) as u64;
-    out[start..start + 8].copy_from_slice(&sv_len.to_le_bytes());
 }
 
 /// A `.pid_idx` entry as written: `u16 fnum | 6 zero bytes | u64 pos | u32 byte_len | i32 idx`.
