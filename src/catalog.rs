@@ -186,6 +186,23 @@ impl Catalog {
         self.by_sid.get(&sid).copied()
     }
 
+    /// A dense sid → position table for hot-path lookups: `table[sid]` is the signal's index in
+    /// [`Catalog::signals`] plus one, 0 for no such sid; its length is the largest sid + 1 (sids
+    /// of the original tools are < 100,000).
+    pub fn dense_slots(&self) -> Vec<u32> {
+        let len = self
+            .signals
+            .iter()
+            .map(|s| s.sid.0 as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut slots = vec![0u32; len];
+        for (i, s) in self.signals.iter().enumerate() {
+            slots[s.sid.0 as usize] = i as u32 + 1;
+        }
+        slots
+    }
+
     /// The element layout of `sid`.
     ///
     /// # Errors

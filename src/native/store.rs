@@ -123,16 +123,7 @@ impl NativeStore {
         files: Vec<Option<SignalFiles>>,
         warnings: Vec<Warning>,
     ) -> NativeStore {
-        let max_sid = catalog
-            .signals()
-            .iter()
-            .map(|s| s.sid.0 as usize)
-            .max()
-            .map_or(0, |m| m + 1);
-        let mut slots = vec![0u32; max_sid];
-        for (i, s) in catalog.signals().iter().enumerate() {
-            slots[s.sid.0 as usize] = i as u32 + 1;
-        }
+        let slots = catalog.dense_slots();
         NativeStore {
             catalog,
             pids,

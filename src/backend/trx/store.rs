@@ -265,16 +265,7 @@ impl TrxStore {
         };
         let patient = integer_dps("patient")?;
         let signal = integer_dps("signal")?;
-        let max_sid = catalog
-            .signals()
-            .iter()
-            .map(|s| s.sid.0 as usize + 1)
-            .max()
-            .unwrap_or(0);
-        let mut by_sid = vec![0u32; max_sid];
-        for (i, s) in catalog.signals().iter().enumerate() {
-            by_sid[s.sid.0 as usize] = i as u32 + 1;
-        }
+        let by_sid = catalog.dense_slots();
         let mut extra_pids: Vec<Pid> = mapping.pids_without_data.iter().map(|&p| Pid(p)).collect();
         extra_pids.sort_unstable();
         extra_pids.dedup();

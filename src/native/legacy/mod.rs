@@ -276,16 +276,7 @@ impl LegacyStore {
         }
         pids.sort_unstable();
         pids.dedup();
-        let max_sid = catalog
-            .signals()
-            .iter()
-            .map(|s| s.sid.0 as usize + 1)
-            .max()
-            .unwrap_or(0);
-        let mut slots = vec![0u32; max_sid];
-        for (i, s) in catalog.signals().iter().enumerate() {
-            slots[s.sid.0 as usize] = i as u32 + 1;
-        }
+        let slots = catalog.dense_slots();
         Ok(LegacyStore {
             catalog,
             mode: config.mode,
