@@ -1,6 +1,6 @@
 //! Writing MODE 0–2 repositories (the original design's layouts).
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::atomic::AtomicDir;
 use crate::catalog::Catalog;
@@ -26,8 +26,13 @@ pub struct LegacyOptions {
     /// data files, `<prefix>_<fno>.data`/`.idx`.
     pub prefix: String,
     /// MODE 0/1: the signals of each data file (file number = position), in the order their
-    /// vectors follow each other in a pid's record. Empty: one file with every signal.
+    /// vectors follow each other in a pid's record. Empty: one file with every signal. A
+    /// signal may be left out of every file only if it has no data.
     pub files: Vec<Vec<Sid>>,
+    /// MODE 0/1: the file number and path stem (relative to the output, no extension) of each
+    /// entry of `files`, as a convert config's `FNAMES` gives them (`<stem>.data` and
+    /// `<stem>.idx`). Empty: file number = position, stem `<prefix>_<fno>`.
+    pub file_names: Vec<(u16, String)>,
     /// Texts (signals file, dictionaries, description).
     pub metadata: Metadata,
     /// Test hook: fail with an I/O error after this many bytes.
@@ -49,6 +54,7 @@ impl LegacyOptions {
             prefix: format!("data/{name}"),
             name,
             files: Vec::new(),
+            file_names: Vec::new(),
             metadata,
             fail_after: None,
         }
@@ -74,79 +80,147 @@ pub fn write_legacy(
     out: &Path,
     options: &LegacyOptions,
 ) -> Result<PathBuf> {
+    let config_name = format!("{}.repository", options.name);
+    // Check the options before touching the file system.
+    legacy_groups(store, options)?;
+    check_target(out, &config_name)?;
+    let dir = AtomicDir::create(out)?;
+    write_legacy_into(store, dir.path(), options)?;
+    dir.commit()?;
+    Ok(out.join(config_name))
+}
+
+/// One data file to write: (file number, data path, index path, signals in record order).
+type Group = (u16, String, String, Vec<Sid>);
+
+/// The data files `options` asks for, checked against the store's catalog.
+fn legacy_groups(store: &dyn SignalStore, options: &LegacyOptions) -> Result<Vec<Group>> {
     if !(0..=2).contains(&options.mode) {
         return Err(Error::InvalidInput {
             what: format!("legacy MODE must be 0, 1 or 2, not {}", options.mode),
         });
     }
     let catalog = store.catalog();
-    // Groups: (data path, index path, signals).
-    let groups: Vec<(String, String, Vec<Sid>)> = if options.mode == 2 {
-        catalog
+    if options.mode == 2 {
+        return Ok(catalog
             .signals()
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(pos, s)| {
                 let (d, i) = signal_paths(Path::new(&options.prefix), &s.name);
                 (
+                    // In MODE 2 the file number of a signal is its position in the signals file.
+                    pos as u16,
                     d.to_string_lossy().into_owned(),
                     i.to_string_lossy().into_owned(),
                     vec![s.sid],
                 )
             })
-            .collect()
+            .collect());
+    }
+    let files = if options.files.is_empty() {
+        vec![catalog.signals().iter().map(|s| s.sid).collect()]
     } else {
-        let files = if options.files.is_empty() {
-            vec![catalog.signals().iter().map(|s| s.sid).collect()]
-        } else {
-            options.files.clone()
-        };
-        let mut count = vec![0usize; catalog.signals().len()];
-        for f in &files {
-            for &sid in f {
-                let pos = catalog.position(sid).ok_or(Error::UnknownSid { sid })?;
-                count[pos] += 1;
+        options.files.clone()
+    };
+    let mut count = vec![0usize; catalog.signals().len()];
+    for f in &files {
+        for &sid in f {
+            let pos = catalog.position(sid).ok_or(Error::UnknownSid { sid })?;
+            count[pos] += 1;
+        }
+    }
+    if let Some(i) = count.iter().position(|&c| c > 1) {
+        return Err(Error::InvalidInput {
+            what: format!(
+                "signal {} is in {} data files (each signal must be in one at most)",
+                catalog.signals()[i].name,
+                count[i]
+            ),
+        });
+    }
+    for (i, _) in count.iter().enumerate().filter(|(_, &c)| c == 0) {
+        let info = &catalog.signals()[i];
+        for &pid in store.pids() {
+            if !store.get_bytes(pid, info.sid)?.is_empty() {
+                return Err(Error::InvalidInput {
+                    what: format!(
+                        "signal {} has data (pid {pid}) but is in no data file",
+                        info.name
+                    ),
+                });
             }
         }
-        if let Some(i) = count.iter().position(|&c| c != 1) {
+    }
+    if files.len() > u16::MAX as usize + 1 {
+        return Err(Error::InvalidInput {
+            what: "more data files than 16-bit file numbers".into(),
+        });
+    }
+    if !options.file_names.is_empty() {
+        if options.file_names.len() != files.len() {
             return Err(Error::InvalidInput {
                 what: format!(
-                    "signal {} is in {} data files (each signal must be in exactly one)",
-                    catalog.signals()[i].name,
-                    count[i]
+                    "{} file names for {} data files",
+                    options.file_names.len(),
+                    files.len()
                 ),
             });
         }
-        if files.len() > u16::MAX as usize + 1 {
-            return Err(Error::InvalidInput {
-                what: "more data files than 16-bit file numbers".into(),
-            });
+        let mut seen = std::collections::HashSet::new();
+        for (fno, stem) in &options.file_names {
+            if !seen.insert(*fno) {
+                return Err(Error::InvalidInput {
+                    what: format!("data file number {fno} given twice"),
+                });
+            }
+            if !plain_relative(stem) {
+                return Err(Error::InvalidInput {
+                    what: format!(
+                        "data file name {stem:?} must be a relative path inside the repository"
+                    ),
+                });
+            }
         }
-        files
-            .into_iter()
-            .enumerate()
-            .map(|(k, sids)| {
-                (
-                    format!("{}_{k}.data", options.prefix),
-                    format!("{}_{k}.idx", options.prefix),
-                    sids,
-                )
-            })
-            .collect()
-    };
+    }
+    Ok(files
+        .into_iter()
+        .enumerate()
+        .map(|(k, sids)| {
+            let (fno, stem) = match options.file_names.get(k) {
+                Some((fno, stem)) => (*fno, stem.clone()),
+                None => (k as u16, format!("{}_{k}", options.prefix)),
+            };
+            (fno, format!("{stem}.data"), format!("{stem}.idx"), sids)
+        })
+        .collect())
+}
+
+/// Whether `p` is a non-empty relative path of normal components only (no `..`, no root).
+fn plain_relative(p: &str) -> bool {
+    let p = Path::new(p);
+    !p.as_os_str().is_empty()
+        && p.components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+}
+
+/// Writes the files of [`write_legacy`], config included, into the existing directory `root`
+/// (a staging directory the caller publishes); returns the config's file name.
+///
+/// # Errors
+/// As [`write_legacy`]; on error `root` may hold some of the files.
+pub(crate) fn write_legacy_into(
+    store: &dyn SignalStore,
+    root: &Path,
+    options: &LegacyOptions,
+) -> Result<String> {
+    let groups = legacy_groups(store, options)?;
+    let catalog = store.catalog();
     let config_name = format!("{}.repository", options.name);
-    check_target(out, &config_name)?;
     let budget = Budget::new(options.fail_after);
-    let dir = AtomicDir::create(out)?;
-    let root = dir.path().to_path_buf();
-    options.metadata.write_files(&root, &budget)?;
+    options.metadata.write_files(root, &budget)?;
     let pids = store.pids();
-    for (k, (data_rel, index_rel, sids)) in groups.iter().enumerate() {
-        // In MODE 2 the file number of a signal is its position in the signals file.
-        let fno = if options.mode == 2 {
-            catalog.position(sids[0]).unwrap_or(0)
-        } else {
-            k
-        } as u16;
+    for &(fno, ref data_rel, ref index_rel, ref sids) in &groups {
         let infos = sids
             .iter()
             .map(|&s| catalog.by_sid(s))
@@ -232,7 +306,9 @@ pub fn write_legacy(
     }
     let mut config = String::new();
     let meta = &options.metadata;
-    config.push_str(&format!("DESCRIPTION\t{}\n", meta.description));
+    if !meta.description.is_empty() {
+        config.push_str(&format!("DESCRIPTION\t{}\n", meta.description));
+    }
     config.push_str("DIR\t.\n");
     for (rel, _) in &meta.files {
         config.push_str(&format!("DICTIONARY\t{rel}\n"));
@@ -242,21 +318,15 @@ pub fn write_legacy(
     if options.mode == 2 {
         config.push_str(&format!("PREFIX\t{}\n", options.prefix));
     }
-    for (k, (data_rel, _, sids)) in groups.iter().enumerate() {
-        let fno = if options.mode == 2 {
-            catalog.position(sids[0]).unwrap_or(0)
-        } else {
-            k
-        };
+    for (fno, data_rel, _, _) in &groups {
         config.push_str(&format!("DATA\t{fno}\t{data_rel}\n"));
     }
-    for (_, index_rel, _) in &groups {
+    for (_, _, index_rel, _) in &groups {
         config.push_str(&format!("INDEX\t{index_rel}\n"));
     }
     config.push_str(&format!("TIMEUNIT\t{}\n", meta.time_unit.code()));
     put(&root.join(&config_name), config.as_bytes(), &budget)?;
-    dir.commit()?;
-    Ok(out.join(config_name))
+    Ok(config_name)
 }
 
 /// Pids with at least one element in `store` (what a legacy repository keeps).
