@@ -138,7 +138,11 @@ impl AtomicDir {
         &self.tmp
     }
 
-    /// Renames the finished directory into place.
+    /// Renames the finished directory into place. An existing directory of that name is
+    /// swapped out in one atomic step where the system has one (Linux `renameat2`
+    /// `RENAME_EXCHANGE`), so a reader or a crash sees the old tree or the new one, never
+    /// neither; elsewhere it is renamed aside first. The old tree is then removed (open maps
+    /// of its files stay valid).
     ///
     /// # Errors
     /// [`Error::Io`] naming the target.
@@ -147,7 +151,13 @@ impl AtomicDir {
             path: self.target.clone(),
             source,
         };
-        if self.target.exists() {
+        if fs::symlink_metadata(&self.target).is_ok() {
+            if exchange(&self.tmp, &self.target).is_ok() {
+                // `tmp` now names the old tree.
+                self.done = true;
+                let _ = fs::remove_dir_all(&self.tmp);
+                return Ok(());
+            }
             let old = temp_name(&self.target);
             fs::rename(&self.target, &old).map_err(io)?;
             fs::rename(&self.tmp, &self.target).map_err(io)?;
@@ -166,6 +176,58 @@ impl Drop for AtomicDir {
             let _ = fs::remove_dir_all(&self.tmp);
         }
     }
+}
+
+/// Swaps two paths atomically.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(io::Error::from)
+}
+
+/// No atomic swap here: the caller falls back to two renames.
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// Fills the (existing, empty) directory `to` with the tree under `from`: a hard link to each
+/// file (a copy where links are not possible, e.g. across file systems), the same symbolic
+/// links, the same directories. Used to stage a changed copy of a live repository: a staged
+/// file must be unlinked, never rewritten in place, before it is replaced.
+///
+/// # Errors
+/// [`Error::Open`] / [`Error::Io`] naming the file; [`Error::InvalidInput`] for an entry that
+/// is neither a file, a directory nor a symbolic link.
+pub fn link_tree(from: &Path, to: &Path) -> Result<()> {
+    let open = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Open { path, source }
+    };
+    for entry in fs::read_dir(from).map_err(open(from))? {
+        let entry = entry.map_err(open(from))?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let ty = entry.file_type().map_err(open(&src))?;
+        if ty.is_dir() {
+            fs::create_dir(&dst).map_err(open(&dst))?;
+            link_tree(&src, &dst)?;
+        } else if ty.is_file() {
+            if fs::hard_link(&src, &dst).is_err() {
+                fs::copy(&src, &dst).map_err(|source| Error::Io { path: dst, source })?;
+            }
+        } else if ty.is_symlink() {
+            let target = fs::read_link(&src).map_err(open(&src))?;
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(&target, &dst).map_err(open(&dst))?;
+            #[cfg(not(unix))]
+            fs::copy(&src, &dst).map_err(|source| Error::Io { path: dst, source })?;
+        } else {
+            return Err(Error::InvalidInput {
+                what: format!("{}: not a file, directory or link", src.display()),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -196,5 +258,40 @@ mod tests {
         a.commit().unwrap();
         assert_eq!(fs::read(t.join("f")).unwrap(), b"1");
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
+        // Replacing it: the old tree goes, nothing is left beside it.
+        let kept = File::open(t.join("f")).unwrap();
+        let a = AtomicDir::create(&t).unwrap();
+        fs::write(a.path().join("g"), b"2").unwrap();
+        a.commit().unwrap();
+        assert_eq!(fs::read(t.join("g")).unwrap(), b"2");
+        assert!(!t.join("f").exists());
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
+        drop(kept);
+    }
+
+    #[test]
+    fn linked_tree_stages_a_copy() {
+        let d = tempfile::tempdir().unwrap();
+        let from = d.path().join("repo");
+        fs::create_dir_all(from.join("data/sub")).unwrap();
+        fs::write(from.join("a"), b"a").unwrap();
+        fs::write(from.join("data/sub/b"), b"b").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("a", from.join("l")).unwrap();
+        let stage = AtomicDir::create(&from).unwrap();
+        link_tree(&from, stage.path()).unwrap();
+        assert_eq!(fs::read(stage.path().join("data/sub/b")).unwrap(), b"b");
+        #[cfg(unix)]
+        assert_eq!(
+            fs::read_link(stage.path().join("l")).unwrap(),
+            Path::new("a")
+        );
+        // Unlink before writing: the original keeps its bytes.
+        fs::remove_file(stage.path().join("a")).unwrap();
+        fs::write(stage.path().join("a"), b"new").unwrap();
+        assert_eq!(fs::read(from.join("a")).unwrap(), b"a");
+        stage.commit().unwrap();
+        assert_eq!(fs::read(from.join("a")).unwrap(), b"new");
+        assert_eq!(fs::read(from.join("data/sub/b")).unwrap(), b"b");
     }
 }

@@ -499,7 +499,11 @@ fn load_only_reloads_some_signals() {
         "",
     );
     f.run(ConvertOptions::default()).unwrap();
+    // A file of the user's own in the repository directory is kept.
+    fs::write(f.out().join("notes.txt"), "mine").unwrap();
     let before = snapshot(&f.out());
+    // A reader that has the repository open keeps seeing the old files.
+    let live = f.repo();
     // Reload Hgb only, from a new export.
     fs::write(
         f.dir.path().join("in/data.tsv"),
@@ -529,6 +533,19 @@ fn load_only_reloads_some_signals() {
         &[Pid(1), Pid(2)],
         "_all_pids.list not rewritten"
     );
+    // The new files are new inodes: the old maps are intact.
+    assert_eq!(elems(&live, 1, "Hgb"), 1);
+    assert_eq!(elems(&live, 2, "Hgb"), 1);
+    assert_eq!(
+        fs::read_to_string(f.out().join("notes.txt")).unwrap(),
+        "mine"
+    );
+    // Published in one step: nothing is left beside the output.
+    let names: Vec<String> = fs::read_dir(f.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
     // LOAD_ONLY without a repository to add to.
     let g = Fixture::new(GOOD, "LOAD_ONLY\tHgb\n");
     let e = g.run(ConvertOptions::default()).unwrap_err();
@@ -540,9 +557,18 @@ fn load_only_reloads_some_signals() {
 
 #[test]
 fn config_errors_name_the_file() {
+    let f = Fixture::new(GOOD, "MODE\t7\n");
+    let e = f.run(ConvertOptions::default()).unwrap_err();
+    assert!(matches!(convert_error(&e), ConvertError::Mode(7)));
     let f = Fixture::new(GOOD, "MODE\t1\n");
     let e = f.run(ConvertOptions::default()).unwrap_err();
-    assert!(matches!(convert_error(&e), ConvertError::Mode(1)));
+    assert!(matches!(
+        convert_error(&e),
+        ConvertError::LegacyNeeds {
+            mode: 1,
+            key: "FNAMES"
+        }
+    ));
     let f = Fixture::new(GOOD, "SIGNAL\tt.signals\n");
     let e = f.run(ConvertOptions::default()).unwrap_err();
     assert!(matches!(convert_error(&e), ConvertError::SignalsFiles(2)));

@@ -1,5 +1,6 @@
-//! `inframed convert CONVERT_CONFIG`: raw exports → MODE 3 repository (the original loader's
-//! convert config), with a progress bar on stderr when it is a terminal.
+//! `inframed convert CONVERT_CONFIG`: raw exports → repository (MODE 3, or the legacy MODE 0–2
+//! the config asks for) from the original loader's convert config, with a progress bar on
+//! stderr when it is a terminal.
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;

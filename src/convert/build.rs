@@ -10,7 +10,7 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use hashbrown::HashMap;
 use rayon::prelude::*;
 
-use crate::atomic::{temp_name, AtomicDir};
+use crate::atomic::{link_tree, AtomicDir};
 use crate::catalog::Catalog;
 use crate::convert::config::{under, ConvertConfig, InputKind};
 use crate::convert::sort::{std_sort, unique_bytes, Comparator};
@@ -30,7 +30,7 @@ use crate::text::signals::SignalsFile;
 use crate::text::{read_text, ParseError};
 use crate::time::TimeUnit;
 
-fn backend(path: &Path, context: impl Into<String>, e: ConvertError) -> Error {
+pub(super) fn backend(path: &Path, context: impl Into<String>, e: ConvertError) -> Error {
     Error::Backend {
         path: path.into(),
         context: context.into(),
@@ -800,28 +800,26 @@ impl Merge<'_> {
 // Output staging.
 
 /// Where output files are written before they are published.
-enum Staging {
-    /// A whole new directory, renamed over OUTDIR at the end.
-    Dir(Option<AtomicDir>),
-    /// LOAD_ONLY: files beside their targets in the existing OUTDIR, renamed at the end.
-    InPlace {
-        root: PathBuf,
-        renames: Vec<(PathBuf, PathBuf)>,
-    },
+struct Staging {
+    dir: Option<AtomicDir>,
+    /// LOAD_ONLY: the staging directory starts as hard links to (or copies of) every file of
+    /// the existing OUTDIR, so a file about to be written is unlinked first (never truncated
+    /// in place: its inode is the live repository's).
+    linked: bool,
 }
 
 impl Staging {
     /// The path to write `rel` (relative to OUTDIR) to now.
     fn path(&mut self, rel: &str) -> Result<PathBuf> {
-        let p = match self {
-            Staging::Dir(d) => d.as_ref().expect("not committed").path().join(rel),
-            Staging::InPlace { root, renames } => {
-                let target = root.join(rel);
-                let tmp = temp_name(&target);
-                renames.push((tmp.clone(), target));
-                tmp
+        let p = self.dir.as_ref().expect("not committed").path().join(rel);
+        if self.linked {
+            match fs::remove_file(&p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::Io { path: p, source: e })
+                }
+                _ => {}
             }
-        };
+        }
         if let Some(parent) = p.parent() {
             fs::create_dir_all(parent).map_err(|source| Error::Open {
                 path: parent.into(),
@@ -831,31 +829,14 @@ impl Staging {
         Ok(p)
     }
 
+    /// Publishes the staged directory as OUTDIR in one step.
     fn commit(&mut self) -> Result<()> {
-        match self {
-            Staging::Dir(d) => d.take().expect("not committed").commit(),
-            Staging::InPlace { renames, .. } => {
-                for (tmp, target) in renames.drain(..) {
-                    fs::rename(&tmp, &target).map_err(io_err(&target))?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if let Staging::InPlace { renames, .. } = self {
-            for (tmp, _) in renames.drain(..) {
-                let _ = fs::remove_file(tmp);
-            }
-        }
+        self.dir.take().expect("not committed").commit()
     }
 }
 
 /// `name` if it is a plain relative path (no `..`, not absolute), else `dicts/<file name>`.
-fn output_rel(name: &str) -> String {
+pub(super) fn output_rel(name: &str) -> String {
     let p = Path::new(name);
     let plain = !p.as_os_str().is_empty()
         && p.components()
@@ -888,35 +869,71 @@ fn only_empty_dirs(dir: &Path) -> bool {
 // ---------------------------------------------------------------------------------------
 // The entry point.
 
-/// Converts the inputs named by the convert config at `config` into a MODE 3 repository in its
-/// `OUTDIR` (or `options.outdir`), as the original loader's `create_rep` does: the `.data`,
-/// `.idx` and `_all_pids.list` files are byte-identical to the original's for the same input
-/// (with [`ConvertOptions::original`]; by default we also validate dates and refuse unsorted
-/// files). The signals file and the dictionaries are copied, and the `.repository` config is
-/// written when the convert config names `CONFIG`.
+/// Converts the inputs named by the convert config at `config` into a repository in its
+/// `OUTDIR` (or `options.outdir`), as the original loader's `create_rep` does. For `MODE 3` the
+/// `.data`, `.idx` and `_all_pids.list` files are byte-identical to the original's for the same
+/// input (with [`ConvertOptions::original`]; by default we also validate dates and refuse
+/// unsorted files). The signals file and the dictionaries are copied, and the `.repository`
+/// config is written when the convert config names `CONFIG`. `MODE 0`–`2` write the original
+/// design's layouts (`FNAMES`/`SFILES` for 0 and 1; docs/convert.md), which 1.2.1 crashes on.
 ///
-/// The output is atomic: the repository is built in a temporary sibling directory and renamed
-/// into place; a failed or interrupted load leaves `OUTDIR` exactly as it was. With `LOAD_ONLY`
-/// the existing repository keeps every other signal, and the new files are renamed in at the end.
+/// The output is atomic: the repository is built in a temporary sibling directory and swapped
+/// into place in one step; a failed or interrupted load leaves `OUTDIR` exactly as it was. With
+/// `LOAD_ONLY` the staging directory starts as links to the existing repository, which keeps
+/// every other signal. Leftovers of a killed conversion beside `OUTDIR` are named in
+/// [`ConvertReport::warnings`].
 ///
 /// # Errors
 /// [`Error::Open`] / [`Error::Parse`] for the config, signals file, dictionaries and inputs;
 /// [`Error::Backend`] with a [`ConvertError`] for a refused load (thresholds, an unsorted file,
 /// an unknown forced signal, an output directory that is not a repository); [`Error::Io`].
 pub fn convert(config: &Path, options: &ConvertOptions) -> Result<ConvertReport> {
-    let pool = {
-        let mut b = rayon::ThreadPoolBuilder::new();
-        if let Some(n) = options.threads {
-            b = b.num_threads(n.max(1));
-        }
-        b.build().map_err(|e| Error::InvalidInput {
-            what: format!("cannot start worker threads: {e}"),
-        })?
-    };
     let cfg = ConvertConfig::read(config)?;
-    if cfg.mode != 3 {
-        return Err(backend(config, "MODE", ConvertError::Mode(cfg.mode)));
+    let outdir = options.outdir.clone().unwrap_or_else(|| cfg.outdir.clone());
+    let stale = stale_temporaries(&outdir);
+    let mut report = match cfg.mode {
+        3 => convert_cfg(config, &cfg, options, None),
+        0..=2 => crate::convert::legacy::convert_legacy(config, &cfg, options),
+        m => Err(backend(config, "MODE", ConvertError::Mode(m))),
+    }?;
+    for p in stale {
+        report.warnings.push(format!(
+            "{}: temporary output of an interrupted (or concurrent) conversion; \
+             remove it when no conversion is running",
+            p.display()
+        ));
     }
+    Ok(report)
+}
+
+/// Temporary entries beside `outdir` that a killed conversion leaves behind (a finished or
+/// failed one removes its own): the staging directory `<OUTDIR>.tmp.<pid>.<n>`, the legacy
+/// load's, `--sort`'s and the error file's temporaries.
+fn stale_temporaries(outdir: &Path) -> Vec<PathBuf> {
+    let Some(name) = outdir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Vec::new();
+    };
+    let staging = format!("{name}.tmp.");
+    let mut out: Vec<PathBuf> = fs::read_dir(sibling_dir(outdir))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(&staging)
+                || [".inframed-legacy", ".inframed-sort", ".inframed-errors"]
+                    .iter()
+                    .any(|p| n.starts_with(p))
+        })
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The signals file and dictionaries of `cfg`, read as the original reads them, as a catalog
+/// (with the dictionaries' warnings).
+pub(super) fn read_catalog(config: &Path, cfg: &ConvertConfig) -> Result<(Catalog, Vec<String>)> {
     if cfg.signals.len() != 1 {
         return Err(backend(
             config,
@@ -930,7 +947,6 @@ pub fn convert(config: &Path, options: &ConvertOptions) -> Result<ConvertReport>
         what: "TIMEUNIT",
         source: ParseError::Time(e),
     })?;
-    // Signals and dictionaries, read as the original reads them.
     let signals_path = under(&cfg.dir, &cfg.signals[0]);
     let signals_text = read_text(&signals_path)?;
     let signals = SignalsFile::parse(&signals_path, &signals_text, unit)?;
@@ -942,7 +958,77 @@ pub fn convert(config: &Path, options: &ConvertOptions) -> Result<ConvertReport>
             warnings.push(w.to_string());
         }
     }
-    let catalog = Catalog::new(signals, dicts, unit)?;
+    Ok((Catalog::new(signals, dicts, unit)?, warnings))
+}
+
+/// The output directory a (non-`LOAD_ONLY`) conversion may replace: absent, empty (or holding
+/// only empty directories), or holding the repository `cfg` names.
+pub(super) fn check_outdir(outdir: &Path, cfg: &ConvertConfig) -> Result<()> {
+    let config_name = &cfg.config_name;
+    let ok = !outdir.exists()
+        || only_empty_dirs(outdir)
+        || config_name
+            .as_ref()
+            .is_some_and(|c| outdir.join(c).is_file())
+        || pids_path(&outdir.join(&cfg.prefix)).is_file();
+    if !ok {
+        return Err(backend(
+            outdir,
+            "output directory",
+            ConvertError::OutputNotRepository(
+                config_name
+                    .clone()
+                    .unwrap_or_else(|| format!("{}_all_pids.list", cfg.prefix)),
+            ),
+        ));
+    }
+    if let Some(parent) = outdir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|source| Error::Open {
+            path: parent.into(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// Where a failed load leaves its error file when none was asked for: `<OUTDIR>.convert_errors`
+/// beside the (untouched) output directory.
+pub(super) fn failed_error_path(outdir: &Path) -> PathBuf {
+    let name = outdir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "repository".into());
+    outdir.with_file_name(format!("{name}.convert_errors"))
+}
+
+/// The directory beside `outdir` for temporary files (the same file system, so renames work).
+pub(super) fn sibling_dir(outdir: &Path) -> PathBuf {
+    outdir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// [`convert`] for a MODE 3 config already read; `only` (the legacy path's SFILES) restricts
+/// the signals loaded.
+pub(super) fn convert_cfg(
+    config: &Path,
+    cfg: &ConvertConfig,
+    options: &ConvertOptions,
+    only: Option<&[String]>,
+) -> Result<ConvertReport> {
+    let pool = {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = options.threads {
+            b = b.num_threads(n.max(1));
+        }
+        b.build().map_err(|e| Error::InvalidInput {
+            what: format!("cannot start worker threads: {e}"),
+        })?
+    };
+    // Signals and dictionaries, read as the original reads them.
+    let (catalog, warnings) = read_catalog(config, cfg)?;
 
     // Plans, codes, load set, forced and special signals.
     let serial_of = |name: &str| catalog.signals().iter().position(|s| s.name == name);
@@ -1003,6 +1089,11 @@ pub fn convert(config: &Path, options: &ConvertOptions) -> Result<ConvertReport>
                 )
             })?;
             load[serial] = true;
+        }
+    }
+    if let Some(only) = only {
+        for (serial, s) in catalog.signals().iter().enumerate() {
+            load[serial] &= only.contains(&s.name);
         }
     }
     let mut specials = Specials::default();
@@ -1095,46 +1186,25 @@ pub fn convert(config: &Path, options: &ConvertOptions) -> Result<ConvertReport>
                 ConvertError::LoadOnlyWithoutRepository,
             ));
         }
-        Staging::InPlace {
-            root: outdir.clone(),
-            renames: Vec::new(),
+        let dir = AtomicDir::create(&outdir)?;
+        link_tree(&outdir, dir.path())?;
+        Staging {
+            dir: Some(dir),
+            linked: true,
         }
     } else {
-        let ok = !outdir.exists()
-            || only_empty_dirs(&outdir)
-            || config_name
-                .as_ref()
-                .is_some_and(|c| outdir.join(c).is_file())
-            || pids_path(&outdir.join(&cfg.prefix)).is_file();
-        if !ok {
-            return Err(backend(
-                &outdir,
-                "output directory",
-                ConvertError::OutputNotRepository(
-                    config_name
-                        .clone()
-                        .unwrap_or_else(|| format!("{}_all_pids.list", cfg.prefix)),
-                ),
-            ));
+        check_outdir(&outdir, cfg)?;
+        Staging {
+            dir: Some(AtomicDir::create(&outdir)?),
+            linked: false,
         }
-        if let Some(parent) = outdir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::create_dir_all(parent).map_err(|source| Error::Open {
-                path: parent.into(),
-                source,
-            })?;
-        }
-        Staging::Dir(Some(AtomicDir::create(&outdir)?))
     };
     let mut staging = staging;
     let stem = config_name
         .as_deref()
         .map(|c| c.strip_suffix(".repository").unwrap_or(c).to_string())
         .unwrap_or_else(|| "repository".into());
-    let error_tmp_dir = outdir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let error_tmp_dir = sibling_dir(&outdir);
     let error_tmp = tempfile::Builder::new()
         .prefix(".inframed-errors")
         .tempfile_in(&error_tmp_dir)
@@ -1149,7 +1219,7 @@ pub fn convert(config: &Path, options: &ConvertOptions) -> Result<ConvertReport>
             &ctx,
             &pool,
             numbered,
-            &cfg,
+            cfg,
             options,
             &catalog,
             &input_paths,
@@ -1179,7 +1249,7 @@ pub fn convert(config: &Path, options: &ConvertOptions) -> Result<ConvertReport>
                 rels.push(rel);
             }
             if let Some(name) = &config_name {
-                let text = repository_config_text(&cfg, &rels, &outdir);
+                let text = repository_config_text(cfg, &rels, &outdir);
                 let p = staging.path(name)?;
                 fs::write(&p, text).map_err(io_err(&p))?;
                 report.config = Some(outdir.join(name));
@@ -1212,13 +1282,10 @@ pub fn convert(config: &Path, options: &ConvertOptions) -> Result<ConvertReport>
         Err(e) => {
             drop(staging);
             if had_errors {
-                let target = options.error_file.clone().unwrap_or_else(|| {
-                    let name = outdir
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| "repository".into());
-                    outdir.with_file_name(format!("{name}.convert_errors"))
-                });
+                let target = options
+                    .error_file
+                    .clone()
+                    .unwrap_or_else(|| failed_error_path(&outdir));
                 let bytes = fs::read(error_tmp.path()).map_err(io_err(error_tmp.path()))?;
                 crate::atomic::write_atomic(&target, &bytes)?;
             }

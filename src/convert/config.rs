@@ -273,17 +273,27 @@ pub fn read_codes(path: &Path) -> Result<Vec<(String, String)>> {
         .collect())
 }
 
-/// Reads an `FNAMES` or `SFILES` file: lines `<fno> <name>` (space or tab, ≥ 2 fields).
+/// Reads an `FNAMES` or `SFILES` file: lines `<fno> <name>` (space or tab, ≥ 2 fields), as
+/// `(line number, fno, name)` in file order.
 ///
 /// # Errors
-/// [`Error::Open`]; [`Error::Parse`] for a file number that is not an integer in 0..=65535.
-pub fn read_numbered(path: &Path) -> Result<Vec<(u16, String)>> {
+/// [`Error::Open`]; [`Error::Parse`] for a line without both fields, or a file number that is
+/// not an integer in 0..=65535.
+pub fn read_numbered(path: &Path) -> Result<Vec<(usize, u16, String)>> {
     let text = read_text(path)?;
     let mut out = Vec::new();
     for (n, line) in config_lines(&text) {
         let f = split_any(line);
-        if f.len() < 2 {
-            continue;
+        if f.len() < 2 || f[1].is_empty() {
+            return Err(Error::Parse {
+                path: path.into(),
+                line: n,
+                what: "line (<file number> <name>)",
+                source: ParseError::TooFewFields {
+                    expected: 2,
+                    found: f.iter().filter(|s| !s.is_empty()).count(),
+                },
+            });
         }
         let fno = int_field(path, n, "file number", f[0])?;
         let fno = u16::try_from(fno).map_err(|_| Error::Parse {
@@ -296,7 +306,7 @@ pub fn read_numbered(path: &Path) -> Result<Vec<(u16, String)>> {
                 max: u16::MAX as i64,
             },
         })?;
-        out.push((fno, f[1].to_string()));
+        out.push((n, fno, f[1].to_string()));
     }
     Ok(out)
 }

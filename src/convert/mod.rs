@@ -23,6 +23,7 @@
 mod build;
 pub mod config;
 mod external;
+mod legacy;
 mod sort;
 pub mod tsv;
 
@@ -220,9 +221,27 @@ pub enum ConvertError {
     /// The config names no `SIGNAL` file, or more than one.
     #[error("the convert config must name exactly one SIGNAL file, found {0}")]
     SignalsFiles(usize),
-    /// MODE 0–2 output is not supported by the converter.
-    #[error("MODE {0} is not supported: the converter writes MODE 3 (the original 1.2.1 crashes on MODE < 3 too)")]
+    /// A `MODE` other than 0–3.
+    #[error(
+        "MODE {0} is not a repository mode (0, 1 and 2 are the legacy layouts, 3 the current one)"
+    )]
     Mode(i32),
+    /// MODE 0/1 without the `FNAMES` or `SFILES` file that names and fills its data files.
+    #[error(
+        "MODE {mode} needs {key}: data file names (FNAMES) and the signal of each file (SFILES)"
+    )]
+    LegacyNeeds {
+        /// The config's MODE.
+        mode: i32,
+        /// `FNAMES` or `SFILES`.
+        key: &'static str,
+    },
+    /// `LOAD_ONLY` with a legacy MODE.
+    #[error("LOAD_ONLY reloads MODE 3 repositories only, not MODE {0}")]
+    LegacyLoadOnly(i32),
+    /// A forced signal that the `SFILES` file puts in no data file.
+    #[error("FORCE_SIGNAL {0:?} is in no data file of SFILES")]
+    ForcedNotInFiles(String),
     /// A `FORCE_SIGNAL` or `LOAD_ONLY` name is not a signal.
     #[error("{list} names unknown signal {name:?}")]
     UnknownSignal {
