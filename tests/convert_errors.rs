@@ -306,6 +306,39 @@ fn many_lines(n: usize, bad: usize, line: impl Fn(usize) -> String) -> String {
 }
 
 #[test]
+fn lines_left_out_on_purpose_are_not_counted_against_the_ratios() {
+    // 1100 BP lines and one Hgb line: reloading Hgb parses 1 line of 1101.
+    let mut data: String = (1..=1100)
+        .map(|i| format!("{i}\tBP\t20200101\t120\t80\n"))
+        .collect();
+    data.push_str("1101\tHgb\t20200101\t13\n");
+    let f = Fixture::new(&data, "");
+    f.run(ConvertOptions::default()).unwrap();
+    let mut cfg = fs::read_to_string(f.config()).unwrap();
+    cfg.push_str("LOAD_ONLY\tHgb\n");
+    fs::write(f.config(), cfg).unwrap();
+    let report = f.run(ConvertOptions::default()).unwrap();
+    let s = &report.files[0];
+    assert_eq!((s.relevant, s.skipped, s.parsed), (1101, 1100, 1));
+    assert_eq!(report.signals, [("Hgb".to_string(), 1)]);
+    // The lines that are considered still count: one bad Hgb line of two is refused.
+    let mut bad = data.clone();
+    bad.push_str("1102\tHgb\t20200101\tx\n");
+    fs::write(f.dir.path().join("in/data.tsv"), bad).unwrap();
+    let mut options = ConvertOptions::default();
+    options.thresholds.ratio_min_lines = 1;
+    let e = f.run(options).unwrap_err();
+    assert_eq!(
+        convert_error(&e),
+        &ConvertError::BadRatio {
+            bad: 1,
+            relevant: 2,
+            max: 0.05
+        }
+    );
+}
+
+#[test]
 fn bad_line_ratio() {
     // 60 bad of 1100 relevant: (61/1101) > 0.05 → refused; below 1000 lines only a warning.
     let data = many_lines(1100, 60, |i| format!("{}\tHgb\t20200101\tx\n", i + 1));

@@ -733,8 +733,13 @@ impl Merge<'_> {
         }
         for (i, c) in self.cursors.iter().enumerate() {
             let s = &c.stats;
-            let ratio = (s.parsed + 1) as f32 / (s.relevant + 1) as f32;
-            let bad_ratio = (s.bad_format + 1) as f32 / (s.relevant + 1) as f32;
+            // Lines of signals this load leaves out on purpose (LOAD_ONLY, SFILES) are not
+            // input errors: the ratios are over the other lines. (The original counts them as
+            // relevant and unparsed, so a LOAD_ONLY load of a file holding mostly other
+            // signals is refused there.) Without such lines this is the original's formula.
+            let relevant = s.relevant - s.skipped;
+            let ratio = (s.parsed + 1) as f32 / (relevant + 1) as f32;
+            let bad_ratio = (s.bad_format + 1) as f32 / (relevant + 1) as f32;
             let low = ratio < t.min_parsed_line_ratio;
             let high = bad_ratio > t.max_bad_line_ratio;
             if !(low || high) {
@@ -743,24 +748,24 @@ impl Merge<'_> {
             let e = if high {
                 ConvertError::BadRatio {
                     bad: s.bad_format,
-                    relevant: s.relevant,
+                    relevant,
                     max: t.max_bad_line_ratio,
                 }
             } else {
                 ConvertError::ParsedRatio {
                     parsed: s.parsed,
-                    relevant: s.relevant,
+                    relevant,
                     min: t.min_parsed_line_ratio,
                 }
             };
-            if s.relevant > t.ratio_min_lines {
+            if relevant > t.ratio_min_lines {
                 return Err(backend(&self.names[i], "load refused", e));
             }
             // The +1 smoothing flags every small file; warn only about real losses.
             let lost = if high {
                 s.bad_format > 0
             } else {
-                s.parsed < s.relevant
+                s.parsed < relevant
             };
             if final_test && lost {
                 self.warnings.push(format!(

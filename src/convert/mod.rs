@@ -57,7 +57,8 @@ pub struct Thresholds {
     /// Fail when `(parsed + 1) / (relevant + 1)` of a file is below this. `min_parsed_line_ratio`.
     pub min_parsed_line_ratio: f32,
     /// The two ratios fail the load only for files with more relevant lines than this (else
-    /// they are a warning), as in the original.
+    /// they are a warning), as in the original. In both ratios and here, "relevant" leaves out
+    /// the lines of signals the load skips on purpose ([`FileStats::skipped`]).
     pub ratio_min_lines: u64,
     /// With `SAFE_MODE`, fail when more dictionary misses than this. `allowed_unknown_catgory_cnt`.
     pub allowed_unknown_category_cnt: u64,
