@@ -354,6 +354,19 @@ fn legacy_config_errors() {
         convert_error(&e),
         &ConvertError::ForcedNotInFiles("GENDER".into())
     );
+    let s = Setup::new(
+        "MODE\t1\nFORCE_SIGNAL\tNoSuch\n",
+        Some(FNAMES),
+        Some(SFILES),
+    );
+    let e = s.run(ConvertOptions::original()).unwrap_err();
+    assert!(matches!(
+        convert_error(&e),
+        ConvertError::UnknownSignal {
+            list: "FORCE_SIGNAL",
+            ..
+        }
+    ));
     // LOAD_ONLY is a MODE 3 feature.
     let s = Setup::new("MODE\t2\nLOAD_ONLY\tHemoglobin\n", None, None);
     let e = s.run(ConvertOptions::original()).unwrap_err();

@@ -170,11 +170,15 @@ pub(super) fn convert_legacy(
     let files = if cfg.mode < 2 {
         let files = read_files(config, cfg, &catalog, &mut warnings)?;
         if let Some(f) = cfg.forced.iter().find(|f| !files.loaded.contains(f)) {
-            return Err(backend(
-                config,
-                "FORCE_SIGNAL",
-                ConvertError::ForcedNotInFiles(f.clone()),
-            ));
+            let e = if catalog.signal(f).is_ok() {
+                ConvertError::ForcedNotInFiles(f.clone())
+            } else {
+                ConvertError::UnknownSignal {
+                    list: "FORCE_SIGNAL",
+                    name: f.clone(),
+                }
+            };
+            return Err(backend(config, "FORCE_SIGNAL", e));
         }
         Some(files)
     } else {
