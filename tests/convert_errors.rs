@@ -1,8 +1,10 @@
 //! `inframed convert`: every bad-line kind and every threshold, with the error file and the
 //! outcome; failed and interrupted loads leave the output directory as it was.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use inframed::convert::{convert, ConvertError, ConvertOptions, ConvertReport, UnsortedPolicy};
 use inframed::{Error, Pid, Repository, SignalStore};
@@ -65,37 +67,6 @@ SIGNAL\tt.signals\nDIR\t.\nDICTIONARY\tdict.g\nDICTIONARY\tdict.d\nDATA\tdata.ts
 
 fn elems(repo: &Repository, pid: u32, signal: &str) -> usize {
     repo.get(Pid(pid), signal).unwrap().len()
-}
-
-/// The `ConvertError` of a refused load.
-fn convert_error(e: &Error) -> &ConvertError {
-    match e {
-        Error::Backend { source, .. } => source
-            .downcast_ref::<ConvertError>()
-            .unwrap_or_else(|| panic!("{e}")),
-        other => panic!("not a refused load: {other}"),
-    }
-}
-
-/// A snapshot of every file under `dir` (path → bytes).
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    if !dir.exists() {
-        return out;
-    }
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.clone(), fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 const GOOD: &str = "1\tGENDER\tM\n1\tBDATE\t19800101\n1\tHgb\t20200101\t13.5\n";
@@ -242,7 +213,7 @@ fn forced_signals_drop_patients_and_are_listed() {
     let f = Fixture::new(GOOD, "FORCE_SIGNAL\tNOPE\n");
     let e = f.run(ConvertOptions::default()).unwrap_err();
     assert!(matches!(
-        convert_error(&e),
+        common::convert_error(&e),
         ConvertError::UnknownSignal { .. }
     ));
 }
@@ -253,7 +224,7 @@ fn unsorted_files_error_drop_or_sort() {
     let f = Fixture::new(&data, "");
     let e = f.run(ConvertOptions::default()).unwrap_err();
     assert!(matches!(
-        convert_error(&e),
+        common::convert_error(&e),
         ConvertError::Unsorted {
             pid: 2,
             previous: 3
@@ -329,7 +300,7 @@ fn lines_left_out_on_purpose_are_not_counted_against_the_ratios() {
     options.thresholds.ratio_min_lines = 1;
     let e = f.run(options).unwrap_err();
     assert_eq!(
-        convert_error(&e),
+        common::convert_error(&e),
         &ConvertError::BadRatio {
             bad: 1,
             relevant: 2,
@@ -345,7 +316,7 @@ fn bad_line_ratio() {
     let f = Fixture::new(&data, "");
     let e = f.run(ConvertOptions::default()).unwrap_err();
     assert!(matches!(
-        convert_error(&e),
+        common::convert_error(&e),
         ConvertError::BadRatio {
             bad: 60,
             relevant: 1100,
@@ -387,7 +358,10 @@ fn periodic_check_refuses_early() {
     let mut options = ConvertOptions::default();
     options.thresholds.check_every_pids = 500;
     let e = f.run(options).unwrap_err();
-    assert!(matches!(convert_error(&e), ConvertError::BadRatio { .. }));
+    assert!(matches!(
+        common::convert_error(&e),
+        ConvertError::BadRatio { .. }
+    ));
     let f = Fixture::new(&data, "");
     assert!(
         f.run(ConvertOptions::default()).is_ok(),
@@ -404,7 +378,7 @@ fn parsed_line_ratio() {
     let f = Fixture::new(&data, "");
     let e = f.run(ConvertOptions::default()).unwrap_err();
     assert!(matches!(
-        convert_error(&e),
+        common::convert_error(&e),
         ConvertError::ParsedRatio {
             parsed: 5,
             relevant: 1100,
@@ -422,7 +396,7 @@ fn dictionary_misses() {
     let f = Fixture::new(&data, "");
     let e = f.run(ConvertOptions::default()).unwrap_err();
     assert!(matches!(
-        convert_error(&e),
+        common::convert_error(&e),
         ConvertError::DictionaryMisses {
             count: 51,
             allowed: 50
@@ -454,7 +428,7 @@ fn missing_forced_ratio_and_count() {
     let f = Fixture::new(&data, "FORCE_SIGNAL\tGENDER,BDATE\n");
     let e = f.run(ConvertOptions::default()).unwrap_err();
     assert!(matches!(
-        convert_error(&e),
+        common::convert_error(&e),
         ConvertError::MissingForced {
             count: 6,
             pids: 101,
@@ -474,7 +448,7 @@ fn missing_forced_ratio_and_count() {
     options.thresholds.allowed_missing_pids_from_forced_cnt = 4;
     let e = f.run(options).unwrap_err();
     assert!(matches!(
-        convert_error(&e),
+        common::convert_error(&e),
         ConvertError::MissingForced { count: 5, .. }
     ));
     // Without SAFE_MODE the patients are dropped but the load succeeds.
@@ -486,7 +460,7 @@ fn missing_forced_ratio_and_count() {
 fn failed_and_interrupted_loads_leave_the_output_as_it_was() {
     let f = Fixture::new(&many_lines(300, 0, |_| String::new()), "");
     f.run(ConvertOptions::default()).unwrap();
-    let before = snapshot(&f.out());
+    let before = common::snapshot(&f.out());
     assert!(before.len() > 10);
     // Interrupted after 100 patients (an I/O failure half-way).
     let e = f
@@ -495,8 +469,11 @@ fn failed_and_interrupted_loads_leave_the_output_as_it_was() {
             ..ConvertOptions::default()
         })
         .unwrap_err();
-    assert!(matches!(convert_error(&e), ConvertError::Injected(100)));
-    assert_eq!(snapshot(&f.out()), before);
+    assert!(matches!(
+        common::convert_error(&e),
+        ConvertError::Injected(100)
+    ));
+    assert_eq!(common::snapshot(&f.out()), before);
     // Refused by a threshold over a new input.
     fs::write(
         f.dir.path().join("in/data.tsv"),
@@ -504,7 +481,7 @@ fn failed_and_interrupted_loads_leave_the_output_as_it_was() {
     )
     .unwrap();
     assert!(f.run(ConvertOptions::default()).is_err());
-    assert_eq!(snapshot(&f.out()), before);
+    assert_eq!(common::snapshot(&f.out()), before);
     // No temporary files left beside it either.
     let names: Vec<String> = fs::read_dir(f.dir.path())
         .unwrap()
@@ -519,7 +496,7 @@ fn failed_and_interrupted_loads_leave_the_output_as_it_was() {
     fs::write(g.out().join("precious.txt"), "x").unwrap();
     let e = g.run(ConvertOptions::default()).unwrap_err();
     assert!(matches!(
-        convert_error(&e),
+        common::convert_error(&e),
         ConvertError::OutputNotRepository(_)
     ));
     assert_eq!(fs::read(g.out().join("precious.txt")).unwrap(), b"x");
@@ -534,7 +511,7 @@ fn load_only_reloads_some_signals() {
     f.run(ConvertOptions::default()).unwrap();
     // A file of the user's own in the repository directory is kept.
     fs::write(f.out().join("notes.txt"), "mine").unwrap();
-    let before = snapshot(&f.out());
+    let before = common::snapshot(&f.out());
     // A reader that has the repository open keeps seeing the old files.
     let live = f.repo();
     // Reload Hgb only, from a new export.
@@ -548,7 +525,7 @@ fn load_only_reloads_some_signals() {
     fs::write(f.config(), cfg).unwrap();
     let report = f.run(ConvertOptions::default()).unwrap();
     assert_eq!(report.signals, [("Hgb".to_string(), 3)]);
-    let after = snapshot(&f.out());
+    let after = common::snapshot(&f.out());
     for (path, bytes) in &before {
         let now = &after.iter().find(|(p, _)| p == path).unwrap().1;
         let name = path.file_name().unwrap().to_string_lossy();
@@ -583,7 +560,7 @@ fn load_only_reloads_some_signals() {
     let g = Fixture::new(GOOD, "LOAD_ONLY\tHgb\n");
     let e = g.run(ConvertOptions::default()).unwrap_err();
     assert!(matches!(
-        convert_error(&e),
+        common::convert_error(&e),
         ConvertError::LoadOnlyWithoutRepository
     ));
 }
@@ -592,11 +569,11 @@ fn load_only_reloads_some_signals() {
 fn config_errors_name_the_file() {
     let f = Fixture::new(GOOD, "MODE\t7\n");
     let e = f.run(ConvertOptions::default()).unwrap_err();
-    assert!(matches!(convert_error(&e), ConvertError::Mode(7)));
+    assert!(matches!(common::convert_error(&e), ConvertError::Mode(7)));
     let f = Fixture::new(GOOD, "MODE\t1\n");
     let e = f.run(ConvertOptions::default()).unwrap_err();
     assert!(matches!(
-        convert_error(&e),
+        common::convert_error(&e),
         ConvertError::LegacyNeeds {
             mode: 1,
             key: "FNAMES"
@@ -604,7 +581,10 @@ fn config_errors_name_the_file() {
     ));
     let f = Fixture::new(GOOD, "SIGNAL\tt.signals\n");
     let e = f.run(ConvertOptions::default()).unwrap_err();
-    assert!(matches!(convert_error(&e), ConvertError::SignalsFiles(2)));
+    assert!(matches!(
+        common::convert_error(&e),
+        ConvertError::SignalsFiles(2)
+    ));
     let f = Fixture::new(GOOD, "DATA\tmissing.tsv\n");
     let e = f.run(ConvertOptions::default()).unwrap_err();
     assert!(

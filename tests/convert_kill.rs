@@ -2,6 +2,8 @@
 //! directory is exactly as it was, and the next conversion names what the killed one left.
 #![cfg(unix)]
 
+mod common;
+
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -18,24 +20,6 @@ fn ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A snapshot of every file under `dir` (path relative to `dir` → bytes).
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.strip_prefix(dir).unwrap().into(), fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// `convert config --outdir out` run to the end.
 fn convert(config: &Path, out: &Path) -> String {
     ok(exe().arg("convert").arg(config).arg("--outdir").arg(out))
@@ -44,7 +28,7 @@ fn convert(config: &Path, out: &Path) -> String {
 /// After a kill the output is the old repository, or (if the kill came after the one-step
 /// publish, which a loaded machine can make happen) the complete new one: never a mix.
 fn old_or_new(out: &Path, old: &[(PathBuf, Vec<u8>)], new: &[(PathBuf, Vec<u8>)]) -> bool {
-    let now = snapshot(out);
+    let now = common::snapshot(out);
     assert!(
         now == old || now == new,
         "killed load: output is neither the old nor the new"
@@ -65,6 +49,8 @@ fn staging(dir: &Path) -> Vec<PathBuf> {
 /// Starts `convert config --outdir out` (+ `extra`), kills it with SIGKILL as soon as its
 /// staging directory exists (one more `out.tmp.*` than before), and returns what it left beside `out`.
 fn kill_mid_way(dir: &Path, config: &Path, extra: &[&str]) -> Vec<PathBuf> {
+    // Counted before the start: the child may create its staging directory at once.
+    let already = staging(dir).len();
     let mut child = exe()
         .arg("convert")
         .arg(config)
@@ -75,7 +61,6 @@ fn kill_mid_way(dir: &Path, config: &Path, extra: &[&str]) -> Vec<PathBuf> {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let already = staging(dir).len();
     let start = Instant::now();
     loop {
         if staging(dir).len() > already {
@@ -116,11 +101,11 @@ fn a_killed_conversion_leaves_the_output_as_it_was() {
     let big = d.join("big/synth.convert_config");
     let out = d.join("out");
     convert(&small, &out);
-    let before = snapshot(&out);
+    let before = common::snapshot(&out);
     assert!(before.len() > 20);
     // What a completed load of the large export gives.
     convert(&big, &d.join("full"));
-    let full = snapshot(&d.join("full"));
+    let full = common::snapshot(&d.join("full"));
     assert_ne!(full, before);
 
     let left = kill_mid_way(d, &big, &[]);
@@ -128,7 +113,7 @@ fn a_killed_conversion_leaves_the_output_as_it_was() {
     let untouched = old_or_new(&out, &before, &full);
 
     // LOAD_ONLY (staged as links to the live files) killed mid-way: the same.
-    let current = snapshot(&out);
+    let current = common::snapshot(&out);
     let mut text = fs::read_to_string(&big).unwrap();
     text.push_str("LOAD_ONLY\tHemoglobin\n");
     let reload = d.join("big/reload.convert_config");
@@ -140,7 +125,7 @@ fn a_killed_conversion_leaves_the_output_as_it_was() {
         fs::write(copy.join(rel), bytes).unwrap();
     }
     convert(&reload, &copy);
-    let reloaded = snapshot(&copy);
+    let reloaded = common::snapshot(&copy);
     assert_ne!(reloaded, current);
     let left = kill_mid_way(d, &reload, &[]);
     assert_eq!(left.len(), 2, "{left:?}");
@@ -162,5 +147,5 @@ fn a_killed_conversion_leaves_the_output_as_it_was() {
         );
         assert!(l.exists());
     }
-    assert_eq!(snapshot(&out), before, "same input, same bytes");
+    assert_eq!(common::snapshot(&out), before, "same input, same bytes");
 }

@@ -47,16 +47,6 @@ impl Setup {
     }
 }
 
-/// The `ConvertError` of a refused load.
-fn convert_error(e: &Error) -> &ConvertError {
-    match e {
-        Error::Backend { source, .. } => source
-            .downcast_ref::<ConvertError>()
-            .unwrap_or_else(|| panic!("{e}")),
-        other => panic!("not a refused load: {other}"),
-    }
-}
-
 /// Every (pid, signal) of the golden repository reads the same from `repo`, except the
 /// signals in `absent`, which must be empty there.
 fn same_as_golden(repo: &Repository, absent: &[&str]) -> usize {
@@ -87,24 +77,6 @@ fn chain(e: &Error) -> String {
         source = x.source();
     }
     s
-}
-
-/// A snapshot of every file under `dir` (path → bytes).
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.clone(), fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]
@@ -273,10 +245,10 @@ INDEX\tdata/lg_demo.idx\nINDEX\tdata/lg_clin.idx\nINDEX\tdata/lg_empty.idx\n"
     repo.verify().unwrap();
 
     // A second load replaces it (the directory holds the repository it names).
-    let before = snapshot(&out);
+    let before = common::snapshot(&out);
     s.run(ConvertOptions::original()).unwrap();
     assert_eq!(
-        snapshot(&out),
+        common::snapshot(&out),
         before,
         "the same input gives the same bytes"
     );
@@ -299,7 +271,7 @@ fn legacy_config_errors() {
         .run(ConvertOptions::original())
         .unwrap_err();
     assert!(matches!(
-        convert_error(&e),
+        common::convert_error(&e),
         ConvertError::LegacyNeeds {
             mode: 1,
             key: "SFILES"
@@ -351,7 +323,7 @@ fn legacy_config_errors() {
     let s = Setup::new("MODE\t1\n", Some(FNAMES), Some("0 BDATE\n"));
     let e = s.run(ConvertOptions::original()).unwrap_err();
     assert_eq!(
-        convert_error(&e),
+        common::convert_error(&e),
         &ConvertError::ForcedNotInFiles("GENDER".into())
     );
     let s = Setup::new(
@@ -361,7 +333,7 @@ fn legacy_config_errors() {
     );
     let e = s.run(ConvertOptions::original()).unwrap_err();
     assert!(matches!(
-        convert_error(&e),
+        common::convert_error(&e),
         ConvertError::UnknownSignal {
             list: "FORCE_SIGNAL",
             ..
@@ -370,33 +342,33 @@ fn legacy_config_errors() {
     // LOAD_ONLY is a MODE 3 feature.
     let s = Setup::new("MODE\t2\nLOAD_ONLY\tHemoglobin\n", None, None);
     let e = s.run(ConvertOptions::original()).unwrap_err();
-    assert_eq!(convert_error(&e), &ConvertError::LegacyLoadOnly(2));
+    assert_eq!(common::convert_error(&e), &ConvertError::LegacyLoadOnly(2));
     // Not a repository mode.
     let e = Setup::new("MODE\t4\n", None, None)
         .run(ConvertOptions::original())
         .unwrap_err();
-    assert_eq!(convert_error(&e), &ConvertError::Mode(4));
+    assert_eq!(common::convert_error(&e), &ConvertError::Mode(4));
 }
 
 #[test]
 fn a_failed_legacy_load_leaves_the_output_as_it_was() {
     let s = Setup::new("MODE\t2\n", None, None);
     s.run(ConvertOptions::original()).unwrap();
-    let before = snapshot(&s.out());
+    let before = common::snapshot(&s.out());
     // Fail after some patients (the test hook), then on a threshold.
     let mut options = ConvertOptions::original();
     options.fail_after_pids = Some(5);
     let e = s.run(options).unwrap_err();
-    assert_eq!(convert_error(&e), &ConvertError::Injected(5));
+    assert_eq!(common::convert_error(&e), &ConvertError::Injected(5));
     let mut options = ConvertOptions::original();
     options.thresholds.max_bad_line_ratio = 0.0;
     options.thresholds.ratio_min_lines = 0;
     let e = s.run(options).unwrap_err();
     assert!(
-        matches!(convert_error(&e), ConvertError::BadRatio { .. }),
+        matches!(common::convert_error(&e), ConvertError::BadRatio { .. }),
         "{e}"
     );
-    assert_eq!(snapshot(&s.out()), before, "output untouched");
+    assert_eq!(common::snapshot(&s.out()), before, "output untouched");
     // The error file of the failed load sits beside the output; no temporary is left.
     assert!(fs::read_to_string(s.dir.path().join("out.convert_errors"))
         .unwrap()

@@ -33,6 +33,39 @@ impl SignalStore for ModelStore {
     }
 }
 
+/// A snapshot of every file under `dir`, sorted: (path relative to `dir`, bytes). Empty when
+/// `dir` does not exist.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return out;
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The [`inframed::convert::ConvertError`] of a refused load (panics on any other error).
+pub fn convert_error(e: &Error) -> &inframed::convert::ConvertError {
+    match e {
+        Error::Backend { source, .. } => source
+            .downcast_ref::<inframed::convert::ConvertError>()
+            .unwrap_or_else(|| panic!("{e}")),
+        other => panic!("not a refused load: {other}"),
+    }
+}
+
 /// `testdata/<rel>` of the crate.
 pub fn testdata(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
