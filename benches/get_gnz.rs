@@ -2,17 +2,18 @@
 //! MODE 3 store) on the same data (the golden repository), and on a larger synthetic file.
 //! Containers are built outside `b.iter`. Figures go to BENCHMARKS.md, never asserts.
 
+mod common;
+
 use std::borrow::Cow;
-use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 use inframed::backend::gnz::{self, GnzStore};
 use inframed::catalog::CatalogTexts;
-use inframed::{Catalog, Pid, Repository, Sid, SignalStore};
+use inframed::{Catalog, Pid, Sid, SignalStore};
 
-const LOOKUPS: usize = 1024;
+use common::{bench_hashmap, get_group, golden, lookups, pairs};
 
 /// Deterministic xorshift64*.
 struct Rng(u64);
@@ -23,20 +24,6 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-}
-
-/// `LOOKUPS` benchmark keys: existing (pid, sid) pairs plus 10% misses (shared sampler).
-fn pairs(store: &dyn SignalStore, seed: u64) -> Vec<(Pid, Sid)> {
-    let pairs = inframed::synth::existing_pairs(store).unwrap();
-    inframed::synth::sample_keys(store, &pairs, LOOKUPS, seed, 10)
-}
-
-fn run(store: &dyn SignalStore, pairs: &[(Pid, Sid)]) -> usize {
-    let mut n = 0;
-    for &(p, s) in pairs {
-        n += black_box(store.get_bytes(p, s).unwrap()).len();
-    }
-    n
 }
 
 /// A synthetic store: `patients` pids, three signals, 1–40 elements each.
@@ -102,9 +89,7 @@ fn synthetic(patients: u32) -> Synthetic {
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let golden_path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/inframed/small/repo/small.repository");
-    let native = Repository::open(&golden_path).unwrap();
+    let native = golden();
     let gnz_path = dir.path().join("small.gnz");
     gnz::export(&native, &gnz_path, &Default::default()).unwrap();
     let gnz_store = GnzStore::open(&gnz_path).unwrap();
@@ -116,32 +101,26 @@ fn bench(c: &mut Criterion) {
     let synth_store = GnzStore::open(&synth_path).unwrap();
     let synth_pairs = pairs(&synth_store, 43);
 
-    let mut g = c.benchmark_group("get");
-    g.throughput(Throughput::Elements(LOOKUPS as u64));
-    g.sample_size(30);
-    g.warm_up_time(Duration::from_millis(500));
-    g.measurement_time(Duration::from_secs(3));
-    g.bench_function("gnz", |b| b.iter(|| run(&gnz_store, &golden_pairs)));
-    g.bench_function("mode3", |b| b.iter(|| run(&native, &golden_pairs)));
+    let mut g = get_group(c, Duration::from_secs(3));
+    g.bench_function("gnz", |b| b.iter(|| lookups(&gnz_store, &golden_pairs)));
+    g.bench_function("mode3", |b| b.iter(|| lookups(&native, &golden_pairs)));
     g.bench_function("gnz/synthetic_20k", |b| {
-        b.iter(|| run(&synth_store, &synth_pairs))
+        b.iter(|| lookups(&synth_store, &synth_pairs))
     });
-    g.bench_function("hashmap/synthetic_20k", |b| {
-        // Baseline: an in-RAM HashMap<(Pid, Sid), Vec<u8>> of the same data.
-        let mut map = std::collections::HashMap::new();
-        for s in synth.catalog().signals() {
-            for &p in synth.pids() {
-                map.insert((p, s.sid), synth.get_bytes(p, s.sid).unwrap().into_owned());
-            }
-        }
-        b.iter(|| {
-            let mut n = 0;
-            for k in &synth_pairs {
-                n += black_box(map.get(k).map_or(0, Vec::len));
-            }
-            n
-        })
-    });
+    // Baseline: an in-RAM HashMap of every (pid, signal) of the synthetic store.
+    let every: Vec<(Pid, Sid)> = synth
+        .catalog()
+        .signals()
+        .iter()
+        .flat_map(|s| synth.pids().iter().map(move |&p| (p, s.sid)))
+        .collect();
+    bench_hashmap(
+        &mut g,
+        "hashmap/synthetic_20k",
+        &synth,
+        &every,
+        &synth_pairs,
+    );
     g.finish();
 }
 

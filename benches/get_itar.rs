@@ -4,32 +4,19 @@
 //! 20,000-patient dataset (60,000 members), so the hash table does not sit in L1. Datasets are
 //! built outside `b.iter`.
 
+mod common;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 use inframed::backend::itar::{export_with, ItarStore, PatientExportOptions};
 use inframed::catalog::CatalogTexts;
 use inframed::{Catalog, Pid, Repository, Sid, SignalStore};
 
-const LOOKUPS: usize = 1024;
-
-/// `LOOKUPS` benchmark keys: existing (pid, sid) pairs plus 10% misses (shared sampler).
-fn pairs(store: &dyn SignalStore) -> Vec<(Pid, Sid)> {
-    let pairs = inframed::synth::existing_pairs(store).unwrap();
-    inframed::synth::sample_keys(store, &pairs, LOOKUPS, 1, 10)
-}
-
-fn lookups(store: &dyn SignalStore, pairs: &[(Pid, Sid)]) -> usize {
-    let mut n = 0;
-    for &(p, s) in pairs {
-        n += store.get_bytes(black_box(p), black_box(s)).unwrap().len();
-    }
-    n
-}
+use common::{bench_hashmap, get_group, golden, lookups, pairs};
 
 /// A synthetic in-memory repository: `n` patients, three `T(i),V(f)` signals, 1–8 elements.
 #[derive(Debug)]
@@ -87,10 +74,8 @@ impl SignalStore for Synthetic {
 }
 
 fn bench(c: &mut Criterion) {
-    let golden_path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/inframed/small/repo/small.repository");
-    let golden = Repository::open(&golden_path).unwrap();
-    let pairs_golden = pairs(&golden);
+    let golden = golden();
+    let pairs_golden = pairs(&golden, 1);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("small-itar");
     export_with(&golden, &out, &PatientExportOptions::default()).unwrap();
@@ -104,35 +89,19 @@ fn bench(c: &mut Criterion) {
     let out_syn = dir.path().join("synthetic-itar");
     export_with(&synthetic, &out_syn, &PatientExportOptions::default()).unwrap();
     let itar_syn = ItarStore::open(&out_syn).unwrap();
-    let pairs_syn = pairs(&synthetic);
+    let pairs_syn = pairs(&synthetic, 1);
     assert_eq!(
         lookups(&itar_syn, &pairs_syn),
         lookups(&synthetic, &pairs_syn)
     );
 
-    let mut g = c.benchmark_group("get");
-    g.throughput(Throughput::Elements(LOOKUPS as u64))
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(30);
+    let mut g = get_group(c, Duration::from_secs(2));
     g.bench_function("mode3", |b| b.iter(|| lookups(&golden, &pairs_golden)));
     g.bench_function("itar", |b| b.iter(|| lookups(&itar, &pairs_golden)));
     g.bench_function("itar/synthetic20k", |b| {
         b.iter(|| lookups(&itar_syn, &pairs_syn))
     });
-    let map: HashMap<(Pid, Sid), Vec<u8>> = pairs_golden
-        .iter()
-        .map(|&(p, s)| ((p, s), golden.get_bytes(p, s).unwrap().into_owned()))
-        .collect();
-    g.bench_function("hashmap", |b| {
-        b.iter(|| {
-            let mut n = 0;
-            for &(p, s) in &pairs_golden {
-                n += map.get(&(black_box(p), black_box(s))).map_or(0, Vec::len);
-            }
-            n
-        })
-    });
+    bench_hashmap(&mut g, "hashmap", &golden, &pairs_golden, &pairs_golden);
     g.finish();
 }
 
