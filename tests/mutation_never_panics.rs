@@ -15,6 +15,18 @@ use inframed::native::transpose::build_transpose;
 use inframed::{Repository, SignalStore, SignalStoreExt};
 use proptest::prelude::*;
 
+/// Every layout and container the test damages.
+const KINDS: [&str; 8] = [
+    "mode3",
+    "transpose",
+    "legacy1",
+    "legacy2",
+    "iac",
+    "gnz",
+    "trx",
+    "itar",
+];
+
 /// A pristine copy of each layout: (directory, path to open, binary files relative to it).
 struct Pristine {
     _dir: tempfile::TempDir,
@@ -25,21 +37,7 @@ struct Pristine {
 
 fn pristine(kind: &str) -> &'static Pristine {
     static CELLS: OnceLock<Vec<(String, Pristine)>> = OnceLock::new();
-    let all = CELLS.get_or_init(|| {
-        [
-            "mode3",
-            "transpose",
-            "legacy1",
-            "legacy2",
-            "iac",
-            "gnz",
-            "trx",
-            "itar",
-        ]
-        .iter()
-        .map(|k| (k.to_string(), build(k)))
-        .collect()
-    });
+    let all = CELLS.get_or_init(|| KINDS.iter().map(|k| (k.to_string(), build(k))).collect());
     &all.iter().find(|(k, _)| k == kind).unwrap().1
 }
 
@@ -179,16 +177,7 @@ damage_test!(itar_never_panics, "itar");
 #[test]
 fn the_pristine_copies_read_like_the_golden_repository() {
     let golden = common::golden_repo();
-    for kind in [
-        "mode3",
-        "transpose",
-        "legacy1",
-        "legacy2",
-        "iac",
-        "gnz",
-        "trx",
-        "itar",
-    ] {
+    for kind in KINDS {
         let p = pristine(kind);
         let repo = Repository::open(&p.open).unwrap_or_else(|e| panic!("{kind}: {e}"));
         repo.verify().unwrap_or_else(|e| panic!("{kind}: {e}"));

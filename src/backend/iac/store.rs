@@ -18,7 +18,7 @@ use super::reader::Pack;
 use super::table::IpcTable;
 use super::writer::PackWriter;
 use crate::catalog::{Catalog, CatalogTexts};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::{Pid, Sid};
 use crate::store::{verify_elements, SignalStore, StoreDescription};
 use crate::Warning;
@@ -353,16 +353,8 @@ pub fn write_patient_pack(store: &dyn SignalStore, out: &Path, codec: &Codec) ->
             if bytes.is_empty() {
                 continue;
             }
+            crate::native::writer::check_elements(info, pid, &bytes)?;
             let size = info.layout.size();
-            if bytes.len() % size != 0 {
-                return Err(Error::InvalidInput {
-                    what: format!(
-                        "pid {pid} signal {}: {} bytes is not a multiple of {size}",
-                        info.name,
-                        bytes.len()
-                    ),
-                });
-            }
             let n = u32::try_from(bytes.len() / size).map_err(|_| {
                 IacError::PayloadTooLarge(bytes.len() as u64)
                     .at(out, format!("pid {pid} signal {}", info.name))

@@ -736,16 +736,8 @@ pub fn export_with(
             if bytes.is_empty() {
                 continue;
             }
+            crate::native::writer::check_elements(info, pid, &bytes)?;
             let size = info.layout.size();
-            if bytes.len() % size != 0 {
-                return Err(Error::InvalidInput {
-                    what: format!(
-                        "pid {pid} signal {}: {} bytes is not whole {size}-byte elements",
-                        info.name,
-                        bytes.len()
-                    ),
-                });
-            }
             let mut m = npy::header(prefix, (bytes.len() / size) as u64);
             m.extend_from_slice(&bytes);
             members.push((ext, m));
