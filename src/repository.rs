@@ -70,6 +70,14 @@ impl Repository {
         Repository::from_layers(vec![open_layer(path.as_ref())?])
     }
 
+    /// Opens `path` read as `format` (`--format`) instead of the format its content shows.
+    ///
+    /// # Errors
+    /// As [`Repository::open`] (the forced reader's errors).
+    pub fn open_as(path: impl AsRef<Path>, format: crate::backend::Format) -> Result<Repository> {
+        Repository::from_layers(vec![open_layer_as(path.as_ref(), Some(format))?])
+    }
+
     /// Opens several repositories stacked in order (later ones override signals by name).
     ///
     /// # Errors
@@ -302,14 +310,28 @@ impl SignalStore for Repository {
     }
 }
 
-/// Opens one path as a store: a container by extension, else a repository config.
+/// Opens one path as a store: a container or a repository config, decided by content
+/// ([`crate::backend::detect`]).
 ///
 /// # Errors
 /// As [`Repository::open`].
 pub fn open_layer(path: &Path) -> Result<Layer> {
-    let store = match crate::backend::open_container(path) {
-        Some(store) => store?,
-        None => open_config(path)?,
+    open_layer_as(path, None)
+}
+
+/// Opens one path as a store in `format` (`--format`), or detected by content when `None`.
+///
+/// # Errors
+/// As [`Repository::open`].
+pub fn open_layer_as(path: &Path, format: Option<crate::backend::Format>) -> Result<Layer> {
+    use crate::backend::Format;
+    let format = match format {
+        Some(f) => f,
+        None => crate::backend::detect(path)?,
+    };
+    let store = match format {
+        Format::Container(kind) => crate::backend::open_container(kind, path)?,
+        Format::Config => open_config(path)?,
     };
     Ok(Layer {
         path: path.to_path_buf(),

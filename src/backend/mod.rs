@@ -1,5 +1,6 @@
 //! Storage backends: other containers behind the same [`SignalStore`] trait, one cargo
-//! feature each. This module dispatches by path to the backend that handles it.
+//! feature each. This module dispatches a path to the backend that handles it, chosen by the
+//! path's content ([`detect`]; the extension is only a hint) or forced by name.
 
 use std::io::Write;
 use std::path::Path;
@@ -7,6 +8,9 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::store::SignalStore;
 
+pub use detect::{detect, Format};
+
+mod detect;
 #[cfg(feature = "gnz")]
 pub mod gnz;
 #[cfg(feature = "iac")]
@@ -43,27 +47,10 @@ pub enum Container {
 }
 
 impl Container {
-    /// The container a path names, by extension (a folder holding a `.taridx` is indexed tar).
+    /// The container a path holds, decided by content ([`detect`]); `None` for a repository
+    /// config or a path that is neither.
     pub fn of(path: &Path) -> Option<Container> {
-        match path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            Some("iac") => Some(Container::Iac),
-            Some("gnz") => Some(Container::Gnz),
-            Some("trx") => Some(Container::Trx),
-            Some("taridx") => Some(Container::Itar),
-            _ if path.is_dir() => {
-                let has_taridx = std::fs::read_dir(path)
-                    .ok()?
-                    .flatten()
-                    .any(|e| e.path().extension().is_some_and(|x| x == "taridx"));
-                has_taridx.then_some(Container::Itar)
-            }
-            _ => None,
-        }
+        detect(path).ok().and_then(Format::container)
     }
 
     /// The export target name (`--to`).
@@ -114,10 +101,30 @@ macro_rules! dispatch {
     };
 }
 
-/// Opens `path` as a container store, or `None` if it is not a container path.
-pub(crate) fn open_container(path: &Path) -> Option<Result<Box<dyn SignalStore>>> {
-    let kind = Container::of(path)?;
-    Some(dispatch!(kind, path, |m| m::open_store(path)))
+/// Opens `path` as a store of container `kind`.
+///
+/// # Errors
+/// Backend errors; [`Error::Unsupported`] if the backend's feature is off.
+#[cfg_attr(
+    not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")),
+    allow(unused_variables)
+)]
+pub fn open_container(kind: Container, path: &Path) -> Result<Box<dyn SignalStore>> {
+    dispatch!(kind, path, |m| m::open_store(path))
+}
+
+/// The container `path` holds: `forced` if given, else by content.
+fn container(path: &Path, forced: Option<Container>) -> Result<Container> {
+    if let Some(c) = forced {
+        return Ok(c);
+    }
+    match detect(path)? {
+        Format::Container(c) => Ok(c),
+        Format::Config => Err(Error::Unsupported {
+            path: path.into(),
+            what: "path: a repository config (text), not a container".into(),
+        }),
+    }
 }
 
 /// Writes the whole `store` as a container of `kind` at `out`.
@@ -141,15 +148,20 @@ pub fn export(
 ///
 /// # Errors
 /// Backend errors; [`Error::Unsupported`] for a path that is not a container.
+pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
+    ls_as(path, None, out)
+}
+
+/// [`ls`] with the container forced (`--format`) instead of detected.
+///
+/// # Errors
+/// As [`ls`].
 #[cfg_attr(
     not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")),
     allow(unused_variables)
 )]
-pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
-    let kind = Container::of(path).ok_or_else(|| Error::Unsupported {
-        path: path.into(),
-        what: "path: not a container".into(),
-    })?;
+pub fn ls_as(path: &Path, forced: Option<Container>, out: &mut dyn Write) -> Result<()> {
+    let kind = container(path, forced)?;
     dispatch!(kind, path, |m| m::ls(path, out))
 }
 
@@ -157,14 +169,24 @@ pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
 ///
 /// # Errors
 /// Backend errors; [`Error::Unsupported`] for a path that is not a container.
+pub fn cat(path: &Path, name: &str, out: &mut dyn Write) -> Result<()> {
+    cat_as(path, None, name, out)
+}
+
+/// [`cat`] with the container forced (`--format`) instead of detected.
+///
+/// # Errors
+/// As [`cat`].
 #[cfg_attr(
     not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")),
     allow(unused_variables)
 )]
-pub fn cat(path: &Path, name: &str, out: &mut dyn Write) -> Result<()> {
-    let kind = Container::of(path).ok_or_else(|| Error::Unsupported {
-        path: path.into(),
-        what: "path: not a container".into(),
-    })?;
+pub fn cat_as(
+    path: &Path,
+    forced: Option<Container>,
+    name: &str,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let kind = container(path, forced)?;
     dispatch!(kind, path, |m| m::cat(path, name, out))
 }

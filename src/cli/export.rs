@@ -41,6 +41,9 @@ pub(crate) struct Args {
 pub(crate) struct LsArgs {
     /// Container file or dataset.
     file: PathBuf,
+    /// Read FILE as this container instead of detecting it: iac, gnz, trx, itar.
+    #[arg(long = "format", value_name = "NAME")]
+    format: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -50,6 +53,18 @@ pub(crate) struct CatArgs {
     /// Record row, array name or member name.
     #[arg(allow_negative_numbers = true)]
     name: String,
+    /// Read FILE as this container instead of detecting it: iac, gnz, trx, itar.
+    #[arg(long = "format", value_name = "NAME")]
+    format: Option<String>,
+}
+
+/// The container a `--format` name forces.
+fn forced(name: Option<&str>) -> anyhow::Result<Option<Container>> {
+    let Some(name) = name else { return Ok(None) };
+    match crate::cli::parse_format(name)?.container() {
+        Some(c) => Ok(Some(c)),
+        None => anyhow::bail!("--format {name}: not a container (iac, gnz, trx, itar)"),
+    }
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
@@ -140,14 +155,14 @@ fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
 
 pub(crate) fn run_ls(a: LsArgs) -> anyhow::Result<()> {
     let mut out = Vec::new();
-    backend::ls(&a.file, &mut out)?;
+    backend::ls_as(&a.file, forced(a.format.as_deref())?, &mut out)?;
     io::stdout().lock().write_all(&out)?;
     Ok(())
 }
 
 pub(crate) fn run_cat(a: CatArgs) -> anyhow::Result<()> {
     let mut out = Vec::new();
-    backend::cat(&a.file, &a.name, &mut out)?;
+    backend::cat_as(&a.file, forced(a.format.as_deref())?, &a.name, &mut out)?;
     io::stdout().lock().write_all(&out)?;
     Ok(())
 }

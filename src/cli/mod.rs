@@ -34,14 +34,35 @@ pub(crate) struct RepoArgs {
     /// Further repositories stacked on top (calculated or cleaned signals); repeatable.
     #[arg(long = "stack", value_name = "REPO")]
     pub stack: Vec<PathBuf>,
+    /// Read REPO as this format instead of detecting it by content: iac, gnz, trx, itar,
+    /// repository.
+    #[arg(long = "format", value_name = "NAME")]
+    pub format: Option<String>,
 }
 
 impl RepoArgs {
     pub(crate) fn open(&self) -> anyhow::Result<Repository> {
+        if let Some(name) = &self.format {
+            let mut layers = vec![inframed::repository::open_layer_as(
+                &self.repo,
+                Some(parse_format(name)?),
+            )?];
+            for p in &self.stack {
+                layers.push(inframed::repository::open_layer(p)?);
+            }
+            return Ok(Repository::from_layers(layers)?);
+        }
         let mut paths = vec![self.repo.clone()];
         paths.extend(self.stack.iter().cloned());
         Ok(Repository::open_stacked(&paths)?)
     }
+}
+
+/// A `--format` name.
+pub(crate) fn parse_format(name: &str) -> anyhow::Result<inframed::backend::Format> {
+    use inframed::backend::Format;
+    Format::from_name(name)
+        .ok_or_else(|| anyhow::anyhow!("--format {name}: unknown format ({})", Format::NAMES))
 }
 
 #[derive(Subcommand, Debug)]
