@@ -1,13 +1,15 @@
 //! The catalog of a store: its signals (name, sid, element layout, time unit) and dictionaries.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hashbrown::HashMap;
 
 use crate::error::{Error, Result};
 use crate::ids::Sid;
 use crate::layout::Layout;
+use crate::text::config::RepositoryConfig;
 use crate::text::dict::{Dictionaries, Section};
+use crate::text::read_text;
 use crate::text::signals::{resolve_type, SignalsFile};
 use crate::time::TimeUnit;
 use crate::Warning;
@@ -276,5 +278,62 @@ impl Catalog {
             warnings.extend(dicts.load(&origin.join(format!("#dict.{name}")), text)?);
         }
         Ok((Catalog::new(signals, dicts, unit)?, warnings))
+    }
+}
+
+/// Loading a catalog from files: the one loader of the repository, the native writers, the
+/// transpose and the converter.
+impl Catalog {
+    /// The signals file and dictionaries of a repository config, read as the original reads
+    /// them. Warnings: the config's and the signals file's ignored keywords, then the
+    /// dictionaries'.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for a config without a `SIGNAL` line; [`Error::Open`],
+    /// [`Error::Parse`] of the texts.
+    pub fn load(config: &RepositoryConfig) -> Result<(Catalog, Vec<Warning>)> {
+        let mut warnings: Vec<Warning> = config
+            .ignored
+            .iter()
+            .map(|(line, kw)| Warning {
+                path: config.path.clone(),
+                line: *line,
+                message: format!("unknown keyword {kw:?} ignored"),
+            })
+            .collect();
+        let signals_path = config.signals.as_ref().ok_or_else(|| Error::Unsupported {
+            path: config.path.clone(),
+            what: "repository config without a SIGNAL line".into(),
+        })?;
+        let (catalog, more) = Catalog::read(signals_path, &config.dictionaries, config.time_unit)?;
+        warnings.extend(more);
+        Ok((catalog, warnings))
+    }
+
+    /// A signals file and dictionary files (read in order) with the repository time unit.
+    /// Warnings: the signals file's ignored keywords, then the dictionaries'.
+    ///
+    /// # Errors
+    /// [`Error::Open`], [`Error::Parse`] of the texts.
+    pub fn read(
+        signals_path: &Path,
+        dictionaries: &[PathBuf],
+        time_unit: TimeUnit,
+    ) -> Result<(Catalog, Vec<Warning>)> {
+        let signals = SignalsFile::parse(signals_path, &read_text(signals_path)?, time_unit)?;
+        let mut warnings: Vec<Warning> = signals
+            .ignored
+            .iter()
+            .map(|(line, kw)| Warning {
+                path: signals_path.to_path_buf(),
+                line: *line,
+                message: format!("unknown keyword {kw:?} ignored"),
+            })
+            .collect();
+        let mut dicts = Dictionaries::default();
+        for d in dictionaries {
+            warnings.extend(dicts.load(d, &read_text(d)?)?);
+        }
+        Ok((Catalog::new(signals, dicts, time_unit)?, warnings))
     }
 }

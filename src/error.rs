@@ -192,3 +192,20 @@ impl Error {
         }
     }
 }
+
+/// A non-fatal problem found while opening (the original tools log these and go on).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line (0 if not about a line).
+    pub line: usize,
+    /// What was found and what was done.
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
+    }
+}

@@ -38,11 +38,8 @@ pub mod synth;
 pub mod text;
 pub mod time;
 
-use std::fmt;
-use std::path::PathBuf;
-
 pub use catalog::{Catalog, SignalInfo};
-pub use error::{DecodeError, Error, Result};
+pub use error::{DecodeError, Error, Result, Warning};
 pub use ids::{Pid, Sid};
 pub use layout::{Layout, LayoutError, Value};
 pub use native::NativeStore;
@@ -50,20 +47,3 @@ pub use repository::Repository;
 pub use signal::{ElementRef, Signal};
 pub use store::{SignalStore, SignalStoreExt};
 pub use time::{TimeError, TimeUnit};
-
-/// A non-fatal problem found while opening (the original tools log these and go on).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Warning {
-    /// The file.
-    pub path: PathBuf,
-    /// 1-based line (0 if not about a line).
-    pub line: usize,
-    /// What was found and what was done.
-    pub message: String,
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
-    }
-}

@@ -15,8 +15,6 @@ use crate::signal::Signal;
 use crate::store::{SignalStore, SignalStoreExt, StoreDescription};
 use crate::text::config::RepositoryConfig;
 use crate::text::dict::{Dictionaries, Section};
-use crate::text::read_text;
-use crate::text::signals::SignalsFile;
 use crate::Warning;
 
 /// One store of a repository, with the path it was opened from.
@@ -344,30 +342,7 @@ pub fn open_layer_as(path: &Path, format: Option<crate::backend::Format>) -> Res
 /// # Errors
 /// [`Error::Open`], [`Error::Parse`].
 pub fn read_catalog(config: &RepositoryConfig) -> Result<(Catalog, Vec<Warning>)> {
-    let mut warnings: Vec<Warning> = config
-        .ignored
-        .iter()
-        .map(|(line, kw)| Warning {
-            path: config.path.clone(),
-            line: *line,
-            message: format!("unknown keyword {kw:?} ignored"),
-        })
-        .collect();
-    let signals_path = config.signals.as_ref().ok_or_else(|| Error::Unsupported {
-        path: config.path.clone(),
-        what: "repository config without a SIGNAL line".into(),
-    })?;
-    let signals = SignalsFile::parse(signals_path, &read_text(signals_path)?, config.time_unit)?;
-    warnings.extend(signals.ignored.iter().map(|(line, kw)| Warning {
-        path: signals_path.clone(),
-        line: *line,
-        message: format!("unknown keyword {kw:?} ignored"),
-    }));
-    let mut dicts = Dictionaries::default();
-    for d in &config.dictionaries {
-        warnings.extend(dicts.load(d, &read_text(d)?)?);
-    }
-    Ok((Catalog::new(signals, dicts, config.time_unit)?, warnings))
+    Catalog::load(config)
 }
 
 /// Opens a repository config as a native store: MODE 3 as a [`NativeStore`], MODE 0–2 as a

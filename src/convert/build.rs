@@ -10,7 +10,6 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use hashbrown::HashMap;
 use rayon::prelude::*;
 
-use crate::atomic::{link_tree, AtomicDir};
 use crate::catalog::Catalog;
 use crate::convert::config::{under, ConvertConfig, InputKind};
 use crate::convert::sort::{std_sort, unique_bytes, Comparator};
@@ -22,9 +21,9 @@ use crate::convert::{
     ConvertError, ConvertOptions, ConvertReport, FileStats, Progress, UnsortedPolicy,
 };
 use crate::error::{Error, Result};
-use crate::ids::Pid;
-use crate::native::index::{write_index, STRIPPED_FORMAT};
-use crate::native::{pids_path, signal_paths, write_pids};
+use crate::ids::{Pid, Sid};
+use crate::native::write::{ConfigText, Mode3Writer};
+use crate::native::{pids_path, signal_paths};
 use crate::text::dict::{Dictionaries, Section};
 use crate::text::signals::SignalsFile;
 use crate::text::{read_text, ParseError};
@@ -471,19 +470,10 @@ impl Cursor {
     }
 }
 
-/// One signal's output: its `.data` file and the `(pid, count)` list for its `.idx`.
-struct SignalOut {
-    data: BufWriter<File>,
-    path: PathBuf,
-    entries: Vec<(u32, u32)>,
-    total: u64,
-}
-
 struct Merge<'a> {
     ctx: &'a Ctx<'a>,
     cfg: &'a ConvertConfig,
     options: &'a ConvertOptions,
-    catalog: &'a Catalog,
     cursors: Vec<Cursor>,
     names: Vec<PathBuf>,
     comparators: Vec<Comparator>,
@@ -491,11 +481,14 @@ struct Merge<'a> {
     touched: Vec<usize>,
     order: Vec<u32>,
     scratch: Vec<u8>,
-    outs: Vec<Option<SignalOut>>,
+    /// The repository being written (every loaded signal).
+    writer: Mode3Writer,
+    /// Catalog serial → sid.
+    sids: Vec<Sid>,
     forced: Vec<(String, usize)>,
     missing_forced: Vec<u64>,
     missing_dict: u64,
-    pids: Vec<Pid>,
+    pids_written: u64,
     pids_read: u64,
     errors: BufWriter<File>,
     error_lines: u64,
@@ -617,7 +610,7 @@ impl Merge<'_> {
                 bytes_read: self.bytes_read,
                 bytes_total: self.bytes_total,
                 lines: self.lines,
-                pids: self.pids.len() as u64,
+                pids: self.pids_written,
             });
         }
     }
@@ -666,26 +659,25 @@ impl Merge<'_> {
             }
         }
         for (serial, n) in counts {
-            let bytes = std::mem::take(&mut self.acc[serial]);
-            if let Some(out) = self.outs[serial].as_mut() {
-                out.total += n as u64;
-                if out.total > u32::MAX as u64 {
+            if self.ctx.load[serial] {
+                let sid = self.sids[serial];
+                if self.writer.elements(sid) + n as u64 > u32::MAX as u64 {
+                    let name = &self.ctx.plans[serial].name;
+                    let (data, _) = signal_paths(&self.writer.staged_prefix(), name);
                     return Err(backend(
-                        &out.path,
+                        &data,
                         format!("pid {pid}"),
-                        ConvertError::TooManyElements(self.ctx.plans[serial].name.clone()),
+                        ConvertError::TooManyElements(name.clone()),
                     ));
                 }
-                out.data.write_all(&bytes).map_err(io_err(&out.path))?;
-                out.entries.push((pid, n as u32));
+                self.writer.push(Pid(pid), sid, &self.acc[serial])?;
             }
-            let mut bytes = bytes;
-            bytes.clear();
-            self.acc[serial] = bytes;
+            self.acc[serial].clear();
         }
-        self.pids.push(Pid(pid));
+        self.writer.add_pid(Pid(pid))?;
+        self.pids_written += 1;
         if let Some(limit) = self.options.fail_after_pids {
-            if self.pids.len() as u64 >= limit {
+            if self.pids_written >= limit {
                 return Err(backend(
                     &self.cfg.path,
                     format!("pid {pid}"),
@@ -798,45 +790,6 @@ impl Merge<'_> {
         }
         self.report();
         self.test(true)
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Output staging.
-
-/// Where output files are written before they are published.
-struct Staging {
-    dir: Option<AtomicDir>,
-    /// LOAD_ONLY: the staging directory starts as hard links to (or copies of) every file of
-    /// the existing OUTDIR, so a file about to be written is unlinked first (never truncated
-    /// in place: its inode is the live repository's).
-    linked: bool,
-}
-
-impl Staging {
-    /// The path to write `rel` (relative to OUTDIR) to now.
-    fn path(&mut self, rel: &str) -> Result<PathBuf> {
-        let p = self.dir.as_ref().expect("not committed").path().join(rel);
-        if self.linked {
-            match fs::remove_file(&p) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::Io { path: p, source: e })
-                }
-                _ => {}
-            }
-        }
-        if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent).map_err(|source| Error::Open {
-                path: parent.into(),
-                source,
-            })?;
-        }
-        Ok(p)
-    }
-
-    /// Publishes the staged directory as OUTDIR in one step.
-    fn commit(&mut self) -> Result<()> {
-        self.dir.take().expect("not committed").commit()
     }
 }
 
@@ -1179,7 +1132,7 @@ pub(super) fn convert_cfg(
 
     // The output directory.
     let config_name = cfg.config_name.clone();
-    let staging = if load_only {
+    let writer = if load_only {
         let has_repo = config_name
             .as_ref()
             .is_some_and(|c| outdir.join(c).is_file())
@@ -1191,20 +1144,19 @@ pub(super) fn convert_cfg(
                 ConvertError::LoadOnlyWithoutRepository,
             ));
         }
-        let dir = AtomicDir::create(&outdir)?;
-        link_tree(&outdir, dir.path())?;
-        Staging {
-            dir: Some(dir),
-            linked: true,
-        }
+        Mode3Writer::update(&outdir, &catalog, &cfg.prefix)?
     } else {
         check_outdir(&outdir, cfg)?;
-        Staging {
-            dir: Some(AtomicDir::create(&outdir)?),
-            linked: false,
-        }
+        Mode3Writer::create(&outdir, &catalog, &cfg.prefix)?
     };
-    let mut staging = staging;
+    let loaded: Vec<Sid> = catalog
+        .signals()
+        .iter()
+        .zip(&ctx.load)
+        .filter(|(_, &l)| l)
+        .map(|(s, _)| s.sid)
+        .collect();
+    let writer = writer.only(&loaded);
     let stem = config_name
         .as_deref()
         .map(|c| c.strip_suffix(".repository").unwrap_or(c).to_string())
@@ -1230,15 +1182,15 @@ pub(super) fn convert_cfg(
             &input_paths,
             bytes_total,
             forced,
-            &mut staging,
+            writer,
             &error_tmp,
         )
     };
     drop(sort_dir);
-    let error_lines = result.as_ref().map_or(0, |r| r.error_lines);
+    let error_lines = result.as_ref().map_or(0, |r| r.0.error_lines);
     let had_errors = fs::metadata(error_tmp.path()).is_ok_and(|m| m.len() > 0);
     match result {
-        Ok(mut report) => {
+        Ok((mut report, mut writer)) => {
             // Texts: signals file and dictionaries (byte copies), the repository config.
             let mut rels: Vec<String> = Vec::new();
             for d in &cfg.dictionaries {
@@ -1248,17 +1200,14 @@ pub(super) fn convert_cfg(
                         path: under(&cfg.dir, d),
                         source,
                     })?;
-                    let p = staging.path(&rel)?;
-                    fs::write(&p, bytes).map_err(io_err(&p))?;
+                    writer.put(&rel, &bytes)?;
                 }
                 rels.push(rel);
             }
-            if let Some(name) = &config_name {
-                let text = repository_config_text(cfg, &rels, &outdir);
-                let p = staging.path(name)?;
-                fs::write(&p, text).map_err(io_err(&p))?;
+            let config_text = config_name.as_ref().map(|name| {
                 report.config = Some(outdir.join(name));
-            }
+                (name.as_str(), repository_config_text(cfg, &rels, &outdir))
+            });
             // The error file.
             report.error_lines = error_lines;
             if had_errors {
@@ -1266,7 +1215,7 @@ pub(super) fn convert_cfg(
                     Some(p) => p.clone(),
                     None => {
                         let rel = format!("{stem}.convert_errors");
-                        let p = staging.path(&rel)?;
+                        let p = writer.stage_path(&rel)?;
                         fs::copy(error_tmp.path(), &p).map_err(io_err(&p))?;
                         outdir.join(rel)
                     }
@@ -1279,13 +1228,13 @@ pub(super) fn convert_cfg(
                 }
                 report.error_file = Some(target);
             }
-            staging.commit()?;
+            report.signals =
+                writer.finish(config_text.as_ref().map(|(n, t)| (*n, t.as_bytes())))?;
             report.outdir = outdir;
             report.warnings.splice(0..0, warnings);
             Ok(report)
         }
         Err(e) => {
-            drop(staging);
             if had_errors {
                 let target = options
                     .error_file
@@ -1301,24 +1250,24 @@ pub(super) fn convert_cfg(
 
 /// The `.repository` text MedConvert's `create_repository_config` writes for MODE 3.
 fn repository_config_text(cfg: &ConvertConfig, dict_rels: &[String], outdir: &Path) -> String {
-    let mut out = String::new();
-    if !cfg.description.is_empty() {
-        out.push_str(&format!("DESCRIPTION\t{}\n", cfg.description));
-    }
-    if cfg.relative {
-        out.push_str("DIR\t.\n");
+    let dir = if cfg.relative {
+        ".".to_string()
     } else {
         let abs = std::path::absolute(outdir).unwrap_or_else(|_| outdir.to_path_buf());
-        out.push_str(&format!("DIR\t{}\n", abs.display()));
+        abs.display().to_string()
+    };
+    let dictionaries: Vec<&str> = dict_rels.iter().map(String::as_str).collect();
+    ConfigText {
+        description: Some(cfg.description.as_str()).filter(|d| !d.is_empty()),
+        dir: &dir,
+        dictionaries: &dictionaries,
+        signals: &output_rel(&cfg.signals[0]),
+        mode: cfg.mode as i64,
+        prefix: Some(&cfg.prefix),
+        layout_lines: &[],
+        time_unit: cfg.time_unit as i64,
     }
-    for rel in dict_rels {
-        out.push_str(&format!("DICTIONARY\t{rel}\n"));
-    }
-    out.push_str(&format!("SIGNAL\t{}\n", output_rel(&cfg.signals[0])));
-    out.push_str(&format!("MODE\t{}\n", cfg.mode));
-    out.push_str(&format!("PREFIX\t{}\n", cfg.prefix));
-    out.push_str(&format!("TIMEUNIT\t{}\n", cfg.time_unit));
-    out
+    .to_text()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1332,44 +1281,17 @@ fn run_load(
     inputs: &[PathBuf],
     bytes_total: u64,
     forced: Vec<(String, usize)>,
-    staging: &mut Staging,
+    writer: Mode3Writer,
     error_tmp: &tempfile::NamedTempFile,
-) -> Result<ConvertReport> {
+) -> Result<(ConvertReport, Mode3Writer)> {
     let n_inputs = inputs.len().max(1);
     let block_bytes = options
         .block_bytes
         .unwrap_or(((32usize << 20) / n_inputs).clamp(256 << 10, 4 << 20));
-    // One .data file per loaded signal.
-    let mut outs: Vec<Option<SignalOut>> = Vec::new();
-    let mut idx_paths: Vec<Option<PathBuf>> = Vec::new();
-    for (serial, info) in catalog.signals().iter().enumerate() {
-        if !ctx.load[serial] {
-            outs.push(None);
-            idx_paths.push(None);
-            continue;
-        }
-        let (data_rel, idx_rel) = signal_paths(Path::new(&cfg.prefix), &info.name);
-        let data_path = staging.path(&data_rel.to_string_lossy())?;
-        let idx_path = staging.path(&idx_rel.to_string_lossy())?;
-        let f = File::create(&data_path).map_err(|source| Error::Open {
-            path: data_path.clone(),
-            source,
-        })?;
-        let mut data = BufWriter::with_capacity(256 << 10, f);
-        data.write_all(&STRIPPED_FORMAT.to_le_bytes())
-            .map_err(io_err(&data_path))?;
-        outs.push(Some(SignalOut {
-            data,
-            path: data_path,
-            entries: Vec::new(),
-            total: 0,
-        }));
-        idx_paths.push(Some(idx_path));
-    }
     let errors = BufWriter::new(error_tmp.reopen().map_err(io_err(error_tmp.path()))?);
     let names: Vec<PathBuf> = cfg.inputs.iter().map(|i| i.path.clone()).collect();
 
-    let report = std::thread::scope(|scope| -> Result<ConvertReport> {
+    let report = std::thread::scope(|scope| -> Result<(ConvertReport, Mode3Writer)> {
         let mut cursors = Vec::new();
         for (k, path) in inputs.iter().enumerate() {
             let (tx, rx) = sync_channel(1);
@@ -1392,7 +1314,6 @@ fn run_load(
             ctx,
             cfg,
             options,
-            catalog,
             cursors,
             names: names.clone(),
             comparators: ctx
@@ -1404,11 +1325,12 @@ fn run_load(
             touched: Vec::new(),
             order: Vec::new(),
             scratch: Vec::new(),
-            outs,
+            writer,
+            sids: catalog.signals().iter().map(|s| s.sid).collect(),
             missing_forced: vec![0; forced.len()],
             forced,
             missing_dict: 0,
-            pids: Vec::new(),
+            pids_written: 0,
             pids_read: 0,
             errors,
             error_lines: 0,
@@ -1424,37 +1346,10 @@ fn run_load(
         drop(cursors);
         m.errors.flush().map_err(io_err(error_tmp.path()))?;
         result?;
-        // Close the .data files and write the .idx files and the pid list.
-        let mut signals = Vec::new();
-        for (serial, out) in m.outs.iter_mut().enumerate() {
-            let Some(out) = out.take() else { continue };
-            let info = &m.catalog.signals()[serial];
-            let SignalOut {
-                data,
-                path,
-                entries,
-                total,
-            } = out;
-            let f = data.into_inner().map_err(|e| Error::Io {
-                path: path.clone(),
-                source: e.into_error(),
-            })?;
-            f.sync_all().map_err(io_err(&path))?;
-            let idx_path = idx_paths[serial].as_ref().expect("loaded signal");
-            let idx = write_index(info.sid.0 as i32, info.layout.size() as u32, &entries);
-            fs::write(idx_path, idx).map_err(io_err(idx_path))?;
-            signals.push((info.name.clone(), total));
-        }
-        if !load_only(cfg) {
-            let rel = pids_path(Path::new(&cfg.prefix));
-            let p = staging.path(&rel.to_string_lossy())?;
-            fs::write(&p, write_pids(&m.pids)).map_err(io_err(&p))?;
-        }
-        Ok(ConvertReport {
+        let report = ConvertReport {
             pids_read: m.pids_read.saturating_sub(1),
-            pids_written: m.pids.len() as u64,
+            pids_written: m.pids_written,
             files,
-            signals,
             missing_forced: m
                 .forced
                 .iter()
@@ -1465,11 +1360,8 @@ fn run_load(
             warnings: std::mem::take(&mut m.warnings),
             error_lines: m.error_lines,
             ..ConvertReport::default()
-        })
+        };
+        Ok((report, m.writer))
     })?;
     Ok(report)
-}
-
-fn load_only(cfg: &ConvertConfig) -> bool {
-    !cfg.load_only.is_empty()
 }

@@ -1,18 +1,22 @@
 //! The native InfraMed layouts: MODE 3 per-signal `.data`/`.idx` files and the pid list.
 
+mod config;
 pub mod index;
 pub mod legacy;
 pub(crate) mod pids;
 pub mod sparse;
 mod store;
 pub mod transpose;
-pub mod writer;
+pub mod write;
+/// The former name of [`write`], kept for code written against it.
+pub use write as writer;
 
+pub use config::NativeConfig;
 pub use legacy::LegacyStore;
 pub use pids::write_pids;
 pub use store::NativeStore;
 pub use transpose::{PatientRecord, Transpose, TransposeStore};
-pub use writer::{add_signal, write_mode3, Mode3Options, NewSignal, RepositoryWriter};
+pub use write::{add_signal, write_mode3, Mode3Options, Mode3Writer, NewSignal, RepositoryWriter};
 
 use std::path::{Path, PathBuf};
 

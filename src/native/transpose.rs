@@ -15,13 +15,12 @@ use crate::catalog::Catalog;
 use crate::error::{DecodeError, Error, Result};
 use crate::ids::{Pid, Sid};
 use crate::mmap::{self, Bytes};
+use crate::native::config::NativeConfig;
 use crate::native::pids::{verify_pids, PidList};
 use crate::native::pids_path;
 use crate::native::sparse::{i32_at, u32_at, u64_at, write_sparse_with_min, Sparse};
-use crate::native::writer::{check_pid, Budget, Out, Source};
-use crate::repository::read_catalog;
+use crate::native::write::{check_pid, Budget, Out};
 use crate::store::{SignalStore, StoreDescription};
-use crate::text::config::RepositoryConfig;
 
 /// Magic number at the start of every patient record (`PID_REC_MAGIC_NUM`).
 pub const PID_RECORD_MAGIC: u64 = 0x0024_8ace_1357_9bdf;
@@ -539,15 +538,9 @@ impl TransposeStore {
     /// [`Error::Open`], [`Error::Parse`], [`Error::Corrupt`]; [`Error::Unsupported`] when the
     /// repository has no transpose or is not MODE 3.
     pub fn open(config: impl AsRef<Path>) -> Result<TransposeStore> {
-        let config = RepositoryConfig::read(config.as_ref())?;
-        if config.mode != 3 {
-            return Err(Error::Unsupported {
-                path: config.path.clone(),
-                what: format!("by-pid transpose of a MODE {} repository", config.mode),
-            });
-        }
-        let (catalog, _) = read_catalog(&config)?;
-        let prefix = config.prefix_path();
+        let NativeConfig {
+            catalog, prefix, ..
+        } = NativeConfig::read_mode3(config.as_ref(), "by-pid transpose of")?;
         let transpose = Transpose::open(&prefix, &catalog)?.ok_or_else(|| Error::Unsupported {
             path: pid_idx_path(&prefix),
             what: "repository without a by-pid transpose (run `inframed index`)".into(),
@@ -654,26 +647,26 @@ pub fn encode_record(pid: Pid, signals: &[(Sid, &[u8], usize)]) -> Result<Vec<u8
     Ok(r)
 }
 
-/// Writes the transpose of `source` under `prefix`, in a directory being built (chunks
+/// Writes the transpose of `store` under `prefix`, in a directory being built (chunks
 /// first, the `.pid_idx` last).
-pub(crate) fn write_transpose_source<S: Source + ?Sized>(
-    source: &S,
+pub(crate) fn write_transpose_into(
+    store: &dyn SignalStore,
     prefix: &Path,
     budget: &Budget,
 ) -> Result<()> {
-    write_transpose_with(source, prefix, budget, |path, budget| {
+    write_transpose_with(store, prefix, budget, |path, budget| {
         Out::create(path, budget).map(Sink::Plain)
     })
     .map(|_| ())
 }
 
-enum Sink<'b> {
-    Plain(Out<'b, std::io::BufWriter<std::fs::File>>),
-    Atomic(Out<'b, crate::atomic::AtomicFile>),
+enum Sink {
+    Plain(Out<std::io::BufWriter<std::fs::File>>),
+    Atomic(Out<crate::atomic::AtomicFile>),
     Memory(Vec<u8>),
 }
 
-impl Sink<'_> {
+impl Sink {
     fn write(&mut self, b: &[u8]) -> Result<()> {
         match self {
             Sink::Plain(o) => o.write(b),
@@ -696,25 +689,25 @@ impl Sink<'_> {
 
 /// Writes chunk files then the `.pid_idx`; returns the bytes of in-memory sinks, in that
 /// order.
-fn write_transpose_with<'b, S: Source + ?Sized>(
-    source: &S,
+fn write_transpose_with(
+    store: &dyn SignalStore,
     prefix: &Path,
-    budget: &'b Budget,
-    open: impl Fn(&Path, &'b Budget) -> Result<Sink<'b>>,
+    budget: &Budget,
+    open: impl Fn(&Path, &Budget) -> Result<Sink>,
 ) -> Result<Vec<Vec<u8>>> {
     let mut memory = Vec::new();
-    let catalog = source.catalog();
+    let catalog = store.catalog();
     let mut sigs: Vec<(Sid, usize)> = catalog
         .signals()
         .iter()
         .map(|s| (s.sid, s.layout.size()))
         .collect();
     sigs.sort_unstable();
-    let pids = source.all_pids();
+    let pids = store.pids();
     for &p in pids.iter() {
         check_pid(p)?;
     }
-    let (first, jump, n_chunks) = chunk_plan(&pids);
+    let (first, jump, n_chunks) = chunk_plan(pids);
     if n_chunks > u16::MAX as usize + 1 {
         return Err(Error::InvalidInput {
             what: "too many transpose chunks".into(),
@@ -732,7 +725,7 @@ fn write_transpose_with<'b, S: Source + ?Sized>(
             at += 1;
             let mut vectors = Vec::new();
             for &(sid, size) in &sigs {
-                let b = source.get(pid, sid)?;
+                let b = store.get_bytes(pid, sid)?;
                 if !b.is_empty() {
                     vectors.push((sid, b, size));
                 }
@@ -770,19 +763,15 @@ pub fn build_transpose(config: impl AsRef<Path>) -> Result<()> {
 /// [`build_transpose`] with a fault-injection budget (tests).
 #[doc(hidden)]
 pub fn build_transpose_with(config_path: &Path, fail_after: Option<u64>) -> Result<()> {
-    let config = RepositoryConfig::read(config_path)?;
-    if config.mode != 3 {
-        return Err(Error::Unsupported {
-            path: config_path.into(),
-            what: format!("by-pid transpose of a MODE {} repository", config.mode),
-        });
-    }
-    let (catalog, warnings) = read_catalog(&config)?;
-    let prefix = config.prefix_path();
+    let NativeConfig {
+        catalog,
+        warnings,
+        prefix,
+        ..
+    } = NativeConfig::read_mode3(config_path, "by-pid transpose of")?;
     let store = crate::native::NativeStore::open(catalog, &prefix, warnings)?;
     let budget = Budget::new(fail_after);
-    let source: &dyn SignalStore = &store;
-    write_transpose_with(&source, &prefix, &budget, |path, budget| {
+    write_transpose_with(&store, &prefix, &budget, |path, budget| {
         Out::atomic(path, budget).map(Sink::Atomic)
     })?;
     let (_, _, n) = chunk_plan(store.pids());
@@ -818,7 +807,7 @@ pub(crate) fn remove_transpose(prefix: &Path) -> Result<()> {
 /// The store's read errors; [`Error::InvalidInput`] for pids beyond `i32`.
 pub fn transpose_bytes(store: &dyn SignalStore) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
     let budget = Budget::new(None);
-    let mut files = write_transpose_with(&store, Path::new("<memory>"), &budget, |_, _| {
+    let mut files = write_transpose_with(store, Path::new("<memory>"), &budget, |_, _| {
         Ok(Sink::Memory(Vec::new()))
     })?;
     let idx = files.pop().unwrap_or_default();

@@ -9,7 +9,9 @@ use crate::ids::{Pid, Sid};
 use crate::native::legacy::data::{encode_full_record, FULL_FORMAT, STRIPPED_FORMAT};
 use crate::native::legacy::index::{encode_packet, index_file_header};
 use crate::native::signal_paths;
-use crate::native::writer::{check_elements, check_pid, check_target, put, Budget, Metadata, Out};
+use crate::native::write::{
+    check_elements, check_pid, check_target, put, Budget, ConfigText, Metadata, Out,
+};
 use crate::store::SignalStore;
 
 /// What to write: MODE, data-file kind, file grouping, names.
@@ -304,27 +306,26 @@ pub(crate) fn write_legacy_into(
             )?;
         }
     }
-    let mut config = String::new();
     let meta = &options.metadata;
-    if !meta.description.is_empty() {
-        config.push_str(&format!("DESCRIPTION\t{}\n", meta.description));
-    }
-    config.push_str("DIR\t.\n");
-    for (rel, _) in &meta.files {
-        config.push_str(&format!("DICTIONARY\t{rel}\n"));
-    }
-    config.push_str(&format!("SIGNAL\t{}\n", meta.signals_file));
-    config.push_str(&format!("MODE\t{}\n", options.mode));
-    if options.mode == 2 {
-        config.push_str(&format!("PREFIX\t{}\n", options.prefix));
-    }
+    let dictionaries: Vec<&str> = meta.files.iter().map(|(rel, _)| rel.as_str()).collect();
+    let mut layout_lines: Vec<String> = Vec::new();
     for (fno, data_rel, _, _) in &groups {
-        config.push_str(&format!("DATA\t{fno}\t{data_rel}\n"));
+        layout_lines.push(format!("DATA\t{fno}\t{data_rel}"));
     }
     for (_, _, index_rel, _) in &groups {
-        config.push_str(&format!("INDEX\t{index_rel}\n"));
+        layout_lines.push(format!("INDEX\t{index_rel}"));
     }
-    config.push_str(&format!("TIMEUNIT\t{}\n", meta.time_unit.code()));
+    let config = ConfigText {
+        description: Some(meta.description.as_str()).filter(|d| !d.is_empty()),
+        dir: ".",
+        dictionaries: &dictionaries,
+        signals: &meta.signals_file,
+        mode: options.mode as i64,
+        prefix: (options.mode == 2).then_some(options.prefix.as_str()),
+        layout_lines: &layout_lines,
+        time_unit: meta.time_unit.code() as i64,
+    }
+    .to_text();
     put(&root.join(&config_name), config.as_bytes(), &budget)?;
     Ok(config_name)
 }

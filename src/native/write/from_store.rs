@@ -1,0 +1,91 @@
+//! [`write_mode3`]: any [`SignalStore`] written as a MODE 3 repository through the one
+//! [`Mode3Writer`].
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::store::SignalStore;
+
+use super::metadata::{check_metadata, relative_inside, Mode3Options};
+use super::mode3::Mode3Writer;
+
+/// Checks that `out` may be replaced: absent, empty, or holding `<name>.repository`.
+pub(crate) fn check_target(out: &Path, config_name: &str) -> Result<()> {
+    if !out.exists() {
+        return Ok(());
+    }
+    let empty = fs::read_dir(out)
+        .map_err(|source| Error::Open {
+            path: out.into(),
+            source,
+        })?
+        .next()
+        .is_none();
+    if empty || out.join(config_name).is_file() {
+        return Ok(());
+    }
+    Err(Error::InvalidInput {
+        what: format!(
+            "{} exists and is not a repository written as {config_name}: refusing to replace it",
+            out.display()
+        ),
+    })
+}
+
+/// Writes any store as a MODE 3 repository in the directory `out` (created, or replaced if
+/// it holds `<name>.repository`), byte for byte as the original loader writes the same
+/// content. Returns the config path.
+///
+/// # Errors
+/// [`Error::InvalidInput`] (a pid beyond `i32`, vectors not whole elements, `out` not a
+/// repository directory), I/O errors naming the file; the store's read errors. On error
+/// nothing at `out` has changed.
+///
+/// # Examples
+/// ```
+/// use inframed::native::writer::{write_mode3, Mode3Options};
+/// use inframed::{Repository, SignalStore};
+/// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
+/// let out = tempfile::tempdir().unwrap();
+/// let options = Mode3Options::new("copy", repo.catalog());
+/// let config = write_mode3(&repo, &out.path().join("copy"), &options)?;
+/// assert_eq!(Repository::open(config)?.pids(), repo.pids());
+/// # Ok::<_, inframed::Error>(())
+/// ```
+pub fn write_mode3(store: &dyn SignalStore, out: &Path, options: &Mode3Options) -> Result<PathBuf> {
+    let config_name = format!("{}.repository", options.name);
+    check_target(out, &config_name)?;
+    if relative_inside(&out.join(&options.prefix), out).is_none() {
+        return Err(Error::InvalidInput {
+            what: format!("PREFIX {:?} must be a relative path", options.prefix),
+        });
+    }
+    let catalog = store.catalog();
+    let mut w = Mode3Writer::create(out, catalog, &options.prefix)?.fail_after(options.fail_after);
+    let meta = &options.metadata;
+    // The catalog the written texts define must describe the same signals.
+    check_metadata(meta, catalog)?;
+    for (rel, bytes) in &meta.files {
+        w.put(rel, bytes)?;
+    }
+    for info in catalog.signals() {
+        let mut pushed = Ok(());
+        store.scan(info.sid, &mut |pid, bytes| {
+            if pushed.is_ok() {
+                pushed = w.push(pid, info.sid, bytes);
+            }
+        })?;
+        pushed?;
+        w.finish_signal(info.sid)?;
+    }
+    for &pid in store.pids() {
+        w.add_pid(pid)?;
+    }
+    if options.transpose {
+        crate::native::transpose::write_transpose_into(store, &w.staged_prefix(), w.budget())?;
+    }
+    let text = meta.config_text(&options.prefix);
+    w.finish(Some((&config_name, text.as_bytes())))?;
+    Ok(out.join(config_name))
+}

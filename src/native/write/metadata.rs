@@ -1,0 +1,303 @@
+//! The texts of a MODE 3 repository (description, signals file, dictionaries, config) and the
+//! names and options of one to write.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Component, Path};
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::text::config::RepositoryConfig;
+use crate::text::dict::DictEvent;
+use crate::text::signals::SignalsFile;
+use crate::time::TimeUnit;
+
+use super::out::{put, Budget};
+
+/// The text files of a repository besides its binary data: description, time unit, the
+/// signals file and the dictionaries, with the relative paths the config names them by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    /// `DESCRIPTION` (the original keeps only its first word).
+    pub description: String,
+    /// `TIMEUNIT`.
+    pub time_unit: TimeUnit,
+    /// Relative path of the signals file (the `SIGNAL` line); must be one of `files`.
+    pub signals_file: String,
+    /// `(relative path, bytes)` of the signals file and every dictionary, in `DICTIONARY`
+    /// order (the original loader lists the signals file first).
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl Metadata {
+    /// Texts regenerated from a catalog: `<name>.signals`, then one `dicts/dict.<section>`
+    /// per dictionary section (a `DEFAULT` section that only repeats the signals file is
+    /// left out: the signals file is read as a dictionary anyway).
+    pub fn from_catalog(name: &str, catalog: &Catalog) -> Metadata {
+        let signals_file = format!("{}.signals", sanitize(name));
+        let mut files = vec![(signals_file.clone(), catalog.signals_text().into_bytes())];
+        let mut used = BTreeSet::new();
+        for section in catalog.dictionaries().sections() {
+            let only_signals = section.events().iter().all(|e| match e {
+                DictEvent::Def(code, n) => catalog
+                    .signal(n)
+                    .is_ok_and(|s| s.sid.0 as i64 == *code as i64),
+                DictEvent::Set(..) => false,
+            });
+            if only_signals {
+                continue;
+            }
+            let base = format!("dicts/dict.{}", sanitize(&section.names()[0]));
+            let mut rel = base.clone();
+            let mut n = 1;
+            while !used.insert(rel.clone()) {
+                n += 1;
+                rel = format!("{base}_{n}");
+            }
+            files.push((rel, section.to_text().into_bytes()));
+        }
+        Metadata {
+            description: name.to_string(),
+            time_unit: catalog.time_unit(),
+            signals_file,
+            files,
+        }
+    }
+
+    /// The texts of an existing repository config, copied byte for byte. Paths outside the
+    /// config's metadata directory are re-homed under `dicts/`.
+    ///
+    /// # Errors
+    /// [`Error::Open`], [`Error::Parse`] (the config), [`Error::Unsupported`] (no `SIGNAL` line).
+    pub fn from_config(config: &RepositoryConfig) -> Result<Metadata> {
+        let signals = config.signals.as_ref().ok_or_else(|| Error::Unsupported {
+            path: config.path.clone(),
+            what: "repository config without a SIGNAL line".into(),
+        })?;
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut signals_file = None;
+        for path in &config.dictionaries {
+            let mut rel = relative_inside(path, &config.metadata_dir).unwrap_or_else(|| {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "dict".into());
+                format!("dicts/{}", sanitize(&name))
+            });
+            while files.iter().any(|(r, _)| *r == rel) {
+                rel.push('_');
+            }
+            let bytes = fs::read(path).map_err(|source| Error::Open {
+                path: path.clone(),
+                source,
+            })?;
+            if path == signals {
+                signals_file = Some(rel.clone());
+            }
+            files.push((rel, bytes));
+        }
+        let signals_file = signals_file.ok_or_else(|| Error::Unsupported {
+            path: config.path.clone(),
+            what: "SIGNAL file missing from the dictionary list".into(),
+        })?;
+        let description = config
+            .description
+            .split(['\t', ' '])
+            .next()
+            .unwrap_or("")
+            .to_string();
+        Ok(Metadata {
+            description,
+            time_unit: config.time_unit,
+            signals_file,
+            files,
+        })
+    }
+
+    /// The `.repository` text MedConvert writes for MODE 3 (`DIR .`).
+    pub fn config_text(&self, prefix: &str) -> String {
+        let dictionaries: Vec<&str> = self.files.iter().map(|(rel, _)| rel.as_str()).collect();
+        ConfigText {
+            description: Some(&self.description),
+            dir: ".",
+            dictionaries: &dictionaries,
+            signals: &self.signals_file,
+            mode: 3,
+            prefix: Some(prefix),
+            layout_lines: &[],
+            time_unit: self.time_unit.code() as i64,
+        }
+        .to_text()
+    }
+
+    pub(crate) fn write_files(&self, dir: &Path, budget: &Budget) -> Result<()> {
+        for (rel, bytes) in &self.files {
+            put(&dir.join(rel), bytes, budget)?;
+        }
+        Ok(())
+    }
+}
+
+/// The lines of a `.repository` config, as MedConvert's `create_repository_config` writes
+/// them: the one config-text writer of every writer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ConfigText<'a> {
+    /// `DESCRIPTION` (no line when `None`).
+    pub description: Option<&'a str>,
+    /// `DIR` (`.` for a relocatable repository).
+    pub dir: &'a str,
+    /// One `DICTIONARY` line each.
+    pub dictionaries: &'a [&'a str],
+    /// `SIGNAL`.
+    pub signals: &'a str,
+    /// `MODE`.
+    pub mode: i64,
+    /// `PREFIX` (no line when `None`).
+    pub prefix: Option<&'a str>,
+    /// Lines of a legacy layout after `PREFIX` (`DATA <fno> <file>`, `INDEX <file>`).
+    pub layout_lines: &'a [String],
+    /// `TIMEUNIT` code.
+    pub time_unit: i64,
+}
+
+impl ConfigText<'_> {
+    /// The config text.
+    pub(crate) fn to_text(self) -> String {
+        let mut out = String::new();
+        if let Some(d) = self.description {
+            out.push_str(&format!("DESCRIPTION\t{d}\n"));
+        }
+        out.push_str(&format!("DIR\t{}\n", self.dir));
+        for rel in self.dictionaries {
+            out.push_str(&format!("DICTIONARY\t{rel}\n"));
+        }
+        out.push_str(&format!("SIGNAL\t{}\n", self.signals));
+        out.push_str(&format!("MODE\t{}\n", self.mode));
+        if let Some(p) = self.prefix {
+            out.push_str(&format!("PREFIX\t{p}\n"));
+        }
+        for line in self.layout_lines {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push_str(&format!("TIMEUNIT\t{}\n", self.time_unit));
+        out
+    }
+}
+
+/// `path` relative to `base` when it lies inside it, with only normal components.
+pub(crate) fn relative_inside(path: &Path, base: &Path) -> Option<String> {
+    let rel = path.strip_prefix(base).ok()?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// A file-name-safe form of a name (letters, digits, `_-.%#` kept; others become `_`).
+pub(crate) fn sanitize(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_-.%#".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        format!("_{s}")
+    } else {
+        s
+    }
+}
+
+/// Names and options of a MODE 3 repository to write.
+#[derive(Clone, Debug)]
+pub struct Mode3Options {
+    /// Config file stem: `<name>.repository`.
+    pub name: String,
+    /// `PREFIX`, relative to the output directory (default `data/<name>_rep`).
+    pub prefix: String,
+    /// Texts (signals file, dictionaries, description).
+    pub metadata: Metadata,
+    /// Also write the by-pid transpose (`__pids__<k>.pid_data` + `__pids__all.pid_idx`).
+    pub transpose: bool,
+    /// Test hook: fail with an I/O error after this many bytes.
+    #[doc(hidden)]
+    pub fail_after: Option<u64>,
+}
+
+impl Mode3Options {
+    /// Options for a repository `<name>.repository` with texts regenerated from `catalog`.
+    pub fn new(name: &str, catalog: &Catalog) -> Mode3Options {
+        let name = sanitize(name);
+        Mode3Options {
+            prefix: format!("data/{name}_rep"),
+            metadata: Metadata::from_catalog(&name, catalog),
+            name,
+            transpose: false,
+            fail_after: None,
+        }
+    }
+
+    /// Options that reproduce an existing config's name, `PREFIX` and texts byte for byte.
+    ///
+    /// # Errors
+    /// As [`Metadata::from_config`].
+    pub fn from_config(config: &RepositoryConfig) -> Result<Mode3Options> {
+        let name = config
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "repo".into());
+        let prefix = if relative_inside(&config.prefix_path(), &config.dir).is_some() {
+            config.prefix.clone()
+        } else {
+            format!("data/{}_rep", sanitize(&name))
+        };
+        Ok(Mode3Options {
+            name: sanitize(&name),
+            prefix,
+            metadata: Metadata::from_config(config)?,
+            transpose: false,
+            fail_after: None,
+        })
+    }
+}
+
+/// The signals file of `meta` must define the catalog's signals (name, sid, layout).
+pub(crate) fn check_metadata(meta: &Metadata, catalog: &Catalog) -> Result<()> {
+    let (_, text) = meta
+        .files
+        .iter()
+        .find(|(r, _)| *r == meta.signals_file)
+        .ok_or_else(|| Error::InvalidInput {
+            what: format!(
+                "signals file {} not among the metadata files",
+                meta.signals_file
+            ),
+        })?;
+    let text: String = String::from_utf8_lossy(text).into_owned();
+    let parsed = SignalsFile::parse(Path::new(&meta.signals_file), &text, meta.time_unit)?;
+    let same = parsed.signals.len() == catalog.signals().len()
+        && parsed.signals.iter().all(|s| {
+            catalog
+                .signal(&s.name)
+                .is_ok_and(|c| c.sid == s.sid && c.layout == s.layout)
+        });
+    if !same {
+        return Err(Error::InvalidInput {
+            what: format!(
+                "signals file {} does not define the signals being written",
+                meta.signals_file
+            ),
+        });
+    }
+    Ok(())
+}
