@@ -353,16 +353,14 @@ pub fn read_catalog(config: &RepositoryConfig) -> Result<(Catalog, Vec<Warning>)
             message: format!("unknown keyword {kw:?} ignored"),
         })
         .collect();
-    let signals_path = config.signals.as_ref().ok_or_else(|| Error::Unsupported {
-        path: config.path.clone(),
-        what: "repository config without a SIGNAL line".into(),
-    })?;
-    let signals = SignalsFile::parse(signals_path, &read_text(signals_path)?, config.time_unit)?;
-    warnings.extend(signals.ignored.iter().map(|(line, kw)| Warning {
-        path: signals_path.clone(),
-        line: *line,
-        message: format!("unknown keyword {kw:?} ignored"),
-    }));
+    if config.signals_files.is_empty() {
+        return Err(Error::Unsupported {
+            path: config.path.clone(),
+            what: "repository config without a SIGNAL line".into(),
+        });
+    }
+    // Every SIGNAL file, as the original reads them all (unparsable lines are errors there).
+    let signals = SignalsFile::read_files(&config.signals_files, config.time_unit)?;
     let mut dicts = Dictionaries::default();
     for d in &config.dictionaries {
         warnings.extend(dicts.load(d, &read_text(d)?)?);
