@@ -301,26 +301,32 @@ impl Catalog {
                 message: format!("unknown keyword {kw:?} ignored"),
             })
             .collect();
-        let signals_path = config.signals.as_ref().ok_or_else(|| Error::Unsupported {
-            path: config.path.clone(),
-            what: "repository config without a SIGNAL line".into(),
-        })?;
-        let (catalog, more) = Catalog::read(signals_path, &config.dictionaries, config.time_unit)?;
+        if config.signals_files.is_empty() {
+            return Err(Error::Unsupported {
+                path: config.path.clone(),
+                what: "repository config without a SIGNAL line".into(),
+            });
+        }
+        // Every SIGNAL file, as the original reads them all.
+        let (catalog, more) =
+            Catalog::read(&config.signals_files, &config.dictionaries, config.time_unit)?;
         warnings.extend(more);
         Ok((catalog, warnings))
     }
 
-    /// A signals file and dictionary files (read in order) with the repository time unit.
-    /// Warnings: the signals file's ignored keywords, then the dictionaries'.
+    /// Signals files (one table, read in order) and dictionary files (read in order) with the
+    /// repository time unit. Warnings: the signals files' ignored keywords (named after the
+    /// last file), then the dictionaries'.
     ///
     /// # Errors
     /// [`Error::Open`], [`Error::Parse`] of the texts.
     pub fn read(
-        signals_path: &Path,
+        signals_paths: &[PathBuf],
         dictionaries: &[PathBuf],
         time_unit: TimeUnit,
     ) -> Result<(Catalog, Vec<Warning>)> {
-        let signals = SignalsFile::parse(signals_path, &read_text(signals_path)?, time_unit)?;
+        let signals = SignalsFile::read_files(signals_paths, time_unit)?;
+        let signals_path = signals_paths.last().map(PathBuf::as_path).unwrap_or(Path::new(""));
         let mut warnings: Vec<Warning> = signals
             .ignored
             .iter()

@@ -176,6 +176,17 @@ impl NativeStore {
                 DecodeError::UnexpectedEof,
             ));
         }
+        // The format word: 1 (stripped) is what every writer puts in MODE 3 files; 0 (full)
+        // is read the same way by the original (it follows index positions only). Anything
+        // else is not a data file of either kind: refused here, not only by `verify`.
+        let format = i32_at(d, 0).expect("4 bytes checked above");
+        if format != STRIPPED_FORMAT && format != 0 {
+            return Err(Error::corrupt(
+                &data_path,
+                0,
+                DecodeError::Version(format as i64),
+            ));
+        }
         if (d.len() - 4) % size != 0 {
             return Err(Error::corrupt(
                 &data_path,

@@ -19,8 +19,11 @@ pub struct RepositoryConfig {
     pub metadata_dir: PathBuf,
     /// `DICTIONARY` files in order, plus the `SIGNAL` file where it appears (each path once).
     pub dictionaries: Vec<PathBuf>,
-    /// `SIGNAL` file.
+    /// The last `SIGNAL` file (see [`RepositoryConfig::signals_files`] for all of them).
     pub signals: Option<PathBuf>,
+    /// Every `SIGNAL` file, in config order (each path once): the original reads them all
+    /// into one signal table.
+    pub signals_files: Vec<PathBuf>,
     /// `MODE` (3 = per-signal stripped files). Absent: 3, or 0 when `DATA` lines are present.
     pub mode: i32,
     /// `PREFIX` as written (relative to `dir`); default `rep`.
@@ -63,6 +66,7 @@ impl RepositoryConfig {
         let mut metadata_dir: Option<String> = None;
         let mut dicts: Vec<String> = Vec::new();
         let mut signals: Option<String> = None;
+        let mut signals_files: Vec<String> = Vec::new();
         let mut mode: Option<i32> = None;
         let mut prefix = String::from("rep");
         let mut time_unit = TimeUnit::Date;
@@ -98,6 +102,9 @@ impl RepositoryConfig {
                 "SIGNAL" => {
                     let s = arg("SIGNAL")?;
                     dicts.push(s.clone());
+                    if !signals_files.contains(&s) {
+                        signals_files.push(s.clone());
+                    }
                     signals = Some(s);
                 }
                 "MODE" => {
@@ -160,6 +167,7 @@ impl RepositoryConfig {
             path: path.to_path_buf(),
             description,
             signals: signals.map(|s| metadata_dir.join(s)),
+            signals_files: signals_files.iter().map(|s| metadata_dir.join(s)).collect(),
             data: data.into_iter().map(|(f, p)| (f, dir.join(p))).collect(),
             index: index.into_iter().map(|p| dir.join(p)).collect(),
             sfiles: sfiles.map(|p| dir.join(p)),
@@ -215,6 +223,7 @@ mod tests {
             ]
         );
         assert_eq!(c.signals, Some(PathBuf::from("/r/small.signals")));
+        assert_eq!(c.signals_files, [PathBuf::from("/r/small.signals")]);
         assert_eq!(
             (c.mode, c.prefix.as_str(), c.time_unit),
             (3, "data/small_rep", TimeUnit::Date)
@@ -242,6 +251,17 @@ mod tests {
         assert_eq!(e.to_string(), "a.repository:1: invalid MODE");
         assert!(RepositoryConfig::parse(Path::new("a"), "TIMEUNIT\t12\n").is_err());
         assert!(RepositoryConfig::parse(Path::new("a"), "PREFIX\t\n").is_err());
+    }
+
+    #[test]
+    fn several_signal_lines_are_all_kept() {
+        let text = "SIGNAL\ta.signals\nSIGNAL\tb.signals\nSIGNAL\ta.signals\n";
+        let c = RepositoryConfig::parse(Path::new("/r/x.repository"), text).unwrap();
+        assert_eq!(
+            c.signals_files,
+            [PathBuf::from("/r/a.signals"), PathBuf::from("/r/b.signals")]
+        );
+        assert_eq!(c.signals, Some(PathBuf::from("/r/a.signals")));
     }
 
     #[test]

@@ -12,14 +12,15 @@ use crate::time::TimeUnit;
 /// The largest sid the original tools accept, plus one (`MAX_SID_NUMBER`).
 pub const MAX_SID: u32 = 100_000;
 
-/// A parsed signals file.
+/// A parsed signals file, or several read into one table.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SignalsFile {
     /// `GENERIC_SIGNAL_TYPE alias spec` lines, in order.
     pub generic_types: Vec<(String, String)>,
     /// `SIGNAL` lines, in order.
     pub signals: Vec<SignalInfo>,
-    /// Lines with unknown keywords, `(line, keyword)`.
+    /// Lines with unknown keywords, `(line, keyword)`: always empty now that such lines are
+    /// errors (as in the original); kept so that callers reporting it still build.
     pub ignored: Vec<(usize, String)>,
 }
 
@@ -51,113 +52,200 @@ pub(crate) fn resolve_type(
     by_alias(field)
 }
 
+/// Where a signal was defined: file and line.
+#[derive(Clone, Debug)]
+struct Origin<'a> {
+    path: &'a Path,
+    line: usize,
+    index: usize,
+}
+
+/// Whether two definitions of one name or sid say the same thing (the type may be written as
+/// an alias in one file and as a spec in another).
+fn same_definition(a: &SignalInfo, b: &SignalInfo) -> bool {
+    a.name == b.name
+        && a.sid == b.sid
+        && a.layout == b.layout
+        && a.description == b.description
+        && a.categorical == b.categorical
+        && a.units == b.units
+        && a.time_unit == b.time_unit
+}
+
 impl SignalsFile {
     /// Parses signals-file text; `path` names the file in errors. `default_unit` is the
     /// repository `TIMEUNIT`, used for signals without their own.
     ///
+    /// Keywords are matched as the original reader matches them: by **prefix** (a first field
+    /// starting with `GENERIC_SIGNAL_TYPE` with at least 3 fields is an alias line; else one
+    /// starting with `SIGNAL` with at least 4 fields is a signal line). Any other line (a bare
+    /// name, an unknown keyword, a `SIGNAL` line without a type) is an error, as the original
+    /// throws "can't parse line" on it.
+    ///
     /// # Errors
-    /// [`crate::Error::Parse`] naming `path:line`: too few fields, bad sid, unknown type or alias,
-    /// bad bitmap or time unit, a name or sid defined twice.
+    /// [`crate::Error::Parse`] naming `path:line`: an unparsable line, too few fields, bad sid,
+    /// unknown type or alias, bad bitmap or time unit, a name or sid defined twice with
+    /// different content.
     pub fn parse(path: &Path, text: &str, default_unit: TimeUnit) -> Result<SignalsFile> {
+        Self::parse_files(&[(path, text)], default_unit)
+    }
+
+    /// Reads every signals file of a repository config (its `SIGNAL` lines, in order) into one
+    /// table, as the original does. `GENERIC_SIGNAL_TYPE` aliases are local to their file.
+    /// A name or sid defined again with the same content is kept once; with different content
+    /// it is an error naming both lines.
+    ///
+    /// # Errors
+    /// [`crate::Error::Open`] for an unreadable file; as [`SignalsFile::parse_files`].
+    pub fn read_files(paths: &[std::path::PathBuf], default_unit: TimeUnit) -> Result<SignalsFile> {
+        let texts = paths
+            .iter()
+            .map(|p| crate::text::read_text(p))
+            .collect::<Result<Vec<_>>>()?;
+        let files: Vec<(&Path, &str)> = paths
+            .iter()
+            .zip(&texts)
+            .map(|(p, t)| (p.as_path(), t.as_str()))
+            .collect();
+        Self::parse_files(&files, default_unit)
+    }
+
+    /// Parses several signals files, `(path, text)` in order, into one table (see
+    /// [`SignalsFile::read_files`]).
+    ///
+    /// # Errors
+    /// As [`SignalsFile::parse`].
+    pub fn parse_files(files: &[(&Path, &str)], default_unit: TimeUnit) -> Result<SignalsFile> {
         let mut out = SignalsFile::default();
-        let mut names = hashbrown::HashSet::new();
-        let mut sids = hashbrown::HashSet::new();
-        for (n, line) in lines(text) {
-            let f: Vec<&str> = line.split('\t').collect();
-            match f[0] {
-                "GENERIC_SIGNAL_TYPE" => {
-                    if f.len() < 3 {
-                        return Err(parse_error(
-                            path,
-                            n,
-                            "GENERIC_SIGNAL_TYPE",
-                            ParseError::TooFewFields {
-                                expected: 3,
-                                found: f.len(),
-                            },
-                        ));
-                    }
+        let mut names: hashbrown::HashMap<String, Origin<'_>> = hashbrown::HashMap::new();
+        let mut sids: hashbrown::HashMap<u32, Origin<'_>> = hashbrown::HashMap::new();
+        for &(path, text) in files {
+            let mut aliases: Vec<(String, String)> = Vec::new();
+            for (n, line) in lines(text) {
+                let f: Vec<&str> = line.split('\t').collect();
+                if f[0].starts_with("GENERIC_SIGNAL_TYPE") && f.len() >= 3 {
                     Layout::parse(f[2])
                         .map_err(|e| parse_error(path, n, "GENERIC_SIGNAL_TYPE spec", e.into()))?;
+                    aliases.push((f[1].to_string(), f[2].to_string()));
                     out.generic_types.push((f[1].to_string(), f[2].to_string()));
+                    continue;
                 }
-                "SIGNAL" => {
-                    if f.len() < 4 {
-                        return Err(parse_error(
-                            path,
-                            n,
-                            "SIGNAL line",
-                            ParseError::TooFewFields {
-                                expected: 4,
-                                found: f.len(),
-                            },
-                        ));
-                    }
-                    let name = f[1].to_string();
-                    if name.is_empty() {
-                        return Err(parse_error(path, n, "signal name", ParseError::Empty));
-                    }
-                    let sid = parse_ranged(f[2], 0, MAX_SID as i64 - 1)
-                        .map_err(|e| parse_error(path, n, "signal id", e))?
-                        as u32;
-                    let layout = resolve_type(f[3], &out.generic_types)
-                        .map_err(|e| parse_error(path, n, "signal type", e))?;
-                    let field = |i: usize| f.get(i).map(|s| s.trim()).unwrap_or("");
-                    let bitmap = field(5);
-                    if !bitmap.bytes().all(|b| b == b'0' || b == b'1') {
-                        return Err(parse_error(
-                            path,
-                            n,
-                            "categorical bitmap",
-                            ParseError::Bitmap(bitmap.into()),
-                        ));
-                    }
-                    let time_unit_text = field(7);
-                    let time_unit = if time_unit_text.is_empty() {
-                        default_unit
+                if !(f[0].starts_with("SIGNAL") && f.len() >= 4) {
+                    let (what, expected) = if f[0].starts_with("GENERIC_SIGNAL_TYPE") {
+                        ("GENERIC_SIGNAL_TYPE line", 3)
+                    } else if f[0].starts_with("SIGNAL") {
+                        ("SIGNAL line", 4)
                     } else {
-                        let code = parse_int(time_unit_text)
-                            .map_err(|e| parse_error(path, n, "time unit", e))?;
-                        TimeUnit::from_code(code)
-                            .map_err(|e| parse_error(path, n, "time unit", e.into()))?
+                        return Err(parse_error(
+                            path,
+                            n,
+                            "line",
+                            ParseError::Other(format!(
+                                "{:?} is neither a GENERIC_SIGNAL_TYPE nor a SIGNAL line \
+                                 (the original cannot parse it either)",
+                                f[0]
+                            )),
+                        ));
                     };
-                    if !names.insert(name.clone()) {
-                        return Err(parse_error(
-                            path,
-                            n,
-                            "signal name",
-                            ParseError::DuplicateName(name),
-                        ));
-                    }
-                    if !sids.insert(sid) {
-                        return Err(parse_error(
-                            path,
-                            n,
-                            "signal id",
-                            ParseError::DuplicateSid(sid),
-                        ));
-                    }
-                    let categorical = (0..layout.value_channels().len())
-                        .map(|i| bitmap.as_bytes().get(i) == Some(&b'1'))
-                        .collect();
-                    out.signals.push(SignalInfo {
-                        name,
-                        sid: Sid(sid),
-                        type_text: f[3].to_string(),
-                        layout,
-                        description: field(4).to_string(),
-                        categorical,
-                        bitmap_text: bitmap.to_string(),
-                        units: field(6).to_string(),
-                        time_unit,
-                        time_unit_text: time_unit_text.to_string(),
-                    });
+                    return Err(parse_error(
+                        path,
+                        n,
+                        what,
+                        ParseError::TooFewFields {
+                            expected,
+                            found: f.len(),
+                        },
+                    ));
                 }
-                other => out.ignored.push((n, other.to_string())),
+                let info = parse_signal(path, n, &f, &aliases, default_unit)?;
+                let here = Origin {
+                    path,
+                    line: n,
+                    index: out.signals.len(),
+                };
+                let by_name = names.get(&info.name).cloned();
+                let by_sid = sids.get(&info.sid.0).cloned();
+                let mut duplicate = false;
+                for (prior, what) in [(by_name, "signal name"), (by_sid, "signal id")] {
+                    let Some(prior) = prior else { continue };
+                    if same_definition(&out.signals[prior.index], &info) {
+                        duplicate = true;
+                        continue;
+                    }
+                    return Err(parse_error(
+                        path,
+                        n,
+                        what,
+                        ParseError::Other(format!(
+                            "{} defined again with different content (first at {}:{})",
+                            match what {
+                                "signal name" => format!("name {:?}", info.name),
+                                _ => format!("sid {}", info.sid),
+                            },
+                            prior.path.display(),
+                            prior.line
+                        )),
+                    ));
+                }
+                if duplicate {
+                    continue;
+                }
+                names.insert(info.name.clone(), here.clone());
+                sids.insert(info.sid.0, here);
+                out.signals.push(info);
             }
         }
         Ok(out)
     }
+}
+
+/// One `SIGNAL` line (at least 4 fields) into a [`SignalInfo`].
+fn parse_signal(
+    path: &Path,
+    n: usize,
+    f: &[&str],
+    aliases: &[(String, String)],
+    default_unit: TimeUnit,
+) -> Result<SignalInfo> {
+    let name = f[1].to_string();
+    if name.is_empty() {
+        return Err(parse_error(path, n, "signal name", ParseError::Empty));
+    }
+    let sid = parse_ranged(f[2], 0, MAX_SID as i64 - 1)
+        .map_err(|e| parse_error(path, n, "signal id", e))? as u32;
+    let layout = resolve_type(f[3], aliases).map_err(|e| parse_error(path, n, "signal type", e))?;
+    let field = |i: usize| f.get(i).map(|s| s.trim()).unwrap_or("");
+    let bitmap = field(5);
+    if !bitmap.bytes().all(|b| b == b'0' || b == b'1') {
+        return Err(parse_error(
+            path,
+            n,
+            "categorical bitmap",
+            ParseError::Bitmap(bitmap.into()),
+        ));
+    }
+    let time_unit_text = field(7);
+    let time_unit = if time_unit_text.is_empty() {
+        default_unit
+    } else {
+        let code = parse_int(time_unit_text).map_err(|e| parse_error(path, n, "time unit", e))?;
+        TimeUnit::from_code(code).map_err(|e| parse_error(path, n, "time unit", e.into()))?
+    };
+    let categorical = (0..layout.value_channels().len())
+        .map(|i| bitmap.as_bytes().get(i) == Some(&b'1'))
+        .collect();
+    Ok(SignalInfo {
+        name,
+        sid: Sid(sid),
+        type_text: f[3].to_string(),
+        layout,
+        description: field(4).to_string(),
+        categorical,
+        bitmap_text: bitmap.to_string(),
+        units: field(6).to_string(),
+        time_unit,
+        time_unit_text: time_unit_text.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,141 @@
+//! Repository configs with several SIGNAL lines, signals lines the original rejects, and `.data`
+//! files whose format word is neither full (0) nor stripped (1). Fixtures:
+//! testdata/signals/make_fixtures.py.
+
+mod common;
+
+use std::path::Path;
+
+use inframed::text::signals::SignalsFile;
+use inframed::{Error, Repository, SignalStore, TimeUnit};
+
+#[test]
+fn two_signal_lines_read_both_files() {
+    let path = common::testdata("signals/two_files/two.repository");
+    let repo = Repository::open(&path).unwrap();
+    // Every signal of the golden repository, from the two files together, reading the same.
+    let golden = common::golden_repo();
+    let names = |r: &Repository| {
+        let mut v: Vec<String> = r
+            .catalog()
+            .signals()
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&repo), names(&golden));
+    common::conformance(&repo, &golden);
+}
+
+#[test]
+fn a_bare_name_line_is_an_error_naming_file_and_line() {
+    let path = common::testdata("signals/bare_name/bare.repository");
+    let e = Repository::open(&path).unwrap_err();
+    assert!(matches!(e, Error::Parse { line: 14, .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("bare.signals:14"), "{msg}");
+}
+
+/// The error and its sources, `: `-joined (as the command line prints them).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn parse(files: &[(&str, &str)]) -> inframed::Result<SignalsFile> {
+    let files: Vec<(&Path, &str)> = files.iter().map(|(p, t)| (Path::new(*p), *t)).collect();
+    SignalsFile::parse_files(&files, TimeUnit::Date)
+}
+
+#[test]
+fn signals_lines_follow_the_original_matching_rule() {
+    // Prefix matching, as the C++ `compare(0, n, KEYWORD)`.
+    let s = parse(&[(
+        "a.signals",
+        "GENERIC_SIGNAL_TYPEx\tt\tV(i)\nSIGNALS\tA\t1\t16:t\n",
+    )])
+    .unwrap();
+    assert_eq!(s.signals[0].name, "A");
+    assert_eq!(s.signals[0].layout.spec(), "V(i)");
+    for (text, line) in [
+        ("SIGNAL\tA\t1\t1\nHemoglobin\n", 2), // bare name
+        ("SIGNAL\tA\t1\n", 1),                // missing type
+        ("\nFOO\tbar\tbaz\tqux\n", 2),        // unknown keyword
+        ("GENERIC_SIGNAL_TYPE\tonly\n", 1),   // alias without spec
+        ("SIG\tA\t1\t1\n", 1),                // a shorter word is no prefix match
+    ] {
+        let e = parse(&[("a.signals", text)]).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("a.signals:{line}:")),
+            "{text:?}: {e}"
+        );
+    }
+}
+
+#[test]
+fn redefinitions_across_files() {
+    let a = "SIGNAL\tA\t1\t1\tlab\t0\tg\n";
+    // The same definition again (even with the type written another way) is kept once.
+    let s = parse(&[
+        ("a.signals", a),
+        (
+            "b.signals",
+            "SIGNAL\tA\t1\tT(i),V(f)\tlab\t0\tg\nSIGNAL\tB\t2\t1\n",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(s.signals.len(), 2);
+    // Aliases are local to their file.
+    let e = parse(&[
+        (
+            "a.signals",
+            "GENERIC_SIGNAL_TYPE\tt\tV(i)\nSIGNAL\tA\t1\t16:t\n",
+        ),
+        ("b.signals", "SIGNAL\tB\t2\t16:t\n"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("b.signals:1:"), "{e}");
+    // A different definition of a name or a sid names both lines.
+    for b in [
+        "\nSIGNAL\tA\t7\t1\n",
+        "\nSIGNAL\tZ\t1\t1\n",
+        "\nSIGNAL\tA\t1\t0\n",
+    ] {
+        let e = chain(&parse(&[("a.signals", a), ("b.signals", b)]).unwrap_err());
+        assert!(
+            e.starts_with("b.signals:2:") && e.contains("a.signals:1"),
+            "{b:?}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_data_file_with_an_unknown_format_word_is_refused_on_open() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("repo");
+    common::copy_dir(common::golden_repo_path().parent().unwrap(), &dir);
+    let data = dir.join("data/small_rep_Hemoglobin.data");
+    let mut bytes = std::fs::read(&data).unwrap();
+    bytes[..4].copy_from_slice(&7i32.to_le_bytes());
+    std::fs::write(&data, &bytes).unwrap();
+    let e = Repository::open(dir.join("small.repository")).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt { path, offset: 0, .. } if path.ends_with("small_rep_Hemoglobin.data")),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("small_rep_Hemoglobin.data"), "{e}");
+    // Format word 0 (full) is read as the original reads it: by index positions.
+    bytes[..4].copy_from_slice(&0i32.to_le_bytes());
+    std::fs::write(&data, &bytes).unwrap();
+    let repo = Repository::open(dir.join("small.repository")).unwrap();
+    assert_eq!(repo.pids(), common::golden_repo().pids());
+}
