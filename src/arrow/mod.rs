@@ -1,0 +1,102 @@
+//! Arrow views of a repository: signals and patients as typed `RecordBatch`es, streamed in
+//! bounded batches, and the Parquet / Arrow IPC exports built on them.
+//!
+//! A signal becomes a table with one row per element:
+//!
+//! | column | type |
+//! |---|---|
+//! | `pid` | `int32` |
+//! | `time0`, `time1`, … (one per time channel) | `date32` for `YYYYMMDD` dates and days, `timestamp[us]` for minutes and hours, the channel's own integer type otherwise |
+//! | `value0`, `value1`, … (one per value channel) | the channel's own type (`int8` … `uint64`, `float32`, `float64`) |
+//! | categorical value channels | `dictionary<int32, utf8>` holding the dictionary name of each code |
+//! | `time0_raw`, `value0_raw`, … (with [`ArrowOptions::raw`]) | the stored integer, for converted time channels and categorical channels |
+//!
+//! A date that is not a real calendar date (`0`, `20230231`) and a categorical code without a
+//! dictionary name are null in the converted column; the raw column keeps the stored number.
+//!
+//! **Copies.** The elements are packed (`T(i),V(f)` is 8 bytes, channels interleaved, often
+//! misaligned), so each column is de-interleaved exactly once: `columns::gather` reads every
+//! channel of the batch's elements straight from the store's bytes (borrowed from the map for
+//! the native layouts) into the Arrow buffer of that column. Nothing else is copied: the
+//! buffers are handed to Arrow as they are, and the dictionary values of a categorical column
+//! are built once per stream and shared by every batch.
+//!
+//! ```
+//! use inframed::arrow::{signal_batches, ArrowOptions};
+//! use inframed::Repository;
+//!
+//! let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
+//! let mut rows = 0;
+//! for batch in signal_batches(&repo, "Hemoglobin", None, &ArrowOptions::default())? {
+//!     let batch = batch?;
+//!     assert_eq!(batch.schema().field(1).name(), "time0");
+//!     rows += batch.num_rows();
+//! }
+//! assert!(rows > 0);
+//! # Ok::<_, inframed::Error>(())
+//! ```
+
+mod batches;
+mod columns;
+mod events;
+pub mod export;
+mod schema;
+
+use std::path::PathBuf;
+
+pub use arrow_array::{RecordBatch, RecordBatchReader};
+pub use arrow_schema::{ArrowError, SchemaRef};
+
+pub use batches::{patient_batches, signal_batch, signal_batches, ArrowReader, SignalBatches};
+pub use columns::{date_to_days, days_to_date, time_to_micros};
+pub use events::{long_batches, LongBatches};
+pub use schema::signal_schema;
+
+use crate::error::Error;
+
+/// Options of the Arrow views.
+#[derive(Clone, Debug)]
+pub struct ArrowOptions {
+    /// Upper bound on the rows of one batch (default 65 536). A patient with more elements is
+    /// split across batches.
+    pub batch_rows: usize,
+    /// Also emit the stored integers of converted time channels and categorical channels
+    /// (`time0_raw`, `value0_raw`, …).
+    pub raw: bool,
+}
+
+impl Default for ArrowOptions {
+    fn default() -> Self {
+        ArrowOptions {
+            batch_rows: 65_536,
+            raw: false,
+        }
+    }
+}
+
+impl ArrowOptions {
+    /// With this batch size (at least 1).
+    pub fn with_batch_rows(mut self, rows: usize) -> ArrowOptions {
+        self.batch_rows = rows.max(1);
+        self
+    }
+
+    /// With or without the raw columns.
+    pub fn with_raw(mut self, raw: bool) -> ArrowOptions {
+        self.raw = raw;
+        self
+    }
+}
+
+/// An Arrow or Parquet error as ours, naming the file and where in it.
+pub(crate) fn backend_error(
+    path: impl Into<PathBuf>,
+    context: impl Into<String>,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> Error {
+    Error::Backend {
+        path: path.into(),
+        context: context.into(),
+        source: Box::new(source),
+    }
+}

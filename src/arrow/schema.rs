@@ -1,0 +1,183 @@
+//! The Arrow schema of a signal: which column each channel becomes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit as ArrowTimeUnit};
+
+use crate::catalog::{Catalog, SignalInfo};
+use crate::layout::{Channel, ChannelType};
+use crate::time::TimeUnit;
+
+use super::ArrowOptions;
+
+/// How one channel is turned into a column.
+#[derive(Clone, Debug)]
+pub(crate) enum ColumnKind {
+    /// The stored number in the channel's own type.
+    Plain,
+    /// `YYYYMMDD` → `date32` (invalid dates null).
+    Date,
+    /// Days since 1900-01-01 → `date32`.
+    Days,
+    /// Minutes or hours since 1900-01-01 → `timestamp[us]`; the factor is µs per unit.
+    Timestamp(i64),
+    /// A categorical code → its dictionary name.
+    Category(Arc<Categories>),
+}
+
+/// The dictionary of one categorical signal as Arrow dictionary values: every defined code
+/// once, ascending, with its name.
+#[derive(Debug)]
+pub(crate) struct Categories {
+    /// The names, in key order.
+    pub(crate) values: ArrayRef,
+    /// code → key.
+    pub(crate) keys: HashMap<i64, i32>,
+}
+
+impl Categories {
+    pub(crate) fn of(catalog: &Catalog, info: &SignalInfo) -> Categories {
+        let mut names = Vec::new();
+        let mut keys = HashMap::new();
+        if let Some(section) = catalog.section_of(&info.name) {
+            for code in section.codes() {
+                if let Some(name) = section.name(code) {
+                    keys.insert(code as i64, names.len() as i32);
+                    names.push(name.to_string());
+                }
+            }
+        }
+        Categories {
+            values: Arc::new(StringArray::from(names)),
+            keys,
+        }
+    }
+}
+
+/// One output column.
+#[derive(Clone, Debug)]
+pub(crate) struct ColumnSpec {
+    pub(crate) channel: Channel,
+    pub(crate) kind: ColumnKind,
+}
+
+/// The columns of a signal after `pid`, in schema order.
+pub(crate) fn column_specs(
+    catalog: &Catalog,
+    info: &SignalInfo,
+    options: &ArrowOptions,
+) -> (Vec<ColumnSpec>, Vec<Field>) {
+    let mut specs = Vec::new();
+    let mut fields = Vec::new();
+    for (i, ch) in info.layout.time_channels().iter().enumerate() {
+        let kind = time_kind(info.time_unit, ch.ty);
+        let name = format!("time{i}");
+        push(&mut specs, &mut fields, &name, *ch, kind, options.raw);
+    }
+    let mut categories: Option<Arc<Categories>> = None;
+    for (i, ch) in info.layout.value_channels().iter().enumerate() {
+        let kind = if info.is_categorical(i) && !ch.ty.is_float() {
+            let c = categories
+                .get_or_insert_with(|| Arc::new(Categories::of(catalog, info)))
+                .clone();
+            ColumnKind::Category(c)
+        } else {
+            ColumnKind::Plain
+        };
+        let name = format!("value{i}");
+        push(&mut specs, &mut fields, &name, *ch, kind, options.raw);
+    }
+    (specs, fields)
+}
+
+fn push(
+    specs: &mut Vec<ColumnSpec>,
+    fields: &mut Vec<Field>,
+    name: &str,
+    channel: Channel,
+    kind: ColumnKind,
+    raw: bool,
+) {
+    let converted = !matches!(kind, ColumnKind::Plain);
+    fields.push(Field::new(name, data_type(&kind, channel.ty), converted));
+    specs.push(ColumnSpec { channel, kind });
+    if raw && converted {
+        fields.push(Field::new(
+            format!("{name}_raw"),
+            plain_type(channel.ty),
+            false,
+        ));
+        specs.push(ColumnSpec {
+            channel,
+            kind: ColumnKind::Plain,
+        });
+    }
+}
+
+fn time_kind(unit: TimeUnit, ty: ChannelType) -> ColumnKind {
+    if ty.is_float() {
+        return ColumnKind::Plain;
+    }
+    match unit {
+        TimeUnit::Date => ColumnKind::Date,
+        TimeUnit::Days => ColumnKind::Days,
+        TimeUnit::Minutes => ColumnKind::Timestamp(60_000_000),
+        TimeUnit::Hours => ColumnKind::Timestamp(3_600_000_000),
+        _ => ColumnKind::Plain,
+    }
+}
+
+pub(crate) fn data_type(kind: &ColumnKind, ty: ChannelType) -> DataType {
+    match kind {
+        ColumnKind::Plain => plain_type(ty),
+        ColumnKind::Date | ColumnKind::Days => DataType::Date32,
+        ColumnKind::Timestamp(_) => DataType::Timestamp(ArrowTimeUnit::Microsecond, None),
+        ColumnKind::Category(_) => {
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+        }
+    }
+}
+
+/// The Arrow type of a channel's stored numbers.
+pub(crate) fn plain_type(ty: ChannelType) -> DataType {
+    match ty {
+        ChannelType::I8 => DataType::Int8,
+        ChannelType::I16 => DataType::Int16,
+        ChannelType::I32 => DataType::Int32,
+        ChannelType::I64 => DataType::Int64,
+        ChannelType::U8 => DataType::UInt8,
+        ChannelType::U16 => DataType::UInt16,
+        ChannelType::U32 => DataType::UInt32,
+        ChannelType::U64 => DataType::UInt64,
+        ChannelType::F32 => DataType::Float32,
+        ChannelType::F64 => DataType::Float64,
+    }
+}
+
+/// The schema of a signal's Arrow view: `pid`, then the channel columns (see the module
+/// docs). The schema metadata carries `inframed.signal`, `inframed.layout` and
+/// `inframed.time_unit`.
+pub fn signal_schema(catalog: &Catalog, info: &SignalInfo, options: &ArrowOptions) -> SchemaRef {
+    let (_, fields) = column_specs(catalog, info, options);
+    schema_of(info, fields)
+}
+
+pub(crate) fn schema_of(info: &SignalInfo, fields: Vec<Field>) -> SchemaRef {
+    let mut all = Vec::with_capacity(fields.len() + 1);
+    all.push(Field::new("pid", DataType::Int32, false));
+    all.extend(fields);
+    let metadata = HashMap::from([
+        ("inframed.signal".to_string(), info.name.clone()),
+        (
+            "inframed.layout".to_string(),
+            info.layout.spec().to_string(),
+        ),
+        (
+            "inframed.time_unit".to_string(),
+            info.time_unit.code().to_string(),
+        ),
+    ]);
+    Arc::new(Schema::new_with_metadata(all, metadata))
+}
