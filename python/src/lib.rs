@@ -19,7 +19,7 @@ use pyo3::prelude::*;
 /// repositories stacked on top: a signal name resolves to the last one that defines it.
 /// Opening maps files and checks headers; no element is read (GIL released).
 #[pyfunction]
-#[pyo3(signature = (path, stack=Vec::new()))]
+#[pyo3(signature = (path, stack=Vec::new()), text_signature = "(path, stack=())")]
 fn open(py: Python<'_>, path: PathBuf, stack: Vec<PathBuf>) -> PyResult<repo::PyRepository> {
     let mut paths = vec![path];
     paths.extend(stack);
