@@ -85,3 +85,17 @@ def test_truncated_container(tmp_path, golden):
             for pid in rep.pids:
                 rep.get(int(pid), sig)
     assert e.value.path == str(out)
+
+
+@pytest.mark.parametrize(
+    "rel", ["trx/a_stored.trx", "gnz/dtypes.gnz", "itar/glzn/train.taridx"]
+)
+def test_original_tools_files_that_are_not_patient_files(rel):
+    # Written by trx-python / the GNZ reference / webdataset (testdata/*/README.md): valid
+    # containers without inframed's patient metadata.
+    from conftest import TESTDATA
+
+    path = TESTDATA / rel
+    with pytest.raises(inframed.CorruptError, match="not an inframed p") as e:
+        inframed.open(path)
+    assert e.value.path == str(path)
