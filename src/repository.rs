@@ -10,7 +10,7 @@ use crate::catalog::{Catalog, SignalInfo};
 use crate::error::{Error, Result};
 use crate::ids::{Pid, Sid};
 use crate::native::transpose::{PatientRecord, Transpose};
-use crate::native::{LegacyStore, NativeStore};
+use crate::native::{LegacyStore, NativeConfig, NativeStore};
 use crate::signal::Signal;
 use crate::store::{SignalStore, SignalStoreExt, StoreDescription};
 use crate::text::config::RepositoryConfig;
@@ -351,14 +351,14 @@ pub fn read_catalog(config: &RepositoryConfig) -> Result<(Catalog, Vec<Warning>)
 /// # Errors
 /// As [`Repository::open`].
 pub fn open_config(path: &Path) -> Result<Box<dyn SignalStore>> {
-    let config = RepositoryConfig::read(path)?;
-    let (catalog, warnings) = read_catalog(&config)?;
+    let NativeConfig {
+        config,
+        catalog,
+        warnings,
+        prefix,
+    } = NativeConfig::read(path)?;
     match config.mode {
-        3 => Ok(Box::new(NativeStore::open(
-            catalog,
-            &config.prefix_path(),
-            warnings,
-        )?)),
+        3 => Ok(Box::new(NativeStore::open(catalog, &prefix, warnings)?)),
         _ => Ok(Box::new(LegacyStore::open(&config, catalog, warnings)?)),
     }
 }

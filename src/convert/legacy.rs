@@ -13,10 +13,9 @@ use std::fs;
 use std::path::{Component, Path, PathBuf};
 
 use crate::atomic::{write_atomic, AtomicDir};
-use crate::convert::build::{
-    backend, check_outdir, convert_cfg, failed_error_path, output_rel, read_catalog, sibling_dir,
-};
+use crate::convert::build::{convert_cfg, read_catalog};
 use crate::convert::config::{read_numbered, under, ConvertConfig};
+use crate::convert::output::{backend, check_outdir, failed_error_path, output_rel, sibling_dir};
 use crate::convert::{ConvertError, ConvertOptions, ConvertReport};
 use crate::error::{Error, Result};
 use crate::ids::Sid;

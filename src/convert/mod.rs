@@ -20,18 +20,24 @@
 //! See `docs/convert.md` for the behaviour, the original's quirks reproduced or fixed, the
 //! error tags and the thresholds.
 
+mod blocks;
 mod build;
 pub mod config;
+mod entry;
 mod external;
 mod legacy;
+mod merge;
+mod output;
+mod parse;
 mod sort;
+mod thresholds;
 pub mod tsv;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use build::convert;
 pub use config::{ConvertConfig, InputFile, InputKind};
+pub use entry::convert;
 pub use tsv::{LineError, Tag};
 
 /// What to do with a line whose pid is lower than an earlier pid of the same file.

@@ -1,0 +1,159 @@
+//! Reading an input file block by block, each block parsed in parallel pieces, and the
+//! merge's cursor over the blocks of one file.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::mpsc::Receiver;
+
+use rayon::prelude::*;
+
+use crate::convert::config::InputKind;
+use crate::convert::output::io_err;
+use crate::convert::parse::{parse_piece, Block, Ctx, LineOut, Piece};
+use crate::convert::FileStats;
+use crate::error::{Error, Result};
+
+const PIECE_BYTES: usize = 256 << 10;
+
+/// Reads `path` block by block, parses each block in parallel and sends it.
+pub(super) fn produce(
+    ctx: &Ctx<'_>,
+    pool: &rayon::ThreadPool,
+    kind: InputKind,
+    path: &Path,
+    numbered: bool,
+    block_bytes: usize,
+    tx: std::sync::mpsc::SyncSender<Result<Block>>,
+) {
+    let run = || -> Result<()> {
+        let mut file = File::open(path).map_err(|source| Error::Open {
+            path: path.into(),
+            source,
+        })?;
+        let mut carry: Vec<u8> = Vec::new();
+        let mut next_line: u64 = 1;
+        let mut eof = false;
+        while !eof {
+            let mut buf = std::mem::take(&mut carry);
+            let want = buf.len() + block_bytes;
+            buf.reserve(block_bytes);
+            while buf.len() < want {
+                let n = (&mut file)
+                    .take((want - buf.len()) as u64)
+                    .read_to_end(&mut buf)
+                    .map_err(io_err(path))?;
+                if n == 0 {
+                    eof = true;
+                    break;
+                }
+            }
+            let cut = if eof {
+                buf.len()
+            } else {
+                match buf.iter().rposition(|&b| b == b'\n') {
+                    Some(p) => p + 1,
+                    None => {
+                        carry = buf; // a line longer than a block: read on
+                        continue;
+                    }
+                }
+            };
+            carry = buf[cut..].to_vec();
+            buf.truncate(cut);
+            // Pieces at line boundaries, each with its first line number.
+            let mut ranges = Vec::new();
+            let mut at = 0;
+            while at < buf.len() {
+                let mut end = (at + PIECE_BYTES).min(buf.len());
+                if end < buf.len() {
+                    end = buf[end..]
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(buf.len(), |p| end + p + 1);
+                }
+                ranges.push(at..end);
+                at = end;
+            }
+            let pieces: Vec<Piece> = pool.install(|| {
+                let counts: Vec<u64> = ranges
+                    .par_iter()
+                    .map(|r| buf[r.clone()].iter().filter(|&&b| b == b'\n').count() as u64)
+                    .collect();
+                let mut bases = Vec::with_capacity(ranges.len());
+                for c in &counts {
+                    bases.push(next_line);
+                    next_line += c;
+                }
+                ranges
+                    .par_iter()
+                    .zip(bases.par_iter())
+                    .map(|(r, &base)| parse_piece(ctx, kind, &buf[r.clone()], base, numbered))
+                    .collect()
+            });
+            if tx
+                .send(Ok(Block {
+                    pieces,
+                    bytes: cut as u64,
+                }))
+                .is_err()
+            {
+                return Ok(()); // the merge stopped
+            }
+        }
+        Ok(())
+    };
+    if let Err(e) = run() {
+        let _ = tx.send(Err(e));
+    }
+}
+
+pub(super) struct Cursor {
+    pub(super) rx: Receiver<Result<Block>>,
+    pub(super) block: Option<Block>,
+    pub(super) piece: usize,
+    pub(super) pos: usize,
+    pub(super) done: bool,
+    /// The pid of the next line with a pid (the original's `pid_in_file`).
+    pub(super) fpid: Option<u32>,
+    pub(super) stats: FileStats,
+}
+
+impl Cursor {
+    /// Makes sure a line is available; `false` at the end of the file.
+    pub(super) fn ready(&mut self, bytes_read: &mut u64) -> Result<bool> {
+        loop {
+            if let Some(b) = &self.block {
+                while self.piece < b.pieces.len() {
+                    if self.pos < b.pieces[self.piece].lines.len() {
+                        return Ok(true);
+                    }
+                    self.piece += 1;
+                    self.pos = 0;
+                }
+            }
+            if self.done {
+                return Ok(false);
+            }
+            match self.rx.recv() {
+                Ok(Ok(b)) => {
+                    *bytes_read += b.bytes;
+                    self.block = Some(b);
+                    self.piece = 0;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    self.done = true;
+                    self.block = None;
+                }
+            }
+        }
+    }
+
+    pub(super) fn current(&self) -> (&Piece, &LineOut) {
+        let b = self.block.as_ref().expect("ready");
+        let p = &b.pieces[self.piece];
+        (p, &p.lines[self.pos])
+    }
+}

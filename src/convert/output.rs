@@ -1,0 +1,157 @@
+//! The converter's output directory: which one it may replace, where its temporaries and a
+//! failed load's error file go, the config text it writes, and the error wrapper.
+
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+use crate::convert::config::ConvertConfig;
+use crate::convert::ConvertError;
+use crate::error::{Error, Result};
+use crate::native::pids_path;
+use crate::native::write::ConfigText;
+
+pub(super) fn backend(path: &Path, context: impl Into<String>, e: ConvertError) -> Error {
+    Error::Backend {
+        path: path.into(),
+        context: context.into(),
+        source: Box::new(e),
+    }
+}
+
+pub(super) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.into(),
+        source,
+    }
+}
+
+/// `name` if it is a plain relative path (no `..`, not absolute), else `dicts/<file name>`.
+pub(super) fn output_rel(name: &str) -> String {
+    let p = Path::new(name);
+    let plain = !p.as_os_str().is_empty()
+        && p.components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if plain {
+        p.components()
+            .filter_map(|c| match c {
+                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    } else {
+        let file = p
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "dict".into());
+        format!("dicts/{file}")
+    }
+}
+
+/// Whether `dir` holds only (empty) directories.
+fn only_empty_dirs(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|rd| {
+        rd.flatten()
+            .all(|e| e.file_type().is_ok_and(|t| t.is_dir()) && only_empty_dirs(&e.path()))
+    })
+}
+
+/// Temporary entries beside `outdir` that a killed conversion leaves behind (a finished or
+/// failed one removes its own): the staging directory `<OUTDIR>.tmp.<pid>.<n>`, the legacy
+/// load's, `--sort`'s and the error file's temporaries.
+pub(super) fn stale_temporaries(outdir: &Path) -> Vec<PathBuf> {
+    let Some(name) = outdir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Vec::new();
+    };
+    let staging = format!("{name}.tmp.");
+    let mut out: Vec<PathBuf> = fs::read_dir(sibling_dir(outdir))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(&staging)
+                || [".inframed-legacy", ".inframed-sort", ".inframed-errors"]
+                    .iter()
+                    .any(|p| n.starts_with(p))
+        })
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The output directory a (non-`LOAD_ONLY`) conversion may replace: absent, empty (or holding
+/// only empty directories), or holding the repository `cfg` names.
+pub(super) fn check_outdir(outdir: &Path, cfg: &ConvertConfig) -> Result<()> {
+    let config_name = &cfg.config_name;
+    let ok = !outdir.exists()
+        || only_empty_dirs(outdir)
+        || config_name
+            .as_ref()
+            .is_some_and(|c| outdir.join(c).is_file())
+        || pids_path(&outdir.join(&cfg.prefix)).is_file();
+    if !ok {
+        return Err(backend(
+            outdir,
+            "output directory",
+            ConvertError::OutputNotRepository(
+                config_name
+                    .clone()
+                    .unwrap_or_else(|| format!("{}_all_pids.list", cfg.prefix)),
+            ),
+        ));
+    }
+    if let Some(parent) = outdir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|source| Error::Open {
+            path: parent.into(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// Where a failed load leaves its error file when none was asked for: `<OUTDIR>.convert_errors`
+/// beside the (untouched) output directory.
+pub(super) fn failed_error_path(outdir: &Path) -> PathBuf {
+    let name = outdir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "repository".into());
+    outdir.with_file_name(format!("{name}.convert_errors"))
+}
+
+/// The directory beside `outdir` for temporary files (the same file system, so renames work).
+pub(super) fn sibling_dir(outdir: &Path) -> PathBuf {
+    outdir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The `.repository` text MedConvert's `create_repository_config` writes for MODE 3.
+pub(super) fn repository_config_text(
+    cfg: &ConvertConfig,
+    dict_rels: &[String],
+    outdir: &Path,
+) -> String {
+    let dir = if cfg.relative {
+        ".".to_string()
+    } else {
+        let abs = std::path::absolute(outdir).unwrap_or_else(|_| outdir.to_path_buf());
+        abs.display().to_string()
+    };
+    let dictionaries: Vec<&str> = dict_rels.iter().map(String::as_str).collect();
+    ConfigText {
+        description: Some(cfg.description.as_str()).filter(|d| !d.is_empty()),
+        dir: &dir,
+        dictionaries: &dictionaries,
+        signals: &output_rel(&cfg.signals[0]),
+        mode: cfg.mode as i64,
+        prefix: Some(&cfg.prefix),
+        layout_lines: &[],
+        time_unit: cfg.time_unit as i64,
+    }
+    .to_text()
+}

@@ -1,0 +1,290 @@
+//! Classifying and parsing input lines: the parsing context (plans, codes, the load set,
+//! special inputs) and the parse of a run of whole lines into elements.
+
+use std::borrow::Cow;
+
+use hashbrown::HashMap;
+
+use crate::convert::config::InputKind;
+use crate::convert::tsv::{
+    c_stoi, encode, line_error, parse_channel, parse_time, split_fields, trim_line, ElementBuf,
+    LineError, SignalPlan, Tag, TimeRules,
+};
+use crate::text::dict::Section;
+use crate::time::TimeUnit;
+
+/// The signals the special exports feed (serials into the catalog).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Specials {
+    pub(super) byear: Option<usize>,
+    pub(super) gender: Option<usize>,
+    pub(super) death: Option<usize>,
+    pub(super) stage: Option<usize>,
+    pub(super) location: Option<usize>,
+}
+
+pub(super) struct Ctx<'a> {
+    pub(super) plans: Vec<SignalPlan>,
+    pub(super) sections: Vec<&'a Section>,
+    /// code → signal serial (`None`: a CODES entry naming an unknown signal).
+    pub(super) codes: HashMap<String, Option<usize>>,
+    pub(super) load: Vec<bool>,
+    pub(super) rules: TimeRules,
+    pub(super) specials: Specials,
+}
+
+/// What one line gave.
+pub(super) enum Outcome {
+    /// Elements `recs[start..start + n]` of the piece.
+    Recs { start: u32, n: u32 },
+    /// A signal outside LOAD_ONLY.
+    Skip,
+    /// Dropped.
+    Err(Box<LineError>),
+}
+
+pub(super) struct LineOut {
+    /// 1-based line number in the input file.
+    pub(super) line: u64,
+    /// The pid, or -1 when the line has none (too few fields, bad pid).
+    pub(super) pid: i64,
+    pub(super) outcome: Outcome,
+}
+
+/// The parsed lines of a run of whole text lines.
+pub(super) struct Piece {
+    pub(super) lines: Vec<LineOut>,
+    /// `(serial, offset into bytes)`.
+    pub(super) recs: Vec<(u32, u32)>,
+    pub(super) bytes: Vec<u8>,
+}
+
+pub(super) struct Block {
+    pub(super) pieces: Vec<Piece>,
+    pub(super) bytes: u64,
+}
+
+impl Ctx<'_> {
+    fn push(&self, piece: &mut Piece, serial: usize, elem: &ElementBuf) {
+        let size = self.plans[serial].size;
+        piece.recs.push((serial as u32, piece.bytes.len() as u32));
+        piece.bytes.extend_from_slice(&elem[..size]);
+    }
+
+    fn pid(field: &str) -> Option<u32> {
+        c_stoi(field).and_then(|p| u32::try_from(p).ok())
+    }
+
+    /// Parses one trimmed line of `kind` into `piece`; returns `(pid, outcome)`.
+    fn line(&self, kind: InputKind, text: &str, piece: &mut Piece) -> (i64, Outcome) {
+        let start = piece.recs.len() as u32;
+        let fields = split_fields(text);
+        let min_fields = if kind == InputKind::Registry { 4 } else { 3 };
+        if fields.len() < min_fields {
+            let e = line_error(
+                Tag::TooFewFields,
+                format!("{} fields, at least {min_fields} needed", fields.len()),
+            );
+            return (-1, Outcome::Err(Box::new(e)));
+        }
+        let Some(pid) = Self::pid(fields[0]) else {
+            let e = line_error(Tag::BadPid, format!("pid {:?} is not a pid", fields[0]));
+            return (-1, Outcome::Err(Box::new(e)));
+        };
+        let result = match kind {
+            InputKind::Data => self.data_line(&fields, piece),
+            InputKind::Registry => self.registry_line(&fields, piece),
+            InputKind::Demographics => self.demographics_line(&fields, piece),
+            InputKind::Deaths => self.deaths_line(&fields, piece),
+        };
+        let outcome = match result {
+            Ok(true) => Outcome::Recs {
+                start,
+                n: piece.recs.len() as u32 - start,
+            },
+            Ok(false) => Outcome::Skip,
+            Err(e) => {
+                // Nothing of a bad line is kept (a registry line may have pushed one element).
+                piece.recs.truncate(start as usize);
+                Outcome::Err(Box::new(e))
+            }
+        };
+        (pid as i64, outcome)
+    }
+
+    fn data_line(&self, f: &[&str], piece: &mut Piece) -> Result<bool, LineError> {
+        let serial = match self.codes.get(f[1]) {
+            None => return Err(line_error(Tag::UnrecognizedSignal, f[1].to_string())),
+            Some(None) => {
+                return Err(line_error(
+                    Tag::NoSidForSignal,
+                    format!("code {} maps to a signal not in the signals file", f[1]),
+                ))
+            }
+            Some(Some(s)) => *s,
+        };
+        if !self.load[serial] {
+            return Ok(false);
+        }
+        let plan = &self.plans[serial];
+        let need = plan.n_fields();
+        if f.len() < 2 + need {
+            return Err(line_error(
+                Tag::BadFileFormat,
+                format!(
+                    "{}: expecting {} time channels and {} value channels, but only {} fields",
+                    plan.name,
+                    plan.time.len(),
+                    plan.value.len(),
+                    f.len()
+                ),
+            ));
+        }
+        let elem = encode(plan, &f[2..2 + need], &self.sections, self.rules)?;
+        self.push(piece, serial, &elem);
+        Ok(true)
+    }
+
+    /// An element of `serial` from a time text (channel 0, if any) and a value text (channel 0).
+    fn special(
+        &self,
+        serial: usize,
+        time: Option<&str>,
+        value: &str,
+        piece: &mut Piece,
+    ) -> Result<bool, LineError> {
+        if !self.load[serial] {
+            return Ok(false);
+        }
+        let plan = &self.plans[serial];
+        let mut out = [0u8; crate::layout::MAX_ELEMENT_SIZE];
+        if let (Some(t), Some(c)) = (time, plan.time.first()) {
+            parse_channel(c, t, &self.sections, self.rules, &plan.name, &mut out)?;
+        }
+        if let Some(c) = plan.value.first() {
+            parse_channel(c, value, &self.sections, self.rules, &plan.name, &mut out)?;
+        }
+        self.push(piece, serial, &out);
+        Ok(true)
+    }
+
+    fn registry_line(&self, f: &[&str], piece: &mut Piece) -> Result<bool, LineError> {
+        if f.len() != 4 {
+            return Err(line_error(
+                Tag::BadFileFormat,
+                format!("registry lines have 4 fields, not {}", f.len()),
+            ));
+        }
+        let (Some(location), Some(stage)) = (self.specials.location, self.specials.stage) else {
+            return Ok(false);
+        };
+        let a = self.special(location, Some(f[2]), f[3], piece)?;
+        let b = self.special(stage, Some(f[2]), f[1], piece)?;
+        Ok(a || b)
+    }
+
+    fn demographics_line(&self, f: &[&str], piece: &mut Piece) -> Result<bool, LineError> {
+        let (Some(byear), Some(gender)) = (self.specials.byear, self.specials.gender) else {
+            return Ok(false);
+        };
+        let a = self.special(byear, None, f[1], piece)?;
+        let categorical = self.plans[gender]
+            .value
+            .first()
+            .is_some_and(|c| matches!(c.parse, crate::convert::tsv::ChannelParse::Categorical(_)));
+        let g = if categorical {
+            f[2]
+        } else {
+            match f[2] {
+                "M" | "m" | "1" => "1",
+                "F" | "f" | "2" => "2",
+                other => {
+                    return Err(line_error(
+                        Tag::BadFileFormat,
+                        format!("GENDER: {other:?} is not M or F"),
+                    ))
+                }
+            }
+        };
+        let b = self.special(gender, None, g, piece)?;
+        Ok(a || b)
+    }
+
+    fn deaths_line(&self, f: &[&str], piece: &mut Piece) -> Result<bool, LineError> {
+        if f[1] != "DEATH" {
+            return Err(line_error(Tag::UnrecognizedSignal, f[1].to_string()));
+        }
+        let Some(death) = self.specials.death else {
+            return Ok(false);
+        };
+        if !self.load[death] {
+            return Ok(false);
+        }
+        let plan = &self.plans[death];
+        if !plan.time.is_empty() {
+            return self.special(death, Some(f[2]), "1", piece);
+        }
+        // No time channel (ETL's `V(i)` DEATH): the date is the value, validated as a time.
+        let unit = match plan.time.first().map(|c| c.parse) {
+            Some(crate::convert::tsv::ChannelParse::Time(u)) => u,
+            _ => TimeUnit::Date,
+        };
+        let t = parse_time(unit, f[2], self.rules)
+            .map_err(|r| line_error(Tag::BadFileFormat, format!("DEATH: {r}")))?;
+        self.special(death, None, &t.to_string(), piece)
+    }
+}
+
+/// Parses the whole lines of `text` (line numbers from `base_line`, 1-based; with `numbered`,
+/// each line starts with its own number, as `--sort` writes them).
+pub(super) fn parse_piece(
+    ctx: &Ctx<'_>,
+    kind: InputKind,
+    text: &[u8],
+    base_line: u64,
+    numbered: bool,
+) -> Piece {
+    let mut piece = Piece {
+        lines: Vec::with_capacity(text.len() / 24),
+        recs: Vec::with_capacity(text.len() / 24),
+        bytes: Vec::with_capacity(text.len() / 3),
+    };
+    let mut body = text;
+    if body.last() == Some(&b'\n') {
+        body = &body[..body.len() - 1];
+    }
+    if text.is_empty() {
+        return piece;
+    }
+    for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
+        let mut line_no = base_line + i as u64;
+        let mut raw = raw;
+        if numbered {
+            let sep = raw
+                .iter()
+                .position(|&b| b == crate::convert::external::NUMBER_SEP)
+                .unwrap_or(0);
+            line_no = std::str::from_utf8(&raw[..sep])
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(line_no);
+            raw = raw.get(sep + 1..).unwrap_or(&[]);
+        }
+        let line = trim_line(raw);
+        if line.is_empty() || line[0] == b'#' {
+            continue;
+        }
+        let text: Cow<'_, str> = match std::str::from_utf8(line) {
+            Ok(s) => Cow::Borrowed(s),
+            // 8-bit text (Latin-1 dictionaries are read the same way).
+            Err(_) => Cow::Owned(line.iter().map(|&b| b as char).collect()),
+        };
+        let (pid, outcome) = ctx.line(kind, &text, &mut piece);
+        piece.lines.push(LineOut {
+            line: line_no,
+            pid,
+            outcome,
+        });
+    }
+    piece
+}
