@@ -442,6 +442,9 @@ pub struct Mode3Options {
     /// Test hook: fail with an I/O error after this many bytes.
     #[doc(hidden)]
     pub fail_after: Option<u64>,
+    /// Replace an `out` that is not a previous repository (default: refuse it,
+    /// [`Error::Occupied`]).
+    pub force: bool,
 }
 
 impl Mode3Options {
@@ -454,6 +457,7 @@ impl Mode3Options {
             name,
             transpose: false,
             fail_after: None,
+            force: false,
         }
     }
 
@@ -478,31 +482,20 @@ impl Mode3Options {
             metadata: Metadata::from_config(config)?,
             transpose: false,
             fail_after: None,
+            force: false,
         })
     }
 }
 
-/// Checks that `out` may be replaced: absent, empty, or holding `<name>.repository`.
-pub(crate) fn check_target(out: &Path, config_name: &str) -> Result<()> {
-    if !out.exists() {
-        return Ok(());
-    }
-    let empty = fs::read_dir(out)
-        .map_err(|source| Error::Open {
-            path: out.into(),
-            source,
-        })?
-        .next()
-        .is_none();
-    if empty || out.join(config_name).is_file() {
-        return Ok(());
-    }
-    Err(Error::InvalidInput {
-        what: format!(
-            "{} exists and is not a repository written as {config_name}: refusing to replace it",
-            out.display()
-        ),
-    })
+/// Checks that `out` may be replaced ([`crate::atomic::check_target`]): absent, empty, or a
+/// previous repository `<name>.repository` holding nothing else, unless `force`.
+pub(crate) fn check_target(out: &Path, config_name: &str, prefix: &str, force: bool) -> Result<()> {
+    let kind = crate::atomic::OutputKind::Repository {
+        config: Some(config_name),
+        prefix,
+        files: &[],
+    };
+    crate::atomic::check_target(out, kind, force)
 }
 
 pub(crate) fn write_mode3_source<S: Source + ?Sized>(
@@ -511,7 +504,7 @@ pub(crate) fn write_mode3_source<S: Source + ?Sized>(
     options: &Mode3Options,
 ) -> Result<PathBuf> {
     let config_name = format!("{}.repository", options.name);
-    check_target(out, &config_name)?;
+    check_target(out, &config_name, &options.prefix, options.force)?;
     if relative_inside(&out.join(&options.prefix), out).is_none() {
         return Err(Error::InvalidInput {
             what: format!("PREFIX {:?} must be a relative path", options.prefix),
