@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+mod target;
+pub use target::{check_target, OutputKind};
+
 /// A file being written under a temporary name; [`AtomicFile::commit`] renames it into place.
 /// Dropped without commit, the temporary file is removed and the target is untouched.
 #[derive(Debug)]

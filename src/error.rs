@@ -109,6 +109,17 @@ pub enum Error {
         /// The backend's error.
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// A writer's target holds something that is not a previous output of the same kind: it
+    /// is left alone (the writer's `force` option replaces it).
+    #[error("{}: holds {what}, not {kind}; refusing to replace it (--force replaces it)", .path.display())]
+    Occupied {
+        /// The target path.
+        path: PathBuf,
+        /// What is there.
+        what: String,
+        /// What the writer writes.
+        kind: &'static str,
+    },
     /// Invalid input given through the API (not from a file), e.g. an unsorted pid list to a writer.
     #[error("invalid argument: {what}")]
     InvalidInput {

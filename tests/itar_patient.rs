@@ -351,7 +351,7 @@ fn export_refuses_to_replace_other_folders() {
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("notes.txt"), b"keep me").unwrap();
     let e = itar::export(&common::golden_repo(), &out, &ExportOptions::default()).unwrap_err();
-    assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
+    assert!(matches!(e, Error::Occupied { .. }), "{e}");
     assert!(out.join("notes.txt").is_file());
     // An existing dataset is replaced.
     let out = export_golden(dir.path(), None);

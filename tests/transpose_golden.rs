@@ -109,7 +109,12 @@ fn build_transpose_in_place_and_fault_injection() {
         assert!(fs::read(pid_idx_path(&prefix)).unwrap() == want_idx);
     }
     // Stale chunks beyond the new count are removed.
+    // A file of that name that is not a transpose chunk is not ours to remove.
     fs::write(chunk_path(&prefix, 1), b"stale").unwrap();
+    let err = build_transpose(&config).unwrap_err();
+    assert!(matches!(err, Error::Occupied { .. }), "{err}");
+    assert_eq!(fs::read(chunk_path(&prefix, 1)).unwrap(), b"stale");
+    fs::write(chunk_path(&prefix, 1), &want_data).unwrap();
     build_transpose(&config).unwrap();
     assert!(!chunk_path(&prefix, 1).exists());
     assert!(fs::read(chunk_path(&prefix, 0)).unwrap() == want_data);

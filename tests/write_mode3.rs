@@ -200,7 +200,7 @@ fn refuses_to_replace_a_directory_that_is_not_its_repository() {
     let out = tempfile::tempdir().unwrap();
     fs::write(out.path().join("notes.txt"), b"keep me").unwrap();
     let err = writer_from_golden().write(out.path()).unwrap_err();
-    assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+    assert!(matches!(err, Error::Occupied { .. }), "{err}");
     assert_eq!(fs::read(out.path().join("notes.txt")).unwrap(), b"keep me");
 }
 

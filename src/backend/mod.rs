@@ -31,6 +31,9 @@ pub struct ExportOptions {
     pub dir: bool,
     /// Indexed tar: start a new shard once one reaches this many bytes.
     pub shard_max_size: Option<u64>,
+    /// Replace an `out` that is not a previous output of the same kind (default: refuse it,
+    /// [`Error::Occupied`]).
+    pub force: bool,
 }
 
 /// The container kinds, by path.
@@ -127,10 +130,12 @@ fn container(path: &Path, forced: Option<Container>) -> Result<Container> {
     }
 }
 
-/// Writes the whole `store` as a container of `kind` at `out`.
+/// Writes the whole `store` as a container of `kind` at `out`. Every backend first checks
+/// `out` with [`crate::atomic::check_target`]: absent, empty or a previous output of its kind.
 ///
 /// # Errors
-/// Backend errors; [`Error::Unsupported`] if the backend's feature is off.
+/// [`Error::Occupied`] for anything else at `out` (unless `options.force`); backend errors;
+/// [`Error::Unsupported`] if the backend's feature is off.
 #[cfg_attr(
     not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")),
     allow(unused_variables)

@@ -57,6 +57,10 @@ pub(crate) struct Args {
     /// Check the thresholds every this many patients (original: 10000).
     #[arg(long, default_value_t = 10_000)]
     check_for_error_pid_cnt: u64,
+    /// Replace OUTDIR even when it is not a previous repository (default: refuse and name
+    /// what is there).
+    #[arg(long)]
+    force: bool,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
@@ -76,6 +80,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     }
     options.outdir = a.outdir;
     options.error_file = a.error_file;
+    options.force = a.force;
     let t = &mut options.thresholds;
     t.max_bad_line_ratio = a.max_bad_line_ratio;
     t.min_parsed_line_ratio = a.min_parsed_line_ratio;

@@ -35,6 +35,10 @@ pub(crate) struct Args {
     /// legacy: full data files (format word 0, per-pid records) instead of stripped ones.
     #[arg(long)]
     full: bool,
+    /// Replace OUT even when it is not a previous output of the same kind (default: refuse
+    /// and name what is there).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -83,6 +87,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         deflate: a.deflate,
         dir: a.dir,
         shard_max_size: a.shard_size,
+        force: a.force,
     };
     backend::export(kind, &repo, &a.out, &options)?;
     Ok(())
@@ -139,12 +144,14 @@ fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
             let mut o = Mode3Options::new(&name, repo.catalog());
             o.metadata = metadata;
             o.transpose = matches!(target, NativeTarget::Transpose);
+            o.force = a.force;
             write_mode3(&repo, &a.out, &o)?
         }
         NativeTarget::Legacy => {
             let mut o = LegacyOptions::new(a.mode.unwrap_or(2), &name, repo.catalog());
             o.metadata = metadata;
             o.full = a.full;
+            o.force = a.force;
             write_legacy(&repo, &a.out, &o)?
         }
     };

@@ -3,17 +3,21 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use inframed::native::transpose::{build_transpose, TransposeStore};
+use inframed::native::transpose::{build_transpose_forced, TransposeStore};
 use inframed::SignalStore;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// Repository config (*.repository) of a MODE 3 repository.
     repo: PathBuf,
+    /// Replace files named like the transpose's that are not transpose files (default:
+    /// refuse and name them).
+    #[arg(long)]
+    force: bool,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
-    build_transpose(&a.repo)?;
+    build_transpose_forced(&a.repo, a.force)?;
     let store = TransposeStore::open(&a.repo)?;
     let files = store.describe().files;
     let mut out = String::new();

@@ -51,7 +51,7 @@ pub(super) fn read_catalog(config: &Path, cfg: &ConvertConfig) -> Result<(Catalo
         .iter()
         .map(|d| under(&cfg.dir, d))
         .collect();
-    let (catalog, warnings) = Catalog::read(&signals_path, &dictionaries, unit)?;
+    let (catalog, warnings) = Catalog::read(std::slice::from_ref(&signals_path), &dictionaries, unit)?;
     Ok((catalog, warnings.iter().map(|w| w.to_string()).collect()))
 }
 
@@ -233,7 +233,7 @@ pub(super) fn convert_cfg(
         }
         Mode3Writer::update(&outdir, &catalog, &cfg.prefix)?
     } else {
-        check_outdir(&outdir, cfg)?;
+        check_outdir(&outdir, cfg, options.force)?;
         Mode3Writer::create(&outdir, &catalog, &cfg.prefix)?
     };
     let loaded: Vec<Sid> = catalog

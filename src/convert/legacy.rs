@@ -206,7 +206,7 @@ pub(super) fn convert_legacy(
     let outdir = options.outdir.clone().unwrap_or_else(|| cfg.outdir.clone());
     let mut named = cfg.clone();
     named.config_name = Some(config_name.clone());
-    check_outdir(&outdir, &named)?;
+    check_outdir(&outdir, &named, options.force)?;
 
     // 1. The MODE 3 load, into a temporary directory beside OUTDIR.
     let tmp = tempfile::Builder::new()

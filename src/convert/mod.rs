@@ -130,6 +130,9 @@ pub struct ConvertOptions {
     /// Test hook: fail with an I/O error after writing this many patients (an interrupted load).
     #[doc(hidden)]
     pub fail_after_pids: Option<u64>,
+    /// Replace an `OUTDIR` that is not a previous repository (default: refuse it,
+    /// [`crate::Error::Occupied`]).
+    pub force: bool,
 }
 
 impl Default for ConvertOptions {
@@ -144,6 +147,7 @@ impl Default for ConvertOptions {
             progress: None,
             block_bytes: None,
             fail_after_pids: None,
+            force: false,
         }
     }
 }
@@ -170,6 +174,7 @@ impl std::fmt::Debug for ConvertOptions {
             .field("error_file", &self.error_file)
             .field("outdir", &self.outdir)
             .field("progress", &self.progress.is_some())
+            .field("force", &self.force)
             .finish()
     }
 }
@@ -265,9 +270,6 @@ pub enum ConvertError {
         /// The signal.
         signal: &'static str,
     },
-    /// The output directory holds something that is not a repository of this config.
-    #[error("output directory is not empty and holds no repository written as {0}: refusing to replace it")]
-    OutputNotRepository(String),
     /// `LOAD_ONLY` needs an existing repository to add to.
     #[error("LOAD_ONLY needs an existing repository in the output directory")]
     LoadOnlyWithoutRepository,

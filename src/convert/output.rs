@@ -7,7 +7,6 @@ use std::path::{Component, Path, PathBuf};
 use crate::convert::config::ConvertConfig;
 use crate::convert::ConvertError;
 use crate::error::{Error, Result};
-use crate::native::pids_path;
 use crate::native::write::ConfigText;
 
 pub(super) fn backend(path: &Path, context: impl Into<String>, e: ConvertError) -> Error {
@@ -48,14 +47,6 @@ pub(super) fn output_rel(name: &str) -> String {
     }
 }
 
-/// Whether `dir` holds only (empty) directories.
-fn only_empty_dirs(dir: &Path) -> bool {
-    fs::read_dir(dir).is_ok_and(|rd| {
-        rd.flatten()
-            .all(|e| e.file_type().is_ok_and(|t| t.is_dir()) && only_empty_dirs(&e.path()))
-    })
-}
-
 /// Temporary entries beside `outdir` that a killed conversion leaves behind (a finished or
 /// failed one removes its own): the staging directory `<OUTDIR>.tmp.<pid>.<n>`, the legacy
 /// load's, `--sort`'s and the error file's temporaries.
@@ -83,25 +74,14 @@ pub(super) fn stale_temporaries(outdir: &Path) -> Vec<PathBuf> {
 
 /// The output directory a (non-`LOAD_ONLY`) conversion may replace: absent, empty (or holding
 /// only empty directories), or holding the repository `cfg` names.
-pub(super) fn check_outdir(outdir: &Path, cfg: &ConvertConfig) -> Result<()> {
-    let config_name = &cfg.config_name;
-    let ok = !outdir.exists()
-        || only_empty_dirs(outdir)
-        || config_name
-            .as_ref()
-            .is_some_and(|c| outdir.join(c).is_file())
-        || pids_path(&outdir.join(&cfg.prefix)).is_file();
-    if !ok {
-        return Err(backend(
-            outdir,
-            "output directory",
-            ConvertError::OutputNotRepository(
-                config_name
-                    .clone()
-                    .unwrap_or_else(|| format!("{}_all_pids.list", cfg.prefix)),
-            ),
-        ));
-    }
+pub(super) fn check_outdir(outdir: &Path, cfg: &ConvertConfig, force: bool) -> Result<()> {
+    let files: Vec<String> = cfg.dictionaries.iter().map(|d| output_rel(d)).collect();
+    let kind = crate::atomic::OutputKind::Repository {
+        config: cfg.config_name.as_deref(),
+        prefix: &cfg.prefix,
+        files: &files,
+    };
+    crate::atomic::check_target(outdir, kind, force)?;
     if let Some(parent) = outdir.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(|source| Error::Open {
             path: parent.into(),

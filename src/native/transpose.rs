@@ -760,9 +760,22 @@ pub fn build_transpose(config: impl AsRef<Path>) -> Result<()> {
     build_transpose_with(config.as_ref(), None)
 }
 
+/// [`build_transpose`] that, with `force`, also replaces files of the transpose's names that
+/// are not transpose files (by default they are refused: [`Error::Occupied`]).
+///
+/// # Errors
+/// As [`build_transpose`].
+pub fn build_transpose_forced(config: impl AsRef<Path>, force: bool) -> Result<()> {
+    build_transpose_inner(config.as_ref(), None, force)
+}
+
 /// [`build_transpose`] with a fault-injection budget (tests).
 #[doc(hidden)]
 pub fn build_transpose_with(config_path: &Path, fail_after: Option<u64>) -> Result<()> {
+    build_transpose_inner(config_path, fail_after, false)
+}
+
+fn build_transpose_inner(config_path: &Path, fail_after: Option<u64>, force: bool) -> Result<()> {
     let NativeConfig {
         catalog,
         warnings,
@@ -771,16 +784,27 @@ pub fn build_transpose_with(config_path: &Path, fail_after: Option<u64>) -> Resu
     } = NativeConfig::read_mode3(config_path, "by-pid transpose of")?;
     let store = crate::native::NativeStore::open(catalog, &prefix, warnings)?;
     let budget = Budget::new(fail_after);
+    // Every file replaced or removed below must be a transpose file (or absent, or empty).
+    let (_, _, n) = chunk_plan(store.pids());
+    let stale = (n..)
+        .map(|k| chunk_path(&prefix, k))
+        .take_while(|p| p.exists());
+    let chunks: Vec<PathBuf> = (0..n)
+        .map(|k| chunk_path(&prefix, k))
+        .chain(stale)
+        .collect();
+    let kind = crate::atomic::OutputKind::Transpose;
+    for p in chunks.iter().chain([&pid_idx_path(&prefix)]) {
+        crate::atomic::check_target(p, kind, force)?;
+    }
     write_transpose_with(&store, &prefix, &budget, |path, budget| {
         Out::atomic(path, budget).map(Sink::Atomic)
     })?;
-    let (_, _, n) = chunk_plan(store.pids());
-    for k in n.. {
-        let p = chunk_path(&prefix, k);
-        if !p.exists() {
-            break;
-        }
-        fs::remove_file(&p).map_err(|source| Error::Io { path: p, source })?;
+    for p in &chunks[n..] {
+        fs::remove_file(p).map_err(|source| Error::Io {
+            path: p.clone(),
+            source,
+        })?;
     }
     Ok(())
 }

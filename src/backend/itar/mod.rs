@@ -289,7 +289,10 @@ pub fn export(store: &dyn SignalStore, out: &Path, options: &ExportOptions) -> R
             what: format!("codec {codec:?} for itar (members are stored uncompressed)"),
         });
     }
-    let mut opts = PatientExportOptions::default();
+    let mut opts = PatientExportOptions {
+        force: options.force,
+        ..PatientExportOptions::default()
+    };
     if let Some(max) = options.shard_max_size {
         opts.writer.shard_max_size = max;
     }

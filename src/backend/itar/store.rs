@@ -8,7 +8,7 @@
 //! (every pid, `<u4`, ascending).
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use hashbrown::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
@@ -586,6 +586,8 @@ pub struct PatientExportOptions {
     pub fold: String,
     /// Shard limits and member attributes.
     pub writer: WriterOptions,
+    /// Replace an `out` that is not a dataset folder (default: refuse it).
+    pub force: bool,
 }
 
 impl Default for PatientExportOptions {
@@ -593,6 +595,7 @@ impl Default for PatientExportOptions {
         PatientExportOptions {
             fold: "patients".into(),
             writer: WriterOptions::default(),
+            force: false,
         }
     }
 }
@@ -638,38 +641,6 @@ fn signal_exts(catalog: &Catalog) -> Vec<String> {
         .collect()
 }
 
-/// Whether `out` may be replaced: absent, or a folder holding only dataset files.
-fn check_target(out: &Path) -> Result<()> {
-    if !out.exists() {
-        return Ok(());
-    }
-    let refuse = |what: &str| Error::InvalidInput {
-        what: format!("{}: {what}; not replacing it", out.display()),
-    };
-    if !out.is_dir() {
-        return Err(refuse("exists and is not a folder"));
-    }
-    let entries = std::fs::read_dir(out).map_err(|source| Error::Open {
-        path: out.into(),
-        source,
-    })?;
-    for e in entries.flatten() {
-        let p = e.path();
-        let ok = p.is_file()
-            && matches!(
-                p.extension().and_then(|x| x.to_str()),
-                Some("tar" | "taridx")
-            );
-        if !ok {
-            return Err(refuse(&format!(
-                "holds {}, which is not part of an indexed-tar dataset",
-                PathBuf::from(e.file_name()).display()
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Writes a whole store as a patient dataset in folder `out` (built under a temporary name and
 /// renamed into place; an existing dataset folder is replaced, any other folder is refused).
 ///
@@ -681,7 +652,7 @@ pub fn export_with(
     out: &Path,
     options: &PatientExportOptions,
 ) -> Result<()> {
-    check_target(out)?;
+    crate::atomic::check_target(out, crate::atomic::OutputKind::Itar, options.force)?;
     let catalog = store.catalog();
     let pids = store.pids();
     if let Some(w) = pids.windows(2).find(|w| w[0] >= w[1]) {

@@ -200,6 +200,12 @@ pub fn open_store(path: &Path) -> Result<Box<dyn SignalStore>> {
 /// Store errors; [`Error::Io`]; [`Error::InvalidInput`] for a repository the mapping cannot
 /// hold.
 pub fn export(store: &dyn SignalStore, out: &Path, options: &ExportOptions) -> Result<()> {
+    let kind = if options.dir {
+        crate::atomic::OutputKind::TrxDir
+    } else {
+        crate::atomic::OutputKind::TrxZip
+    };
+    crate::atomic::check_target(out, kind, options.force)?;
     let form = if options.dir {
         Form::Directory
     } else if options.deflate {

@@ -40,6 +40,9 @@ pub struct LegacyOptions {
     /// Test hook: fail with an I/O error after this many bytes.
     #[doc(hidden)]
     pub fail_after: Option<u64>,
+    /// Replace an `out` that is not a previous repository (default: refuse it,
+    /// [`crate::Error::Occupied`]).
+    pub force: bool,
 }
 
 impl LegacyOptions {
@@ -59,6 +62,7 @@ impl LegacyOptions {
             file_names: Vec::new(),
             metadata,
             fail_after: None,
+            force: false,
         }
     }
 }
@@ -85,7 +89,7 @@ pub fn write_legacy(
     let config_name = format!("{}.repository", options.name);
     // Check the options before touching the file system.
     legacy_groups(store, options)?;
-    check_target(out, &config_name)?;
+    check_target(out, &config_name, &options.prefix, options.force)?;
     let dir = AtomicDir::create(out)?;
     write_legacy_into(store, dir.path(), options)?;
     dir.commit()?;

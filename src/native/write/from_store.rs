@@ -1,7 +1,6 @@
 //! [`write_mode3`]: any [`SignalStore`] written as a MODE 3 repository through the one
 //! [`Mode3Writer`].
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -10,27 +9,15 @@ use crate::store::SignalStore;
 use super::metadata::{check_metadata, relative_inside, Mode3Options};
 use super::mode3::Mode3Writer;
 
-/// Checks that `out` may be replaced: absent, empty, or holding `<name>.repository`.
-pub(crate) fn check_target(out: &Path, config_name: &str) -> Result<()> {
-    if !out.exists() {
-        return Ok(());
-    }
-    let empty = fs::read_dir(out)
-        .map_err(|source| Error::Open {
-            path: out.into(),
-            source,
-        })?
-        .next()
-        .is_none();
-    if empty || out.join(config_name).is_file() {
-        return Ok(());
-    }
-    Err(Error::InvalidInput {
-        what: format!(
-            "{} exists and is not a repository written as {config_name}: refusing to replace it",
-            out.display()
-        ),
-    })
+/// Checks that `out` may be replaced ([`crate::atomic::check_target`]): absent, empty, or a
+/// previous repository `<name>.repository` holding nothing else, unless `force`.
+pub(crate) fn check_target(out: &Path, config_name: &str, prefix: &str, force: bool) -> Result<()> {
+    let kind = crate::atomic::OutputKind::Repository {
+        config: Some(config_name),
+        prefix,
+        files: &[],
+    };
+    crate::atomic::check_target(out, kind, force)
 }
 
 /// Writes any store as a MODE 3 repository in the directory `out` (created, or replaced if
@@ -55,7 +42,7 @@ pub(crate) fn check_target(out: &Path, config_name: &str) -> Result<()> {
 /// ```
 pub fn write_mode3(store: &dyn SignalStore, out: &Path, options: &Mode3Options) -> Result<PathBuf> {
     let config_name = format!("{}.repository", options.name);
-    check_target(out, &config_name)?;
+    check_target(out, &config_name, &options.prefix, options.force)?;
     if relative_inside(&out.join(&options.prefix), out).is_none() {
         return Err(Error::InvalidInput {
             what: format!("PREFIX {:?} must be a relative path", options.prefix),

@@ -231,6 +231,9 @@ pub struct Mode3Options {
     /// Test hook: fail with an I/O error after this many bytes.
     #[doc(hidden)]
     pub fail_after: Option<u64>,
+    /// Replace an `out` that is not a previous repository (default: refuse it,
+    /// [`Error::Occupied`]).
+    pub force: bool,
 }
 
 impl Mode3Options {
@@ -243,6 +246,7 @@ impl Mode3Options {
             name,
             transpose: false,
             fail_after: None,
+            force: false,
         }
     }
 
@@ -267,6 +271,7 @@ impl Mode3Options {
             metadata: Metadata::from_config(config)?,
             transpose: false,
             fail_after: None,
+            force: false,
         })
     }
 }
