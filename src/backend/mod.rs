@@ -10,7 +10,7 @@ use crate::store::SignalStore;
 
 pub use detect::{detect, Format};
 
-mod detect;
+pub(crate) mod detect;
 #[cfg(feature = "gnz")]
 pub mod gnz;
 #[cfg(feature = "iac")]

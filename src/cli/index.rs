@@ -1,14 +1,18 @@
-//! `inframed index`: builds the by-pid transpose of a MODE 3 repository.
+//! `inframed index`: builds the by-pid transpose of a MODE 3 repository, or the `.taridx`
+//! index of a tar dataset that has none.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+use inframed::backend::{detect, Container, Format};
 use inframed::native::transpose::{build_transpose_forced, TransposeStore};
 use inframed::SignalStore;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// Repository config (*.repository) of a MODE 3 repository.
+    /// Repository config (*.repository) of a MODE 3 repository, or a tar dataset (a folder of
+    /// shards, one shard, or a brace list `train-{000000..000009}.tar`) to write the glzn
+    /// `.taridx` of, so that the next open does not scan the shards.
     repo: PathBuf,
     /// Replace files named like the transpose's that are not transpose files (default:
     /// refuse and name them).
@@ -17,10 +21,26 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
+    let mut out = String::new();
+    if detect(&a.repo)? == Format::Container(Container::Itar) {
+        #[cfg(feature = "itar")]
+        {
+            for path in inframed::backend::itar::write_indexes(&a.repo)? {
+                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                out.push_str(&format!("{}\t{size}\n", path.display()));
+            }
+            io::stdout().lock().write_all(out.as_bytes())?;
+            return Ok(());
+        }
+        #[cfg(not(feature = "itar"))]
+        anyhow::bail!(
+            "{}: inframed was built without feature \"itar\"",
+            a.repo.display()
+        );
+    }
     build_transpose_forced(&a.repo, a.force)?;
     let store = TransposeStore::open(&a.repo)?;
     let files = store.describe().files;
-    let mut out = String::new();
     for (path, size) in files.iter().skip(1) {
         out.push_str(&format!("{}\t{size}\n", path.display()));
     }

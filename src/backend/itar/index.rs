@@ -374,6 +374,11 @@ impl IndexBuilder {
         Ok(())
     }
 
+    /// Rows added so far.
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
     /// The finished index (`n_stems` = distinct stems; flag bit 0 as glzn computes it).
     pub(crate) fn finish(self) -> TarIndex {
         let n_stems = self.stems.len() as u64;

@@ -23,7 +23,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use index::{Row, TarIndex, HEADER_SIZE, MAGIC, ROW_SIZE};
-pub use reader::{fold_names, split_name, Fold, Member};
+pub use reader::{expand_braces, fold_names, shard_fold, split_name, Fold, Member};
 pub use store::{export_with, ItarStore, PatientExportOptions, META_KEY};
 pub use writer::{DatasetWriter, FoldWriter, WriterOptions};
 
@@ -199,7 +199,7 @@ pub enum ItarError {
     #[error("rows flagged contiguous by key but keys are interleaved")]
     NotContiguous,
     /// A fold without shards.
-    #[error("no shards {fold}_*.tar")]
+    #[error("no shards {fold}_*.tar or {fold}-<n>.tar")]
     NoShards {
         /// Fold name.
         fold: String,
@@ -211,8 +211,27 @@ pub enum ItarError {
         folds: Vec<String>,
     },
     /// A folder without `.taridx` files or shards.
-    #[error("not an indexed-tar dataset (no .taridx and no <fold>_<n>.tar shards)")]
+    #[error("not an indexed-tar dataset (no .taridx and no .tar shards)")]
     NotADataset,
+    /// A gzip-compressed shard: no random access into it.
+    #[error(
+        "gzip-compressed shard: members cannot be read in place (no random access); \
+         decompress it first, e.g. `gzip -dc {name} > {stem}.tar`, then open the .tar"
+    )]
+    Gzip {
+        /// The shard's file name.
+        name: String,
+        /// The name without `.gz` / `.tgz`.
+        stem: String,
+    },
+    /// A WebDataset brace list that names no file or cannot be expanded.
+    #[error("brace list {pattern}: {reason}")]
+    Braces {
+        /// The pattern.
+        pattern: String,
+        /// Why.
+        reason: String,
+    },
     /// A member asked for by name is not in the dataset.
     #[error("no member {name}")]
     NoMember {
@@ -309,8 +328,26 @@ fn folds_of(path: &Path) -> Result<Vec<Fold>> {
         }
         names.iter().map(|n| Fold::open_dir(path, n)).collect()
     } else {
-        Ok(vec![Fold::open(path)?])
+        Ok(vec![Fold::open_path(path)?])
     }
+}
+
+/// Writes the `.taridx` of every fold of a dataset that has none (each fold indexed by
+/// scanning its shards, as glzn's parse path does); returns the indexes written. A fold that
+/// already has its `.taridx` is left alone.
+///
+/// # Errors
+/// As [`Fold::scan`]; [`Error::Io`] writing an index.
+pub fn write_indexes(path: &Path) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for fold in folds_of(path)? {
+        if fold.index_path().exists() {
+            continue;
+        }
+        fold.write_index()?;
+        written.push(fold.index_path().to_path_buf());
+    }
+    Ok(written)
 }
 
 /// Lists every member of a dataset (a folder: all its folds; a `.taridx`: that fold): a header
@@ -320,9 +357,13 @@ fn folds_of(path: &Path) -> Result<Vec<Fold>> {
 /// As [`Fold::open`] and [`Fold::member_names`].
 pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
     let mut text = String::from("#key\text\tshard\tsize\n");
-    for fold in folds_of(path)? {
+    let folds = folds_of(path)?;
+    for fold in &folds {
         let names = fold.member_names()?;
-        for (row, name) in fold.index().rows.iter().zip(names) {
+        for (i, (row, name)) in fold.index().rows.iter().zip(names).enumerate() {
+            if fold.is_meta_row(i) {
+                continue; // pax / long-name headers and directories are not members
+            }
             let (key, ext) = split_name(&name);
             let shard = fold
                 .shard_path(row.fid)
@@ -330,6 +371,11 @@ pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let _ = writeln!(text, "{key}\t{ext}\t{shard}\t{}", row.size);
+        }
+    }
+    for fold in &folds {
+        for w in fold.warnings() {
+            let _ = writeln!(text, "# warning: {}: {w}", fold.index_path().display());
         }
     }
     out.write_all(text.as_bytes()).map_err(|source| Error::Io {

@@ -57,9 +57,49 @@ pub struct Fold {
     ext_ids: HashMap<String, u16>,
     crash_ids: HashMap<String, u32>,
     lookup: HashMap<(u64, u32, u16), u32>,
+    /// Rows that are not members: pax / GNU long-name headers and directories (glzn's parse
+    /// path indexes every header).
+    meta_rows: HashSet<u32>,
+    /// Rows keyed (also) by the full name their pax / long-name header gives: row → stem.
+    resolved: HashMap<u32, String>,
+    /// What was tolerated at open (duplicates resolved as tar extraction does).
+    warnings: Vec<String>,
 }
 
-/// `(suffix, path)` of the shards `<fold>_<suffix>.tar` in `dir`, sorted by suffix as a string.
+/// The `(fold, suffix)` a shard file name belongs to, or `None` if it is not a shard
+/// (`.tar`, or gzip-compressed `.tar.gz` / `.tgz`, which are refused on open):
+/// - glzn: `<fold>_<suffix>.tar` (exactly one `_`);
+/// - WebDataset: `<fold><sep><digits>.tar` with `sep` one of `-`, `_`, `.`
+///   (`train-000000.tar`, `shard_name_0003.tar`);
+/// - any other `<name>.tar` is a fold of its own.
+pub fn shard_fold(file_name: &str) -> Option<(String, String)> {
+    let lower = file_name.to_ascii_lowercase();
+    let cut = [".tar", ".tar.gz", ".tgz"]
+        .iter()
+        .find(|s| lower.ends_with(*s))
+        .map(|s| s.len())?;
+    let base = &file_name[..file_name.len() - cut];
+    if base.is_empty() {
+        return None;
+    }
+    if let [f, suffix] = base.split(DELIMITER).collect::<Vec<_>>().as_slice() {
+        if !f.is_empty() {
+            return Some((f.to_string(), suffix.to_string()));
+        }
+    }
+    let digits = base.len() - base.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if digits > 0 && digits < base.len() {
+        let head = &base[..base.len() - digits];
+        if let Some(f) = head.strip_suffix(['-', '_', '.']) {
+            if !f.is_empty() {
+                return Some((f.to_string(), base[head.len()..].to_string()));
+            }
+        }
+    }
+    Some((base.to_string(), String::new()))
+}
+
+/// The shards of fold `fold` in `dir`, sorted by suffix as a string (glzn's fid rule).
 fn shard_files(dir: &Path, fold: &str) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).map_err(|source| Error::Open {
         path: dir.into(),
@@ -69,13 +109,9 @@ fn shard_files(dir: &Path, fold: &str) -> Result<Vec<PathBuf>> {
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some(base) = name.strip_suffix(".tar") else {
-            continue;
-        };
-        let parts: Vec<&str> = base.split(DELIMITER).collect();
-        if let [f, suffix] = parts.as_slice() {
-            if *f == fold {
-                found.push((suffix.to_string(), e.path()));
+        if let Some((f, suffix)) = shard_fold(name) {
+            if f == fold && e.path().is_file() {
+                found.push((suffix, e.path()));
             }
         }
     }
@@ -83,7 +119,8 @@ fn shard_files(dir: &Path, fold: &str) -> Result<Vec<PathBuf>> {
     Ok(found.into_iter().map(|(_, p)| p).collect())
 }
 
-/// The folds of a dataset folder: every `<fold>.taridx`, and every `<fold>` with shards.
+/// The folds of a dataset folder: every `<fold>.taridx`, and every fold with shards
+/// ([`shard_fold`]).
 ///
 /// # Errors
 /// [`Error::Open`] if the folder cannot be listed.
@@ -98,15 +135,82 @@ pub fn fold_names(dir: &Path) -> Result<Vec<String>> {
         let Some(name) = name.to_str() else { continue };
         if let Some(f) = name.strip_suffix(".taridx") {
             names.push(f.to_owned());
-        } else if let Some(base) = name.strip_suffix(".tar") {
-            if let [f, _] = base.split(DELIMITER).collect::<Vec<_>>().as_slice() {
-                names.push(f.to_string());
-            }
+        } else if let Some((f, _)) = shard_fold(name) {
+            names.push(f);
         }
     }
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+/// Expands a WebDataset brace list: `{000..009}` (zero-padded to the first bound's width) and
+/// `{a,b}`, several groups allowed.
+///
+/// # Errors
+/// [`ItarError::Braces`] for an unbalanced or reversed range.
+pub fn expand_braces(pattern: &str) -> std::result::Result<Vec<String>, ItarError> {
+    let bad = |reason: &str| ItarError::Braces {
+        pattern: pattern.into(),
+        reason: reason.into(),
+    };
+    let Some(open) = pattern.find('{') else {
+        return Ok(vec![pattern.to_string()]);
+    };
+    let close = pattern[open..]
+        .find('}')
+        .map(|c| open + c)
+        .ok_or_else(|| bad("unbalanced '{'"))?;
+    let (head, body, tail) = (
+        &pattern[..open],
+        &pattern[open + 1..close],
+        &pattern[close + 1..],
+    );
+    let items: Vec<String> = if let Some((a, b)) = body.split_once("..") {
+        let (x, y): (u64, u64) = match (a.parse(), b.parse()) {
+            (Ok(x), Ok(y)) => (x, y),
+            _ => return Err(bad("range bounds are not numbers")),
+        };
+        if x > y {
+            return Err(bad("range runs backwards"));
+        }
+        if y - x > 1_000_000 {
+            return Err(bad("range too large"));
+        }
+        (x..=y).map(|n| format!("{n:0w$}", w = a.len())).collect()
+    } else {
+        body.split(',').map(str::to_string).collect()
+    };
+    let rest = expand_braces(tail)?;
+    let mut out = Vec::with_capacity(items.len() * rest.len());
+    for i in &items {
+        for r in &rest {
+            out.push(format!("{head}{i}{r}"));
+        }
+    }
+    Ok(out)
+}
+
+/// Maps one shard, refusing gzip-compressed ones with a message that says how to decompress.
+fn map_shard(path: PathBuf) -> Result<Shard> {
+    let bytes = mmap::map(&path)?;
+    if bytes.as_slice().starts_with(&[0x1f, 0x8b]) {
+        let name = file_name(&path);
+        let lower = name.to_ascii_lowercase();
+        let stem = if lower.ends_with(".tar.gz") {
+            name[..name.len() - 7].to_string()
+        } else if lower.ends_with(".tgz") || lower.ends_with(".tar") {
+            name[..name.len() - 4].to_string()
+        } else {
+            name.clone()
+        };
+        return Err(backend_error(
+            &path,
+            "byte 0",
+            ItarError::Gzip { name, stem },
+        ));
+    }
+    Ok(Shard { path, bytes })
 }
 
 impl Fold {
@@ -131,17 +235,53 @@ impl Fold {
                 )
             })?
             .to_owned();
-        let dir = taridx.parent().unwrap_or(Path::new("."));
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
+        let dir = parent_dir(taridx);
+        let dir = dir.as_path();
         let bytes = mmap::map(taridx)?;
         let index = TarIndex::parse(bytes.as_slice())
             .map_err(|(off, e)| backend_error(taridx, format!("byte {off}"), e))?;
         let shards = Self::map_shards(dir, &fold)?;
         Self::assemble(fold, taridx.to_path_buf(), shards, index)
+    }
+
+    /// Opens a dataset path that is not a folder: a `.taridx` file (by its magic), one tar
+    /// shard (indexed by scanning it), or a WebDataset brace list of shards
+    /// (`train-{000000..000009}.tar`, scanned in list order).
+    ///
+    /// # Errors
+    /// As [`Fold::open`] and [`Fold::scan`]; [`ItarError::Braces`] for a list naming a file
+    /// that does not exist.
+    pub fn open_path(path: &Path) -> Result<Fold> {
+        let name = file_name(path);
+        if !path.exists() && crate::backend::detect::is_brace_list(&name) {
+            let dir = parent_dir(path);
+            let names = expand_braces(&name).map_err(|e| backend_error(path, "name", e))?;
+            let files: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+            if let Some(missing) = files.iter().find(|f| !f.is_file()) {
+                return Err(backend_error(
+                    path,
+                    "name",
+                    ItarError::Braces {
+                        pattern: name.clone(),
+                        reason: format!("{} does not exist", missing.display()),
+                    },
+                ));
+            }
+            let fold = shard_fold(&names[0]).map_or(name.clone(), |(f, _)| f);
+            let index_path = dir.join(format!("{fold}.taridx"));
+            return Self::scan_files(fold, index_path, files);
+        }
+        let mut magic = [0u8; 8];
+        let is_index = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+            .is_ok()
+            && &magic == super::MAGIC;
+        if is_index {
+            return Fold::open(path);
+        }
+        let fold = shard_fold(&name).map_or_else(|| name.clone(), |(f, _)| f);
+        let index_path = parent_dir(path).join(format!("{fold}.taridx"));
+        Self::scan_files(fold, index_path, vec![path.to_path_buf()])
     }
 
     /// Opens fold `fold` of a dataset folder: from `<fold>.taridx` if present, else by scanning
@@ -169,7 +309,21 @@ impl Fold {
     /// [`ItarError::NoShards`].
     pub fn scan(dir: &Path, fold: &str) -> Result<Fold> {
         let shards = Self::map_shards(dir, fold)?;
+        Self::scan_shards(fold.to_owned(), dir.join(format!("{fold}.taridx")), shards)
+    }
+
+    /// [`Fold::scan`] over shard files given in fid order.
+    fn scan_files(fold: String, index_path: PathBuf, files: Vec<PathBuf>) -> Result<Fold> {
+        let shards = files
+            .into_iter()
+            .map(map_shard)
+            .collect::<Result<Vec<_>>>()?;
+        Self::scan_shards(fold, index_path, shards)
+    }
+
+    fn scan_shards(fold: String, index_path: PathBuf, shards: Vec<Shard>) -> Result<Fold> {
         let mut b = IndexBuilder::default();
+        let mut resolved = HashMap::new();
         for (fid, shard) in shards.iter().enumerate() {
             let fid = u16::try_from(fid).map_err(|_| {
                 backend_error(
@@ -185,17 +339,20 @@ impl Fold {
                 .map_err(|(off, e)| backend_error(&shard.path, format!("byte {off}"), e))?;
             for m in members {
                 let (stem, ext) = split_name(&m.name);
+                let long = block_at(shard.bytes.as_slice(), m.offset)
+                    .is_some_and(|h| header::name_field(h) != m.name.as_bytes());
+                if long {
+                    // Named by a pax / long-name header: the header's own name field differs.
+                    resolved.insert(b.len() as u32, stem.clone());
+                }
                 b.add(fid, m.offset, m.size, &stem, &ext)
                     .map_err(|e| backend_error(&shard.path, format!("byte {}", m.offset), e))?;
             }
         }
         let index = b.finish();
-        Self::assemble(
-            fold.to_owned(),
-            dir.join(format!("{fold}.taridx")),
-            shards,
-            index,
-        )
+        let mut fold = Self::assemble(fold, index_path, shards, index)?;
+        fold.resolved.extend(resolved);
+        Ok(fold)
     }
 
     /// A fold over in-memory files: the `.taridx` bytes (`None`: scan the shards) and the
@@ -247,15 +404,7 @@ impl Fold {
                 ItarError::NoShards { fold: fold.into() },
             ));
         }
-        files
-            .into_iter()
-            .map(|path| {
-                Ok(Shard {
-                    bytes: mmap::map(&path)?,
-                    path,
-                })
-            })
-            .collect()
+        files.into_iter().map(map_shard).collect()
     }
 
     /// Checks every row against its shard (fid, block alignment, bounds) and builds the lookup.
@@ -266,6 +415,14 @@ impl Fold {
         index: TarIndex,
     ) -> Result<Fold> {
         let mut lookup = HashMap::with_capacity(index.rows.len());
+        let empty_ext = index
+            .extensions
+            .iter()
+            .position(|e| e.is_empty())
+            .map(|p| p as u16);
+        let mut meta_rows = HashSet::new();
+        let mut resolve_shards: HashSet<u16> = HashSet::new();
+        let mut warnings = Vec::new();
         for (i, r) in index.rows.iter().enumerate() {
             let ctx = || format!("row {i} (byte {})", index.row_offset(i));
             let shard = shards.get(usize::from(r.fid)).ok_or_else(|| {
@@ -302,17 +459,20 @@ impl Fold {
                     },
                 ));
             }
+            if Some(r.extid) == empty_ext {
+                // A pax / long-name header or a directory, listed by glzn's parse path.
+                let flag = block_at(shard.bytes.as_slice(), r.offset).map_or(b'0', |h| h[156]);
+                if !matches!(flag, b'0' | 0 | b'7') {
+                    meta_rows.insert(i as u32);
+                    if matches!(flag, b'x' | b'L') {
+                        resolve_shards.insert(r.fid);
+                    }
+                    continue;
+                }
+            }
             if let Some(first) = lookup.insert((r.keyhash, r.crashid, r.extid), i as u32) {
                 let name = raw_name(shards[usize::from(r.fid)].bytes.as_slice(), r.offset);
-                return Err(backend_error(
-                    &index_path,
-                    ctx(),
-                    ItarError::Duplicate {
-                        name,
-                        first: u64::from(first),
-                        second: i as u64,
-                    },
-                ));
+                warnings.push(duplicate_warning(&name, first, i as u32));
             }
         }
         let ext_ids = index
@@ -327,7 +487,7 @@ impl Fold {
             .enumerate()
             .map(|(i, s)| (s.clone(), i as u32 + 1))
             .collect();
-        Ok(Fold {
+        let mut fold = Fold {
             name,
             index_path,
             shards,
@@ -335,7 +495,68 @@ impl Fold {
             ext_ids,
             crash_ids,
             lookup,
-        })
+            meta_rows,
+            resolved: HashMap::new(),
+            warnings,
+        };
+        fold.resolve_long_names(&resolve_shards)?;
+        Ok(fold)
+    }
+
+    /// Keys the members that follow pax / GNU long-name header rows by their full name too (an
+    /// index built by glzn's parse path hashed the truncated `name` field), walking only the
+    /// shards that have such rows.
+    fn resolve_long_names(&mut self, shards: &HashSet<u16>) -> Result<()> {
+        if shards.is_empty() {
+            return Ok(());
+        }
+        let mut by_offset: HashMap<(u16, u64), u32> = HashMap::new();
+        for (i, r) in self.index.rows.iter().enumerate() {
+            if shards.contains(&r.fid) && !self.meta_rows.contains(&(i as u32)) {
+                by_offset.insert((r.fid, r.offset), i as u32);
+            }
+        }
+        let mut fids: Vec<u16> = shards.iter().copied().collect();
+        fids.sort_unstable();
+        for fid in fids {
+            let shard = &self.shards[usize::from(fid)];
+            let members = header::scan(shard.bytes.as_slice())
+                .map_err(|(off, e)| backend_error(&shard.path, format!("byte {off}"), e))?;
+            for m in members {
+                let Some(&row) = by_offset.get(&(fid, m.offset)) else {
+                    continue;
+                };
+                let Some(h) = block_at(shard.bytes.as_slice(), m.offset) else {
+                    continue;
+                };
+                if m.name.as_bytes() == header::name_field(h) {
+                    continue;
+                }
+                let (stem, ext) = split_name(&m.name);
+                let next = (self.index.extensions.len() + self.ext_ids.len()) as u16;
+                let extid = *self.ext_ids.entry(ext).or_insert(next);
+                let (keyhash, crashid) = self.identity(stem.as_bytes());
+                if let Some(first) = self.lookup.insert((keyhash, crashid, extid), row) {
+                    if first != row {
+                        self.warnings.push(duplicate_warning(&m.name, first, row));
+                    }
+                }
+                self.resolved.insert(row, stem);
+            }
+        }
+        Ok(())
+    }
+
+    /// What was tolerated at open: duplicate members (the later row wins, as tar extraction
+    /// does), one message each.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Whether index row `row` is a pax / GNU long-name header or a directory rather than a
+    /// member (such rows are never exposed as members).
+    pub fn is_meta_row(&self, row: usize) -> bool {
+        self.meta_rows.contains(&(row as u32))
     }
 
     /// Writes the fold's index as `<fold>.taridx` beside its shards (temp + rename).
@@ -466,7 +687,11 @@ impl Fold {
         let Some(row) = self.row_of(keyhash, crashid, extid) else {
             return Ok(None);
         };
-        if !self.header_has_stem(row, stem.as_bytes()) {
+        let named = match self.resolved.get(&(row as u32)) {
+            Some(full) => full == stem || self.header_has_stem(row, stem.as_bytes()),
+            None => self.header_has_stem(row, stem.as_bytes()),
+        };
+        if !named {
             return Ok(None);
         }
         Ok(self.member(row))
@@ -635,11 +860,27 @@ impl Fold {
     }
 }
 
+/// The warning for a member listed twice.
+fn duplicate_warning(name: &str, first: u32, second: u32) -> String {
+    format!(
+        "duplicate member {name} (rows {first} and {second}): row {second} is read, as tar \
+         extraction keeps the later one"
+    )
+}
+
 /// The name field of the header at `offset`, for messages.
 fn raw_name(shard: &[u8], offset: u64) -> String {
     block_at(shard, offset)
         .map(|h| String::from_utf8_lossy(header::name_field(h)).into_owned())
         .unwrap_or_else(|| format!("<header at byte {offset}>"))
+}
+
+/// The folder holding `p` (`.` for a bare file name).
+fn parent_dir(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 fn file_name(p: &Path) -> String {

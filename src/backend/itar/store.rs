@@ -153,7 +153,7 @@ impl ItarStore {
                 }
             }
         } else {
-            Fold::open(path)?
+            Fold::open_path(path)?
         };
         ItarStore::from_fold(fold)
     }
