@@ -31,6 +31,7 @@ pub(super) fn produce(
             path: path.into(),
             source,
         })?;
+        crate::text::skip_bom(&mut file).map_err(io_err(path))?;
         let mut carry: Vec<u8> = Vec::new();
         let mut next_line: u64 = 1;
         let mut eof = false;

@@ -62,7 +62,11 @@ impl Run {
 /// # Errors
 /// [`Error::Open`] / [`Error::Io`] naming the file.
 pub(crate) fn sort_file(input: &Path, output: &Path, chunk_bytes: usize) -> Result<PathBuf> {
-    let f = File::open(input).map_err(|source| Error::Open {
+    let mut f = File::open(input).map_err(|source| Error::Open {
+        path: input.into(),
+        source,
+    })?;
+    crate::text::skip_bom(&mut f).map_err(|source| Error::Io {
         path: input.into(),
         source,
     })?;

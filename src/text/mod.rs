@@ -62,12 +62,41 @@ pub enum ParseError {
     Other(String),
 }
 
-/// Reads a whole text file, naming it in the error.
+/// The UTF-8 byte-order mark some editors put at the start of a text file.
+pub(crate) const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// Positions `file` (at its start) after a UTF-8 byte-order mark, if it has one, so the first
+/// line of a TSV input reads like any other.
+///
+/// # Errors
+/// The file's read or seek error.
+pub(crate) fn skip_bom(file: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut head = [0u8; 3];
+    let mut n = 0;
+    while n < 3 {
+        match file.read(&mut head[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    if head[..n] != *UTF8_BOM {
+        file.seek(SeekFrom::Start(0))?;
+    }
+    Ok(())
+}
+
+/// Reads a whole text file, naming it in the error (a leading UTF-8 byte-order mark is
+/// skipped).
 pub(crate) fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|source| Error::Open {
         path: path.into(),
         source,
     })?;
+    let bytes = match bytes.strip_prefix(UTF8_BOM) {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
     Ok(match String::from_utf8(bytes) {
         Ok(s) => s,
         // Latin-1 or other 8-bit text in old dictionaries: keep every byte as a char.
