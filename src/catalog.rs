@@ -308,8 +308,11 @@ impl Catalog {
             });
         }
         // Every SIGNAL file, as the original reads them all.
-        let (catalog, more) =
-            Catalog::read(&config.signals_files, &config.dictionaries, config.time_unit)?;
+        let (catalog, more) = Catalog::read(
+            &config.signals_files,
+            &config.dictionaries,
+            config.time_unit,
+        )?;
         warnings.extend(more);
         Ok((catalog, warnings))
     }
@@ -326,7 +329,10 @@ impl Catalog {
         time_unit: TimeUnit,
     ) -> Result<(Catalog, Vec<Warning>)> {
         let signals = SignalsFile::read_files(signals_paths, time_unit)?;
-        let signals_path = signals_paths.last().map(PathBuf::as_path).unwrap_or(Path::new(""));
+        let signals_path = signals_paths
+            .last()
+            .map(PathBuf::as_path)
+            .unwrap_or(Path::new(""));
         let mut warnings: Vec<Warning> = signals
             .ignored
             .iter()

@@ -51,7 +51,8 @@ pub(super) fn read_catalog(config: &Path, cfg: &ConvertConfig) -> Result<(Catalo
         .iter()
         .map(|d| under(&cfg.dir, d))
         .collect();
-    let (catalog, warnings) = Catalog::read(std::slice::from_ref(&signals_path), &dictionaries, unit)?;
+    let (catalog, warnings) =
+        Catalog::read(std::slice::from_ref(&signals_path), &dictionaries, unit)?;
     Ok((catalog, warnings.iter().map(|w| w.to_string()).collect()))
 }
 
