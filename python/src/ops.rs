@@ -48,6 +48,8 @@ pub fn export(
             deflate: o.deflate,
             dir: o.dir,
             shard_max_size: o.shard_size,
+            // Python exports never replace what inframed did not write (no force option yet).
+            force: false,
         };
         backend::export(kind, repo, out, &options).py_err()?;
         return Ok(out.to_path_buf());

@@ -94,13 +94,17 @@ pub(crate) struct Event {
     pub(crate) time: Option<i64>,
 }
 
+/// One patient's vectors (one per planned signal, borrowed from the store where it can) and
+/// its events.
+type PatientEvents<'s> = (Vec<Cow<'s, [u8]>>, Vec<Event>);
+
 /// One patient's vectors (borrowed from the store where it can) and its events, sorted by
 /// time (timeless first), then signal order, then element order.
 pub(crate) fn patient_events<'s, T: SignalStore + ?Sized>(
     store: &'s T,
     plan: &Plan,
     pid: Pid,
-) -> Result<(Vec<Cow<'s, [u8]>>, Vec<Event>)> {
+) -> Result<PatientEvents<'s>> {
     let mut vectors = Vec::with_capacity(plan.signals.len());
     let mut events = Vec::new();
     for (i, s) in plan.signals.iter().enumerate() {
