@@ -1,4 +1,4 @@
-//! The command line on the golden repository: output format of DESIGN §6, checked against the
+//! The command line on the golden repository: output format of docs/DESIGN.md §6, checked against the
 //! original reader's values (testdata/inframed/small/expected*.json), and error behaviour.
 
 mod common;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the GNZ1 container fixtures of testdata/gnz/ and expected.json.
 
-The writer below follows the original writer's algorithm as shared/formats/gnz.md describes it
+The writer below follows the original writer's algorithm as docs/formats/gnz.md describes it
 (no public implementation exists): sorted-key json.dumps header, u32 LE length, header pages
 grown until the header fits, arrays in insertion order at 4096-aligned absolute offsets
 (0-byte arrays do not advance), file sized with truncate(), array bytes written through
@@ -284,7 +284,7 @@ def small_writer(path, two=False):
 
 
 def fixtures_invalid(expected):
-    """Damaged files and the error shared/formats/gnz.md §5 requires (by GnzError name)."""
+    """Damaged files and the error docs/formats/gnz.md §5 requires (by GnzError name)."""
     inv = {}
     d = os.path.join(HERE, "invalid")
     os.makedirs(d, exist_ok=True)

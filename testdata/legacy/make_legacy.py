@@ -3,7 +3,7 @@
 
 Independent of inframed's Rust code: it parses the MODE 3 files written by medpython 1.2.1
 (testdata/inframed/small/repo) with its own decoder and writes the legacy layouts by the
-rules of shared/formats/inframed.md section 8 (hexdumps of 8.3/8.4). No third-party module.
+rules of docs/formats/inframed.md section 8 (hexdumps of 8.3/8.4). No third-party module.
 
     python3 testdata/legacy/make_legacy.py      # rewrites testdata/legacy/{mode0_full,mode1,mode2,trap}
 """

@@ -1,13 +1,13 @@
 //! The `gnz` backend: the `GNZ1` aligned-array container and patient repositories inside it.
 //!
-//! Container (`shared/formats/gnz.md`): `b"GNZ1"`, a u32 LE header length, the header JSON
+//! Container (`docs/formats/gnz.md`): `b"GNZ1"`, a u32 LE header length, the header JSON
 //! (`{"arrays": {name: {"dtype", "offset", "order", "shape"}}, "metadata": {..}, "version": 1}`,
 //! sorted keys, Python spacing), zero padding to a 4096 multiple, then raw numpy arrays at
 //! 4096-aligned absolute offsets. [`GnzFile`] reads any such file (zero-copy typed access,
 //! big-endian swapped, Fortran order re-laid on request); [`GnzWriter`] writes them with the
 //! original writer's layout algorithm, including reserved arrays filled later by chunks.
 //!
-//! Patient mapping (DESIGN §4, details in `docs/gnz.md`): a global `pids` array and, per
+//! Patient mapping (docs/DESIGN.md §4, details in `docs/gnz.md`): a global `pids` array and, per
 //! signal, `<SIG>.pids` (`<i4`), `<SIG>.starts` (`<u8`, n + 1 element indices) and
 //! `<SIG>.elements` (`|V<size>`), with the catalog texts and each signal's numpy field list in
 //! `metadata["inframed"]`. [`GnzStore`] serves it through [`SignalStore`] without copying.

@@ -49,7 +49,7 @@ enum PidsView {
     Owned(Vec<Pid>),
 }
 
-/// A patient repository stored in a GNZ file (DESIGN §4): a global `pids` array (`<i4`) and,
+/// A patient repository stored in a GNZ file (docs/DESIGN.md §4): a global `pids` array (`<i4`) and,
 /// per signal, `<SIG>.pids` (`<i4`, patients with elements, ascending), `<SIG>.starts`
 /// (`<u8`, n + 1 element indices) and `<SIG>.elements` (`|V<size>`, all elements, pid by pid),
 /// with the catalog texts and numpy field lists in `metadata["inframed"]`.

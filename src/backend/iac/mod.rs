@@ -2,7 +2,7 @@
 //! `iatro-base-iac` reads), its clinical-text adapters, and the patient mapping (a whole
 //! repository as one pack, read back through [`SignalStore`]).
 //!
-//! Facts: `shared/formats/iac.md`; decisions: `docs/iac.md`.
+//! Facts: `docs/formats/iac.md`; decisions: `docs/iac.md`.
 //!
 //! - [`Pack`]: open and validate a pack, its header ([`Pack::header`], [`PackLayout`]), slide
 //!   and index tables ([`IpcTable`]: Arrow record batches), [`Pack::read_stored`] and

@@ -17,7 +17,7 @@ pub const RECORD_HEADER_LEN: usize = 16;
 /// Encodes one full record at absolute file offset `start` of a file whose vectors must sit
 /// a whole number of `align` bytes after byte 4 (`align` = the file's single element size, or
 /// 1): zero padding after the table keeps them there, so the original reader's position
-/// units (shared/formats/inframed.md §8.5) never truncate an offset. Returns the record and
+/// units (docs/formats/inframed.md §8.5) never truncate an offset. Returns the record and
 /// the absolute position of each vector.
 pub fn encode_full_record(
     start: u64,
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn documented_full_record() {
-        // shared/formats/inframed.md §8.4: format 0 | magic | pid 1025 | ns 1 | sid 1000 | pos 24.
+        // docs/formats/inframed.md §8.4: format 0 | magic | pid 1025 | ns 1 | sid 1000 | pos 24.
         let v = [0xb7u8, 0x3f, 0x32, 0x01, 0, 0, 0x58, 0x41];
         let (r, pos) = encode_full_record(4, 8, 1025, &[(1000, &v)]);
         let mut want = Vec::new();

@@ -167,7 +167,7 @@ pub fn encode_packet(pid: u32, entries: &[(u32, u16, u64, u32)]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// The `lg_Hemoglobin.idx` hexdump of shared/formats/inframed.md §8.3.
+    /// The `lg_Hemoglobin.idx` hexdump of docs/formats/inframed.md §8.3.
     const HGB: &str = "efcdab8967452301 00000000 efcdab8967452301 01040000 01000000 e8030000 \
                        0600 0400000000000000 28000000 efcdab8967452301 77040000 01000000 e8030000 \
                        0600 2c00000000000000 10000000";

@@ -1,4 +1,4 @@
-//! The original design's layouts, MODE 0–2 (shared/formats/inframed.md §8, docs/native-layouts.md).
+//! The original design's layouts, MODE 0–2 (docs/formats/inframed.md §8, docs/native-layouts.md).
 //!
 //! - MODE 0/1: `DATA <fno> <path>` and `INDEX <path>` config lines; data files are full
 //!   (format word 0, per-pid records) or stripped (format word 1); INDEX files hold per-pid
