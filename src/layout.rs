@@ -40,6 +40,22 @@ pub enum ChannelType {
 }
 
 impl ChannelType {
+    /// The numpy type string of this channel type (`<i4`, `<f8`, `|u1`, ...), little-endian.
+    pub fn numpy_type(self) -> &'static str {
+        match self {
+            ChannelType::I8 => "|i1",
+            ChannelType::I16 => "<i2",
+            ChannelType::I32 => "<i4",
+            ChannelType::I64 => "<i8",
+            ChannelType::U8 => "|u1",
+            ChannelType::U16 => "<u2",
+            ChannelType::U32 => "<u4",
+            ChannelType::U64 => "<u8",
+            ChannelType::F32 => "<f4",
+            ChannelType::F64 => "<f8",
+        }
+    }
+
     /// Size in bytes.
     pub const fn size(self) -> usize {
         match self {
@@ -422,10 +438,10 @@ impl Layout {
     pub fn numpy_fields(&self) -> Vec<(String, String)> {
         let mut out: Vec<(usize, String, String)> = Vec::new();
         for (i, c) in self.time.iter().enumerate() {
-            out.push((c.offset, format!("t{i}"), numpy_type(c.ty).to_string()));
+            out.push((c.offset, format!("t{i}"), c.ty.numpy_type().to_string()));
         }
         for (i, c) in self.value.iter().enumerate() {
-            out.push((c.offset, format!("v{i}"), numpy_type(c.ty).to_string()));
+            out.push((c.offset, format!("v{i}"), c.ty.numpy_type().to_string()));
         }
         out.sort_by_key(|x| x.0);
         let mut fields = Vec::new();
@@ -448,21 +464,6 @@ impl Layout {
 
 fn numpy_size(ty: &str) -> usize {
     ty[2..].parse().unwrap_or(1)
-}
-
-fn numpy_type(ty: ChannelType) -> &'static str {
-    match ty {
-        ChannelType::I8 => "|i1",
-        ChannelType::I16 => "<i2",
-        ChannelType::I32 => "<i4",
-        ChannelType::I64 => "<i8",
-        ChannelType::U8 => "|u1",
-        ChannelType::U16 => "<u2",
-        ChannelType::U32 => "<u4",
-        ChannelType::U64 => "<u8",
-        ChannelType::F32 => "<f4",
-        ChannelType::F64 => "<f8",
-    }
 }
 
 impl fmt::Display for Layout {

@@ -58,22 +58,6 @@ pub fn field_names(info: &SignalInfo) -> Vec<String> {
         .collect()
 }
 
-/// The numpy type string of a channel type.
-pub fn numpy_type(ty: ChannelType) -> &'static str {
-    match ty {
-        ChannelType::I8 => "|i1",
-        ChannelType::I16 => "<i2",
-        ChannelType::I32 => "<i4",
-        ChannelType::I64 => "<i8",
-        ChannelType::U8 => "|u1",
-        ChannelType::U16 => "<u2",
-        ChannelType::U32 => "<u4",
-        ChannelType::U64 => "<u8",
-        ChannelType::F32 => "<f4",
-        ChannelType::F64 => "<f8",
-    }
-}
-
 impl SigType {
     /// Builds the dtype of a signal.
     pub fn new(py: Python<'_>, info: &SignalInfo) -> PyResult<SigType> {
@@ -91,7 +75,7 @@ impl SigType {
         spec.set_item("names", PyList::new(py, &fields)?)?;
         spec.set_item(
             "formats",
-            PyList::new(py, types.iter().map(|t| numpy_type(*t)))?,
+            PyList::new(py, types.iter().map(|t| t.numpy_type()))?,
         )?;
         spec.set_item("offsets", PyList::new(py, &offsets)?)?;
         spec.set_item("itemsize", layout.size())?;
