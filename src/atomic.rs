@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 mod target;
+pub(crate) use target::TRANSPOSE_RECORD_MAGIC;
 pub use target::{check_target, OutputKind};
 
 /// A file being written under a temporary name; [`AtomicFile::commit`] renames it into place.

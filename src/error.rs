@@ -4,7 +4,8 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::ids::{Pid, Sid};
-use crate::text::ParseError;
+use crate::layout::LayoutError;
+use crate::time::TimeError;
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -219,4 +220,55 @@ impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
     }
+}
+
+/// What is wrong with one line of a text file (the location is in [`Error::Parse`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Fewer fields than the directive needs.
+    #[error("expected at least {expected} tab-separated fields, found {found}")]
+    TooFewFields {
+        /// Needed.
+        expected: usize,
+        /// Found.
+        found: usize,
+    },
+    /// A field that must be an integer is not.
+    #[error("not an integer: {0:?}")]
+    Integer(String),
+    /// An integer outside its allowed range.
+    #[error("{value} is outside {min}..={max}")]
+    Range {
+        /// The value.
+        value: i64,
+        /// Smallest allowed.
+        min: i64,
+        /// Largest allowed.
+        max: i64,
+    },
+    /// The element type field is invalid.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// A time or time unit is invalid.
+    #[error(transparent)]
+    Time(#[from] TimeError),
+    /// `16:<alias>` names no GENERIC_SIGNAL_TYPE and is not a spec.
+    #[error("unknown generic type alias {0:?}")]
+    UnknownAlias(String),
+    /// A signal name is defined twice.
+    #[error("signal name {0:?} defined twice")]
+    DuplicateName(String),
+    /// A sid is used by two signals.
+    #[error("signal id {0} used twice")]
+    DuplicateSid(u32),
+    /// A categorical bitmap is not made of `0`/`1`.
+    #[error("categorical bitmap {0:?} is not made of 0 and 1")]
+    Bitmap(String),
+    /// A path or name field is empty.
+    #[error("empty field")]
+    Empty,
+    /// Anything else, described.
+    #[error("{0}")]
+    Other(String),
 }

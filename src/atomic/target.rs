@@ -290,10 +290,14 @@ fn zip_holds(path: &Path, member: &[u8]) -> std::io::Result<bool> {
     }))
 }
 
+/// The first word of every by-pid transpose record (`native::transpose::PID_RECORD_MAGIC`,
+/// which is defined as this constant, so that this lowest layer needs nothing from `native`).
+pub(crate) const TRANSPOSE_RECORD_MAGIC: u64 = 0x0024_8ace_1357_9bdf;
+
 /// A `.pid_data` chunk starting with a patient record's magic, or a `.pid_idx` beside a
 /// recognised chunk 0.
 fn is_transpose_file(path: &Path) -> std::io::Result<bool> {
-    let magic = crate::native::transpose::PID_RECORD_MAGIC.to_le_bytes();
+    let magic = TRANSPOSE_RECORD_MAGIC.to_le_bytes();
     let name = path.to_string_lossy();
     if name.ends_with(".pid_data") {
         return starts_with(path, &magic);

@@ -23,7 +23,7 @@ use crate::native::write::{check_pid, Budget, Out};
 use crate::store::{SignalStore, StoreDescription};
 
 /// Magic number at the start of every patient record (`PID_REC_MAGIC_NUM`).
-pub const PID_RECORD_MAGIC: u64 = 0x0024_8ace_1357_9bdf;
+pub const PID_RECORD_MAGIC: u64 = crate::atomic::TRANSPOSE_RECORD_MAGIC;
 /// Size of one `PidIdxRec` entry of `.pid_idx`.
 pub const PID_IDX_ENTRY_LEN: usize = 24;
 /// Bytes of a record header before its `(sid, pos, len)` table.
