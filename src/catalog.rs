@@ -10,57 +10,10 @@ use crate::layout::Layout;
 use crate::text::config::RepositoryConfig;
 use crate::text::dict::{Dictionaries, Section};
 use crate::text::read_text;
-use crate::text::signals::{resolve_type, SignalsFile};
+pub use crate::text::signals::SignalInfo;
+use crate::text::signals::SignalsFile;
 use crate::time::TimeUnit;
 use crate::Warning;
-
-/// One signal of the signals file.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SignalInfo {
-    /// Name, e.g. `Hemoglobin`.
-    pub name: String,
-    /// Signal id.
-    pub sid: Sid,
-    /// The type field as written (`16:my_SDateVal`, `1`, `T(i),V(f)`).
-    pub type_text: String,
-    /// The element layout the type field resolves to.
-    pub layout: Layout,
-    /// Description field (ETL puts comma-separated tags here).
-    pub description: String,
-    /// Per value channel: holds dictionary codes of the section named after the signal.
-    pub categorical: Vec<bool>,
-    /// The categorical bitmap as written (may be empty).
-    pub bitmap_text: String,
-    /// Units field as written (`|`-separated per value channel).
-    pub units: String,
-    /// Time unit of the time channels (the signal's own, else the repository's).
-    pub time_unit: TimeUnit,
-    /// The time-unit field as written (empty if absent).
-    pub time_unit_text: String,
-}
-
-impl SignalInfo {
-    /// Whether value channel `ch` is categorical.
-    pub fn is_categorical(&self, ch: usize) -> bool {
-        self.categorical.get(ch).copied().unwrap_or(false)
-    }
-
-    fn signals_line(&self, aliases: &[(String, String)]) -> String {
-        let type_text = match resolve_type(&self.type_text, aliases) {
-            Ok(l) if l == self.layout => self.type_text.clone(),
-            _ => format!("16:{}", self.layout.spec()),
-        };
-        let mut line = format!(
-            "SIGNAL\t{}\t{}\t{}\t{}\t{}\t{}",
-            self.name, self.sid, type_text, self.description, self.bitmap_text, self.units
-        );
-        if !self.time_unit_text.is_empty() {
-            line.push('\t');
-            line.push_str(&self.time_unit_text);
-        }
-        line
-    }
-}
 
 /// What a container stores to rebuild a [`Catalog`]: the signals file and one dictionary
 /// text per section.

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use crate::catalog::SignalInfo;
 use crate::error::Result;
 use crate::ids::Sid;
 use crate::layout::Layout;
@@ -11,6 +10,56 @@ use crate::time::TimeUnit;
 
 /// The largest sid the original tools accept, plus one (`MAX_SID_NUMBER`).
 pub const MAX_SID: u32 = 100_000;
+
+/// One signal of the signals file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignalInfo {
+    /// Name, e.g. `Hemoglobin`.
+    pub name: String,
+    /// Signal id.
+    pub sid: Sid,
+    /// The type field as written (`16:my_SDateVal`, `1`, `T(i),V(f)`).
+    pub type_text: String,
+    /// The element layout the type field resolves to.
+    pub layout: Layout,
+    /// Description field (ETL puts comma-separated tags here).
+    pub description: String,
+    /// Per value channel: holds dictionary codes of the section named after the signal.
+    pub categorical: Vec<bool>,
+    /// The categorical bitmap as written (may be empty).
+    pub bitmap_text: String,
+    /// Units field as written (`|`-separated per value channel).
+    pub units: String,
+    /// Time unit of the time channels (the signal's own, else the repository's).
+    pub time_unit: TimeUnit,
+    /// The time-unit field as written (empty if absent).
+    pub time_unit_text: String,
+}
+
+impl SignalInfo {
+    /// Whether value channel `ch` is categorical.
+    pub fn is_categorical(&self, ch: usize) -> bool {
+        self.categorical.get(ch).copied().unwrap_or(false)
+    }
+
+    /// The `SIGNAL` line of this signal, its type written as in the source when it still
+    /// resolves to the same layout (else as `16:<spec>`).
+    pub(crate) fn signals_line(&self, aliases: &[(String, String)]) -> String {
+        let type_text = match resolve_type(&self.type_text, aliases) {
+            Ok(l) if l == self.layout => self.type_text.clone(),
+            _ => format!("16:{}", self.layout.spec()),
+        };
+        let mut line = format!(
+            "SIGNAL\t{}\t{}\t{}\t{}\t{}\t{}",
+            self.name, self.sid, type_text, self.description, self.bitmap_text, self.units
+        );
+        if !self.time_unit_text.is_empty() {
+            line.push('\t');
+            line.push_str(&self.time_unit_text);
+        }
+        line
+    }
+}
 
 /// A parsed signals file, or several read into one table.
 #[derive(Clone, Debug, Default, PartialEq)]
