@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use inframed::native::legacy::{write_legacy, LegacyOptions};
-use inframed::native::transpose::{build_transpose, TransposeStore};
+use inframed::native::transpose::TransposeStore;
+use inframed::native::write::build_transpose;
 use inframed::repository::read_catalog;
 use inframed::synth::{self, SynthOptions};
 use inframed::text::config::RepositoryConfig;

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use inframed::backend::{export, Container, ExportOptions};
 use inframed::native::legacy::{write_legacy, LegacyOptions};
-use inframed::native::transpose::build_transpose;
+use inframed::native::write::build_transpose;
 use inframed::{Repository, SignalStore, SignalStoreExt};
 use proptest::prelude::*;
 

@@ -6,10 +6,8 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use inframed::native::transpose::{
-    build_transpose, build_transpose_with, chunk_path, chunk_plan, pid_idx_path, transpose_bytes,
-    Transpose, TransposeStore,
-};
+use inframed::native::transpose::{chunk_path, pid_idx_path, Transpose, TransposeStore};
+use inframed::native::write::{build_transpose, build_transpose_with, chunk_plan, transpose_bytes};
 use inframed::{DecodeError, Error, Pid, Repository, SignalStore};
 
 fn golden_prefix() -> PathBuf {

@@ -5,7 +5,8 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use inframed::backend::{detect, Container, Format};
-use inframed::native::transpose::{build_transpose_forced, TransposeStore};
+use inframed::native::transpose::TransposeStore;
+use inframed::native::write::build_transpose_forced;
 use inframed::SignalStore;
 
 #[derive(clap::Args, Debug)]

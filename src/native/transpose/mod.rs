@@ -8,24 +8,20 @@
 //! contiguous slice of one chunk file.
 //!
 //! The files of this module: `record` (one patient's record and a `.pid_idx` entry, both
-//! directions), `reader` (the mapped files), `store` (a store over the transpose alone),
-//! `writer` (building the files).
+//! directions), `reader` (the mapped files), `store` (a store over the transpose alone).
+//! Building the files is the write side's: `native::write::build_transpose`.
 
 use std::path::{Path, PathBuf};
 
 mod reader;
 mod record;
 mod store;
-mod writer;
 
 pub use reader::Transpose;
+use record::parse_header;
+pub(crate) use record::pid_idx_entry;
 pub use record::{encode_record, PatientRecord, PidIdxEntry};
-use record::{parse_header, pid_idx_entry};
 pub use store::TransposeStore;
-pub use writer::{
-    build_transpose, build_transpose_forced, build_transpose_with, chunk_plan, transpose_bytes,
-};
-pub(crate) use writer::{remove_transpose, write_transpose_into};
 
 /// Magic number at the start of every patient record (`PID_REC_MAGIC_NUM`).
 pub const PID_RECORD_MAGIC: u64 = crate::atomic::TRANSPOSE_RECORD_MAGIC;

@@ -105,7 +105,7 @@ pub(super) fn parse_header(r: &[u8], pid: Pid) -> Result<Header, (u64, DecodeErr
 }
 
 /// A `.pid_idx` entry as written: `u16 fnum | 6 zero bytes | u64 pos | u32 byte_len | i32 idx`.
-pub(super) fn pid_idx_entry(
+pub(crate) fn pid_idx_entry(
     fnum: u16,
     pos: u64,
     byte_len: u32,

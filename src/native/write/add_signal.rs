@@ -66,7 +66,7 @@ impl NewSignal {
 /// dictionary was added) and finally the signals file are replaced by rename. Readers that
 /// opened the repository before keep their view; readers opening after see the signal.
 /// A by-pid transpose, which would no longer hold every signal, is removed (rebuild it with
-/// [`crate::native::transpose::build_transpose`]).
+/// [`crate::native::write::build_transpose`]).
 ///
 /// Vectors are sorted by time (stable); pids not yet in `_all_pids.list` are added to it.
 ///
@@ -194,7 +194,7 @@ pub fn add_signal_with(
             out.commit()?;
         }
         drop(list);
-        crate::native::transpose::remove_transpose(&prefix)?;
+        super::remove_transpose(&prefix)?;
         // Past this point the new files are referenced: keep them whatever happens.
         created.clear();
         if let Some(text) = config_text {

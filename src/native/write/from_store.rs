@@ -70,7 +70,7 @@ pub fn write_mode3(store: &dyn SignalStore, out: &Path, options: &Mode3Options) 
         w.add_pid(pid)?;
     }
     if options.transpose {
-        crate::native::transpose::write_transpose_into(store, &w.staged_prefix(), w.budget())?;
+        super::write_transpose_into(store, &w.staged_prefix(), w.budget())?;
     }
     let text = meta.config_text(&options.prefix);
     w.finish(Some((&config_name, text.as_bytes())))?;

@@ -15,6 +15,7 @@ mod metadata;
 mod mode3;
 mod out;
 mod staging;
+mod transpose;
 
 pub use add_signal::{add_signal, add_signal_with, NewSignal};
 pub(crate) use from_store::check_target;
@@ -25,3 +26,7 @@ pub use metadata::{Metadata, Mode3Options};
 pub use mode3::Mode3Writer;
 pub(crate) use mode3::{check_elements, check_pid};
 pub(crate) use out::{put, Budget, Out};
+pub use transpose::{
+    build_transpose, build_transpose_forced, build_transpose_with, chunk_plan, transpose_bytes,
+};
+pub(crate) use transpose::{remove_transpose, write_transpose_into};

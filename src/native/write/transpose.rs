@@ -1,14 +1,16 @@
-//! Building the transpose: the chunk plan, chunk files and `.pid_idx`, in place or in memory.
+//! Building the by-pid transpose (`native::transpose` holds its layout and reader): the chunk plan, chunk files and `.pid_idx`, in place or in memory.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::*;
+use super::{check_pid, Budget, Out};
 use crate::error::{Error, Result};
 use crate::ids::{Pid, Sid};
 use crate::native::config::NativeConfig;
 use crate::native::sparse::write_sparse_with_min;
-use crate::native::write::{check_pid, Budget, Out};
+use crate::native::transpose::{
+    chunk_path, encode_record, pid_idx_entry, pid_idx_path, MIN_CHUNK_PIDS, PID_IDX_ENTRY_LEN,
+};
 use crate::store::SignalStore;
 
 /// The chunk plan of `create_index`: `first = pids[0] − 1`, `last = pids[n−1] + 1`,
