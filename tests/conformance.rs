@@ -1,0 +1,222 @@
+//! One conformance table: every store kind inframed writes and reads, each built from the
+//! repository medpython 1.2.1 wrote (testdata/inframed/small) and then put through the same
+//! suite (`common::conformance`: catalog, pids, every (pid, sid) byte for byte, time order,
+//! ranges, scans, misses, unknown sids, `verify`, eight reader threads).
+//!
+//! A new store kind gets a row here; the per-backend test files keep the checks that only
+//! make sense for one format (byte identity with an original tool, damage, options).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use inframed::backend::{self, Container, ExportOptions};
+use inframed::native::legacy::{write_legacy, LegacyOptions};
+use inframed::native::transpose::TransposeStore;
+use inframed::native::write::{write_mode3, Mode3Options, RepositoryWriter};
+use inframed::{Repository, SignalStore};
+
+/// Writes `golden` into `dir` as one store kind and returns the path to open.
+type Build = fn(&Repository, &Path) -> PathBuf;
+
+/// How a built store is opened.
+#[derive(Clone, Copy)]
+enum Open {
+    /// `Repository::open` (content detection), the way every user opens a path.
+    Repository,
+    /// The by-pid transpose alone (what `MedPidRepository` reads).
+    Transpose,
+}
+
+fn mode3(golden: &Repository, dir: &Path, transpose: bool) -> PathBuf {
+    let mut o = Mode3Options::new("conf", golden.catalog());
+    o.transpose = transpose;
+    write_mode3(golden, dir, &o).expect("write_mode3")
+}
+
+fn legacy(golden: &Repository, dir: &Path, mode: i32, full: bool) -> PathBuf {
+    let mut o = LegacyOptions::new(mode, "conf", golden.catalog());
+    o.prefix = "data/conf".into();
+    o.full = full;
+    write_legacy(golden, dir, &o).expect("write_legacy")
+}
+
+fn container(golden: &Repository, out: &Path, kind: Container, o: ExportOptions) -> PathBuf {
+    backend::export(kind, golden, out, &o).expect("export");
+    out.to_path_buf()
+}
+
+/// The table: name, builder, how to open. Container outputs carry no extension, so those rows
+/// also exercise detection by content.
+const KINDS: &[(&str, Build, Open)] = &[
+    (
+        "medpython repository (the reference itself)",
+        |_, _| common::golden_repo_path(),
+        Open::Repository,
+    ),
+    (
+        "MODE 3",
+        |g, d| mode3(g, &d.join("m3"), false),
+        Open::Repository,
+    ),
+    (
+        "MODE 3 + transpose, read by pid",
+        |g, d| mode3(g, &d.join("m3t"), true),
+        Open::Transpose,
+    ),
+    (
+        "MODE 0 stripped",
+        |g, d| legacy(g, &d.join("l0"), 0, false),
+        Open::Repository,
+    ),
+    (
+        "MODE 0 full records",
+        |g, d| legacy(g, &d.join("l0f"), 0, true),
+        Open::Repository,
+    ),
+    (
+        "MODE 1 stripped",
+        |g, d| legacy(g, &d.join("l1"), 1, false),
+        Open::Repository,
+    ),
+    (
+        "MODE 2 stripped",
+        |g, d| legacy(g, &d.join("l2"), 2, false),
+        Open::Repository,
+    ),
+    (
+        "in-memory RepositoryWriter",
+        |g, d| {
+            let mut w = RepositoryWriter::new("conf", g.catalog().clone());
+            for &pid in g.pids() {
+                w.add_pid(pid).unwrap();
+                for s in g.catalog().signals() {
+                    let b = g.get_bytes(pid, s.sid).unwrap();
+                    if !b.is_empty() {
+                        w.add(pid, s.sid, &b).unwrap();
+                    }
+                }
+            }
+            w.write(&d.join("mem")).expect("RepositoryWriter::write")
+        },
+        Open::Repository,
+    ),
+    (
+        ".iac, no codec",
+        |g, d| container(g, &d.join("iac"), Container::Iac, ExportOptions::default()),
+        Open::Repository,
+    ),
+    (
+        ".iac, zstd",
+        |g, d| {
+            let o = ExportOptions {
+                codec: Some("zstd".into()),
+                ..Default::default()
+            };
+            container(g, &d.join("iacz"), Container::Iac, o)
+        },
+        Open::Repository,
+    ),
+    (
+        ".gnz",
+        |g, d| container(g, &d.join("gnz"), Container::Gnz, ExportOptions::default()),
+        Open::Repository,
+    ),
+    (
+        "TRX zip, stored",
+        |g, d| container(g, &d.join("trx"), Container::Trx, ExportOptions::default()),
+        Open::Repository,
+    ),
+    (
+        "TRX zip, deflated",
+        |g, d| {
+            let o = ExportOptions {
+                deflate: true,
+                ..Default::default()
+            };
+            container(g, &d.join("trxd"), Container::Trx, o)
+        },
+        Open::Repository,
+    ),
+    (
+        "TRX folder",
+        |g, d| {
+            let o = ExportOptions {
+                dir: true,
+                ..Default::default()
+            };
+            container(g, &d.join("trxdir"), Container::Trx, o)
+        },
+        Open::Repository,
+    ),
+    (
+        "indexed tar, one shard",
+        |g, d| {
+            container(
+                g,
+                &d.join("itar"),
+                Container::Itar,
+                ExportOptions::default(),
+            )
+        },
+        Open::Repository,
+    ),
+    (
+        "indexed tar, 4 KiB shards",
+        |g, d| {
+            let o = ExportOptions {
+                shard_max_size: Some(4096),
+                ..Default::default()
+            };
+            container(g, &d.join("itars"), Container::Itar, o)
+        },
+        Open::Repository,
+    ),
+];
+
+#[test]
+fn every_store_kind_passes_the_conformance_suite() {
+    let golden = common::golden_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, build, open) in KINDS {
+        let path = build(&golden, tmp.path());
+        eprintln!("conformance: {name} ({path:?})");
+        let store: Box<dyn SignalStore> = match open {
+            Open::Repository => Box::new(
+                Repository::open(&path).unwrap_or_else(|e| panic!("{name}: open {path:?}: {e}")),
+            ),
+            Open::Transpose => {
+                Box::new(TransposeStore::open(&path).unwrap_or_else(|e| panic!("{name}: {e}")))
+            }
+        };
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            common::conformance(store.as_ref(), &golden)
+        }));
+        if let Err(e) = run {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!("store kind {name:?} fails the conformance suite: {msg}");
+        }
+    }
+}
+
+#[test]
+fn the_table_names_every_container_kind() {
+    // A container added to `backend::Container` without a row here fails this test.
+    for name in ["iac", "gnz", "trx", "itar"] {
+        let kind = Container::from_name(name).unwrap();
+        let tag = match kind {
+            Container::Iac => ".iac",
+            Container::Gnz => ".gnz",
+            Container::Trx => "TRX",
+            Container::Itar => "indexed tar",
+        };
+        assert!(
+            KINDS.iter().any(|(n, _, _)| n.starts_with(tag)),
+            "no conformance row for {name}"
+        );
+    }
+}
