@@ -71,7 +71,31 @@ fn forced(name: Option<&str>) -> anyhow::Result<Option<Container>> {
     }
 }
 
+/// The export options that apply to some targets only, with those targets: any other target
+/// given one of them is an error, not an option silently ignored.
+fn check_options(a: &Args) -> anyhow::Result<()> {
+    let given: [(&str, bool, &[&str]); 6] = [
+        ("--codec", a.codec.is_some(), &["iac"]),
+        ("--deflate", a.deflate, &["trx"]),
+        ("--dir", a.dir, &["trx"]),
+        ("--shard-size", a.shard_size.is_some(), &["itar"]),
+        ("--mode", a.mode.is_some(), &["legacy"]),
+        ("--full", a.full, &["legacy"]),
+    ];
+    for (flag, set, targets) in given {
+        if set && !targets.contains(&a.to.as_str()) {
+            anyhow::bail!(
+                "{flag} applies to --to {} only, not to --to {}",
+                targets.join(", "),
+                a.to
+            );
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
+    check_options(&a)?;
     if let Some(target) = NativeTarget::from_name(&a.to) {
         return run_native(&a, target);
     }
@@ -130,8 +154,13 @@ fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "repo".into());
     // The source's own texts when it is one config (not a container, not stacked).
-    let source_config = if a.repo.stack.is_empty() && Container::of(&a.repo.repo).is_none() {
-        Some(RepositoryConfig::read(&a.repo.repo)?)
+    let source = a.repo.path()?;
+    let is_config = match &a.repo.format {
+        Some(name) => crate::cli::parse_format(name)? == backend::Format::Config,
+        None => backend::detect(&source)? == backend::Format::Config,
+    };
+    let source_config = if a.repo.stack.is_empty() && is_config {
+        Some(RepositoryConfig::read(&source)?)
     } else {
         None
     };

@@ -6,6 +6,7 @@ mod demo;
 mod dump;
 mod export;
 mod format;
+mod hints;
 mod index;
 mod info;
 mod synth;
@@ -29,7 +30,8 @@ struct Cli {
 /// A repository and optional stacked layers.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct RepoArgs {
-    /// Repository config (*.repository) or container (.iac, .gnz, .trx, indexed-tar dataset).
+    /// Repository config (*.repository), a directory holding one, or a container (.iac, .gnz,
+    /// .trx, indexed-tar dataset).
     pub repo: PathBuf,
     /// Further repositories stacked on top (calculated or cleaned signals); repeatable.
     #[arg(long = "stack", value_name = "REPO")]
@@ -40,21 +42,64 @@ pub(crate) struct RepoArgs {
     pub format: Option<String>,
 }
 
-impl RepoArgs {
+/// [`RepoArgs`] for the commands whose `--format` is their output format (`get`, `dump`): the
+/// reader is forced with `--read-as` instead.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct RepoArgsReadAs {
+    /// Repository config (*.repository), a directory holding one, or a container (.iac, .gnz,
+    /// .trx, indexed-tar dataset).
+    pub repo: PathBuf,
+    /// Further repositories stacked on top (calculated or cleaned signals); repeatable.
+    #[arg(long = "stack", value_name = "REPO")]
+    pub stack: Vec<PathBuf>,
+    /// Read REPO as this format instead of detecting it by content: iac, gnz, trx, itar,
+    /// repository.
+    #[arg(long = "read-as", value_name = "NAME")]
+    pub read_as: Option<String>,
+}
+
+impl RepoArgsReadAs {
+    /// Opens as [`RepoArgs::open`].
     pub(crate) fn open(&self) -> anyhow::Result<Repository> {
+        RepoArgs {
+            repo: self.repo.clone(),
+            stack: self.stack.clone(),
+            format: self.read_as.clone(),
+        }
+        .open()
+    }
+}
+
+impl RepoArgs {
+    /// Opens REPO and the stacked layers. A directory that is not a container opens the one
+    /// repository config inside it (see [`hints::repo_path`]).
+    pub(crate) fn open(&self) -> anyhow::Result<Repository> {
+        let repo = self.path()?;
         if let Some(name) = &self.format {
             let mut layers = vec![inframed::repository::open_layer_as(
-                &self.repo,
+                &repo,
                 Some(parse_format(name)?),
             )?];
             for p in &self.stack {
-                layers.push(inframed::repository::open_layer(p)?);
+                layers.push(inframed::repository::open_layer(&hints::repo_path(p)?)?);
             }
             return Ok(Repository::from_layers(layers)?);
         }
-        let mut paths = vec![self.repo.clone()];
-        paths.extend(self.stack.iter().cloned());
-        Ok(Repository::open_stacked(&paths)?)
+        Ok(Repository::open_stacked(&self.paths()?)?)
+    }
+
+    /// REPO as opened: the config inside a directory that is not a container.
+    pub(crate) fn path(&self) -> anyhow::Result<PathBuf> {
+        hints::repo_path(&self.repo)
+    }
+
+    /// REPO and the stacked layers as opened.
+    pub(crate) fn paths(&self) -> anyhow::Result<Vec<PathBuf>> {
+        let mut paths = vec![self.path()?];
+        for p in &self.stack {
+            paths.push(hints::repo_path(p)?);
+        }
+        Ok(paths)
     }
 }
 
@@ -94,7 +139,8 @@ enum Command {
 }
 
 /// Runs the command line; errors are printed as `error: <where>: <what>` with exit code 2
-/// (1 for `verify` finding damage).
+/// (1 for `verify` finding damage; 3 for `get` of a pid not in the repository, 4 for `get` of
+/// a pid without elements of the signal).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -116,7 +162,7 @@ pub fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             print_error(&e);
-            ExitCode::from(2)
+            ExitCode::from(e.downcast_ref::<hints::Exit>().map_or(2, |x| x.code))
         }
     }
 }
