@@ -17,22 +17,22 @@ pub(crate) struct Args {
     /// (MODE 0–2), iac, gnz, trx, itar.
     #[arg(long = "to")]
     to: String,
-    /// Payload codec for .iac: none, brotli, zstd.
+    /// `--to iac` only: payload codec none (default), brotli[:Q[:LGWIN]], zstd[:LEVEL].
     #[arg(long)]
     codec: Option<String>,
-    /// TRX: deflate members.
+    /// `--to trx` only: deflate members (default: stored, readable in place).
     #[arg(long)]
     deflate: bool,
-    /// TRX: write a folder instead of a zip.
+    /// `--to trx` only: write a folder instead of a zip.
     #[arg(long)]
     dir: bool,
-    /// Indexed tar: maximum shard size in bytes (default 3 GB).
+    /// `--to itar` only: maximum shard size in bytes (default 3000000000).
     #[arg(long, value_name = "BYTES")]
     shard_size: Option<u64>,
-    /// legacy: MODE 0, 1 or 2 (default 2).
+    /// `--to legacy` only: MODE 0, 1 or 2 (default 2).
     #[arg(long)]
     mode: Option<i32>,
-    /// legacy: full data files (format word 0, per-pid records) instead of stripped ones.
+    /// `--to legacy` only: full data files (format word 0, per-pid records) instead of stripped ones.
     #[arg(long)]
     full: bool,
     /// Replace OUT even when it is not a previous output of the same kind (default: refuse

@@ -113,28 +113,60 @@ pub(crate) fn parse_format(name: &str) -> anyhow::Result<inframed::backend::Form
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Open the bundled example repository and run sample queries.
+    #[command(after_help = "Example:\n  inframed demo --repo testdata/inframed/small/repo")]
     Demo(demo::Args),
     /// Layout, patients, signals (sid, spec, count), files and sizes.
+    #[command(
+        after_help = "Example:\n  inframed info testdata/inframed/small/repo/small.repository"
+    )]
     Info(info::Args),
     /// One patient's vector of one signal, one element a line.
+    #[command(
+        after_help = "Example:\n  inframed get testdata/inframed/small/repo/small.repository 1025 Hemoglobin --from 2011-01-01 --to 2013-12-31"
+    )]
     Get(dump::GetArgs),
     /// Every patient's vectors (pids ascending, signals in catalog order).
+    #[command(
+        after_help = "Example:\n  inframed dump testdata/inframed/small/repo/small.repository --pid 1025 --signal DIAGNOSIS --format csv"
+    )]
     Dump(dump::DumpArgs),
     /// Every structural check; exit 1 naming the first damage.
+    #[command(
+        after_help = "Example:\n  inframed verify testdata/inframed/small/repo/small.repository"
+    )]
     Verify(verify::Args),
     /// Write the whole repository in another layout or container.
+    #[command(
+        after_help = "Example:\n  inframed export testdata/inframed/small/repo/small.repository /tmp/small.iac --to iac --codec zstd"
+    )]
     Export(export::Args),
     /// Build the by-pid transpose (`__pids__<k>.pid_data` + `.pid_idx`) of a MODE 3 repository.
+    #[command(
+        after_help = "Example:\n  inframed export testdata/inframed/small/repo/small.repository /tmp/small3 --to mode3 && inframed index /tmp/small3/small3.repository"
+    )]
     Index(index::Args),
     /// Raw tab-separated exports -> repository, reading the original loader's convert config.
+    #[command(
+        after_help = "Example:\n  inframed convert testdata/inframed/small/input/small.convert_config --original --outdir /tmp/small_repo"
+    )]
     Convert(convert::Args),
     /// Random get(pid, sid) lookups over existing pairs: ns per lookup, scan and open times.
+    #[command(
+        after_help = "Example:\n  inframed bench testdata/inframed/small/repo/small.repository --lookups 100000"
+    )]
     Bench(bench::Args),
     /// Deterministic synthetic raw export (TSV + convert config) or repository.
+    #[command(after_help = "Example:\n  inframed synth /tmp/raw --patients 1000")]
     Synth(synth::Args),
     /// List a container's records, arrays or members.
+    #[command(
+        after_help = "Example:\n  inframed export testdata/inframed/small/repo/small.repository /tmp/small.gnz --to gnz && inframed ls /tmp/small.gnz"
+    )]
     Ls(export::LsArgs),
     /// Write one record payload, array or member of a container to stdout.
+    #[command(
+        after_help = "Example:\n  inframed export testdata/inframed/small/repo/small.repository /tmp/small.gnz --to gnz && inframed cat /tmp/small.gnz GENDER.pids"
+    )]
     Cat(export::CatArgs),
 }
 
