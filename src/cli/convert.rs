@@ -2,7 +2,7 @@
 //! the config asks for) from the original loader's convert config, with a progress bar on
 //! stderr when it is a terminal.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,7 +92,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     t.allowed_missing_pids_from_forced_cnt = a.allowed_missing_pids_from_forced_cnt;
     t.check_every_pids = a.check_for_error_pid_cnt;
 
-    let bar = if io::stderr().is_terminal() {
+    let bar = if crate::cli::progress::enabled() {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
@@ -101,6 +101,9 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.enable_steady_tick(Duration::from_millis(200));
+        if a.sort {
+            bar.set_message("sorting the inputs by pid (--sort)");
+        }
         Some(bar)
     } else {
         None
@@ -131,6 +134,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
+    let quiet = crate::cli::progress::quiet();
     let report = match result {
         Ok(r) => r,
         Err(e) => {
@@ -145,7 +149,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         }
     };
     let mut err = io::stderr().lock();
-    for w in &report.warnings {
+    for w in report.warnings.iter().filter(|_| !quiet) {
         let _ = writeln!(err, "warning: {w}");
     }
     let elements: u64 = report.signals.iter().map(|(_, n)| n).sum();
@@ -192,6 +196,9 @@ fn check_config(path: &Path) -> anyhow::Result<ConvertConfig> {
         );
     }
     let mut err = io::stderr().lock();
+    if crate::cli::progress::quiet() {
+        return Ok(cfg);
+    }
     for (line, word) in unknown {
         let _ = writeln!(
             err,

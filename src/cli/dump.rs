@@ -1,6 +1,6 @@
 //! `inframed get` and `inframed dump`.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use anyhow::Context;
 use inframed::{Pid, Repository, SignalInfo, SignalStore, SignalStoreExt};
@@ -181,9 +181,18 @@ pub(crate) fn run_dump(a: DumpArgs) -> anyhow::Result<()> {
         pids
     };
     let stdout = io::stdout();
+    // A bar only when the dump goes to a file or pipe (on a terminal it would mix with it).
+    let bar = if stdout.is_terminal() {
+        None
+    } else {
+        crate::cli::progress::bar(pids.len() as u64, "patients dumped")
+    };
     let mut w = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut buf = String::new();
     for pid in pids {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
         buf.clear();
         for info in &infos {
             let sig = repo.signal(pid, info.sid)?;
@@ -191,6 +200,7 @@ pub(crate) fn run_dump(a: DumpArgs) -> anyhow::Result<()> {
         }
         w.write_all(buf.as_bytes())?;
     }
+    crate::cli::progress::finish(bar);
     w.flush()?;
     Ok(())
 }

@@ -4,7 +4,9 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use inframed::backend::{self, Container, ExportOptions};
+use inframed::SignalStore;
 
+use crate::cli::progress::{self, Counted};
 use crate::cli::RepoArgs;
 
 #[derive(clap::Args, Debug)]
@@ -106,6 +108,15 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         )
     })?;
     let repo = a.repo.open()?;
+    let bar = progress::bar(0, &format!("export --to {}", a.to));
+    let counted;
+    let store: &dyn SignalStore = match &bar {
+        Some(b) => {
+            counted = Counted::new(&repo, b.clone());
+            &counted
+        }
+        None => &repo,
+    };
     let options = ExportOptions {
         codec: a.codec,
         deflate: a.deflate,
@@ -113,7 +124,9 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         shard_max_size: a.shard_size,
         force: a.force,
     };
-    backend::export(kind, &repo, &a.out, &options)?;
+    let result = backend::export(kind, store, &a.out, &options);
+    progress::finish(bar);
+    result?;
     Ok(())
 }
 
@@ -145,7 +158,6 @@ fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
     use inframed::native::legacy::{write_legacy, LegacyOptions};
     use inframed::native::writer::{write_mode3, Metadata, Mode3Options};
     use inframed::text::config::RepositoryConfig;
-    use inframed::SignalStore;
 
     let repo = a.repo.open()?;
     let name = a
@@ -168,22 +180,33 @@ fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
         Some(c) => Metadata::from_config(c)?,
         None => Metadata::from_catalog(&name, repo.catalog()),
     };
+    let bar = progress::bar(0, &format!("export --to {}", a.to));
+    let counted;
+    let store: &dyn SignalStore = match &bar {
+        Some(b) => {
+            counted = Counted::new(&repo, b.clone());
+            &counted
+        }
+        None => &repo,
+    };
     let config = match target {
         NativeTarget::Mode3 | NativeTarget::Transpose => {
             let mut o = Mode3Options::new(&name, repo.catalog());
             o.metadata = metadata;
             o.transpose = matches!(target, NativeTarget::Transpose);
             o.force = a.force;
-            write_mode3(&repo, &a.out, &o)?
+            write_mode3(store, &a.out, &o)
         }
         NativeTarget::Legacy => {
             let mut o = LegacyOptions::new(a.mode.unwrap_or(2), &name, repo.catalog());
             o.metadata = metadata;
             o.full = a.full;
             o.force = a.force;
-            write_legacy(&repo, &a.out, &o)?
+            write_legacy(store, &a.out, &o)
         }
     };
+    progress::finish(bar);
+    let config = config?;
     let mut out = io::stdout().lock();
     writeln!(out, "{}", config.display())?;
     Ok(())

@@ -9,6 +9,7 @@ mod format;
 mod hints;
 mod index;
 mod info;
+mod progress;
 mod synth;
 mod verify;
 
@@ -23,6 +24,10 @@ use inframed::Repository;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Cli {
+    /// No progress bars and no warnings on stderr (errors are still printed). Progress is
+    /// drawn only when stderr is a terminal, never when it is piped.
+    #[arg(long, short = 'q', global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -175,6 +180,7 @@ enum Command {
 /// a pid without elements of the signal).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    progress::set_quiet(cli.quiet);
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Info(a) => info::run(a),
@@ -212,8 +218,11 @@ pub(crate) fn print_error(e: &anyhow::Error) {
     let _ = writeln!(io::stderr(), "error: {}", chain.join(": "));
 }
 
-/// Prints open warnings to stderr.
+/// Prints open warnings to stderr (not with `--quiet`).
 pub(crate) fn print_warnings(repo: &Repository) {
+    if progress::quiet() {
+        return;
+    }
     let mut err = io::stderr().lock();
     for w in repo.warnings_all() {
         let _ = writeln!(err, "warning: {w}");
