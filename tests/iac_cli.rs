@@ -99,7 +99,10 @@ fn export_ls_cat_get_dump_info_verify() {
         ] {
             let a = run(&[&"get", &out, &pid, &name]);
             let b = run(&[&"get", &repo, &pid, &name]);
-            assert!(a.status.success(), "{}", stderr(&a));
+            // Pid 40 is no patient: both exit 3 (unknown pid), the others succeed.
+            let code = if pid == "40" { 3 } else { 0 };
+            assert_eq!(a.status.code(), Some(code), "{}", stderr(&a));
+            assert_eq!(b.status.code(), Some(code), "{}", stderr(&b));
             assert_eq!(stdout(&a), stdout(&b), "get {pid} {name}");
         }
         let a = run(&[&"dump", &out]);

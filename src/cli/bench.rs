@@ -46,8 +46,7 @@ fn lookup_pass(store: &dyn SignalStore, keys: &[(Pid, Sid)]) -> anyhow::Result<(
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
-    let mut paths = vec![a.repo.repo.clone()];
-    paths.extend(a.repo.stack.iter().cloned());
+    let paths = a.repo.paths()?;
     let mut opens = Vec::new();
     for _ in 0..21 {
         let t = Instant::now();

@@ -2,17 +2,20 @@
 //! the config asks for) from the original loader's convert config, with a progress bar on
 //! stderr when it is a terminal.
 
-use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use inframed::convert::{convert, ConvertOptions, Progress, UnsortedPolicy};
+use inframed::convert::{
+    convert, failed_error_path, ConvertConfig, ConvertOptions, InputKind, Progress, UnsortedPolicy,
+};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The convert config (the original loader's format).
+    /// The convert config (the original loader's format: DATA, SIGNAL, OUTDIR…; not a
+    /// `.repository` config).
     config: PathBuf,
     /// Worker threads for parsing (default: one per core).
     #[arg(long)]
@@ -89,7 +92,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     t.allowed_missing_pids_from_forced_cnt = a.allowed_missing_pids_from_forced_cnt;
     t.check_every_pids = a.check_for_error_pid_cnt;
 
-    let bar = if io::stderr().is_terminal() {
+    let bar = if crate::cli::progress::enabled() {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
@@ -98,6 +101,9 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.enable_steady_tick(Duration::from_millis(200));
+        if a.sort {
+            bar.set_message("sorting the inputs by pid (--sort)");
+        }
         Some(bar)
     } else {
         None
@@ -117,13 +123,33 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             ));
         }));
     }
+    let cfg = check_config(&a.config)?;
+    let outdir = options.outdir.clone().unwrap_or_else(|| cfg.outdir.clone());
+    let errors_file = options
+        .error_file
+        .clone()
+        .unwrap_or_else(|| failed_error_path(&outdir));
+    let errors_before = file_stamp(&errors_file);
     let result = convert(&a.config, &options);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let report = result?;
+    let quiet = crate::cli::progress::quiet();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let stamp = file_stamp(&errors_file);
+            if stamp.is_some() && stamp != errors_before {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "conversion refused; the dropped lines so far are listed in the errors file {}",
+                    errors_file.display()
+                )));
+            }
+            return Err(e.into());
+        }
+    };
     let mut err = io::stderr().lock();
-    for w in &report.warnings {
+    for w in report.warnings.iter().filter(|_| !quiet) {
         let _ = writeln!(err, "warning: {w}");
     }
     let elements: u64 = report.signals.iter().map(|(_, n)| n).sum();
@@ -146,4 +172,57 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Reads the convert config before converting: a repository config given by mistake is an
+/// error saying so; ignored keywords and empty DATA files are warnings on stderr.
+fn check_config(path: &Path) -> anyhow::Result<ConvertConfig> {
+    let cfg = ConvertConfig::read(path)?;
+    let unknown = ConvertConfig::unknown_keywords(path)?;
+    if cfg.inputs.is_empty() {
+        let repository_like = inframed::backend::detect(path).ok()
+            == Some(inframed::backend::Format::Config)
+            && cfg.config_name.is_none()
+            && cfg.outdir_text.is_empty();
+        let hint = if repository_like {
+            "; it looks like a repository config (open it with `inframed info`), not a convert \
+             config (DATA, SIGNAL, OUTDIR, CONFIG lines: docs/convert.md)"
+        } else {
+            " (docs/convert.md describes the convert config)"
+        };
+        anyhow::bail!(
+            "{}: no DATA, DATA_S, REGISTRY, DEMOGRAPHICS or DEATHS line, nothing to convert{hint}",
+            path.display()
+        );
+    }
+    let mut err = io::stderr().lock();
+    if crate::cli::progress::quiet() {
+        return Ok(cfg);
+    }
+    for (line, word) in unknown {
+        let _ = writeln!(
+            err,
+            "warning: {}:{line}: unknown keyword {word:?}, line ignored",
+            path.display()
+        );
+    }
+    for input in &cfg.inputs {
+        if input.kind == InputKind::Data
+            && std::fs::metadata(&input.path).is_ok_and(|m| m.is_file() && m.len() == 0)
+        {
+            let _ = writeln!(
+                err,
+                "warning: DATA {} ({}): empty file, no lines to convert",
+                input.name,
+                input.path.display()
+            );
+        }
+    }
+    Ok(cfg)
+}
+
+/// Length and modification time of a file, to tell whether a conversion wrote it.
+fn file_stamp(path: &Path) -> Option<(u64, std::time::SystemTime)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
 }

@@ -4,7 +4,9 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use inframed::backend::{self, Container, ExportOptions};
+use inframed::SignalStore;
 
+use crate::cli::progress::{self, Counted};
 use crate::cli::RepoArgs;
 
 #[derive(clap::Args, Debug)]
@@ -17,22 +19,22 @@ pub(crate) struct Args {
     /// (MODE 0–2), iac, gnz, trx, itar.
     #[arg(long = "to")]
     to: String,
-    /// Payload codec for .iac: none, brotli, zstd.
+    /// `--to iac` only: payload codec none (default), brotli[:Q[:LGWIN]], zstd[:LEVEL].
     #[arg(long)]
     codec: Option<String>,
-    /// TRX: deflate members.
+    /// `--to trx` only: deflate members (default: stored, readable in place).
     #[arg(long)]
     deflate: bool,
-    /// TRX: write a folder instead of a zip.
+    /// `--to trx` only: write a folder instead of a zip.
     #[arg(long)]
     dir: bool,
-    /// Indexed tar: maximum shard size in bytes (default 3 GB).
+    /// `--to itar` only: maximum shard size in bytes (default 3000000000).
     #[arg(long, value_name = "BYTES")]
     shard_size: Option<u64>,
-    /// legacy: MODE 0, 1 or 2 (default 2).
+    /// `--to legacy` only: MODE 0, 1 or 2 (default 2).
     #[arg(long)]
     mode: Option<i32>,
-    /// legacy: full data files (format word 0, per-pid records) instead of stripped ones.
+    /// `--to legacy` only: full data files (format word 0, per-pid records) instead of stripped ones.
     #[arg(long)]
     full: bool,
     /// Replace OUT even when it is not a previous output of the same kind (default: refuse
@@ -71,7 +73,31 @@ fn forced(name: Option<&str>) -> anyhow::Result<Option<Container>> {
     }
 }
 
+/// The export options that apply to some targets only, with those targets: any other target
+/// given one of them is an error, not an option silently ignored.
+fn check_options(a: &Args) -> anyhow::Result<()> {
+    let given: [(&str, bool, &[&str]); 6] = [
+        ("--codec", a.codec.is_some(), &["iac"]),
+        ("--deflate", a.deflate, &["trx"]),
+        ("--dir", a.dir, &["trx"]),
+        ("--shard-size", a.shard_size.is_some(), &["itar"]),
+        ("--mode", a.mode.is_some(), &["legacy"]),
+        ("--full", a.full, &["legacy"]),
+    ];
+    for (flag, set, targets) in given {
+        if set && !targets.contains(&a.to.as_str()) {
+            anyhow::bail!(
+                "{flag} applies to --to {} only, not to --to {}",
+                targets.join(", "),
+                a.to
+            );
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
+    check_options(&a)?;
     if let Some(target) = NativeTarget::from_name(&a.to) {
         return run_native(&a, target);
     }
@@ -82,6 +108,15 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         )
     })?;
     let repo = a.repo.open()?;
+    let bar = progress::bar(0, &format!("export --to {}", a.to));
+    let counted;
+    let store: &dyn SignalStore = match &bar {
+        Some(b) => {
+            counted = Counted::new(&repo, b.clone());
+            &counted
+        }
+        None => &repo,
+    };
     let options = ExportOptions {
         codec: a.codec,
         deflate: a.deflate,
@@ -89,7 +124,9 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         shard_max_size: a.shard_size,
         force: a.force,
     };
-    backend::export(kind, &repo, &a.out, &options)?;
+    let result = backend::export(kind, store, &a.out, &options);
+    progress::finish(bar);
+    result?;
     Ok(())
 }
 
@@ -121,7 +158,6 @@ fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
     use inframed::native::legacy::{write_legacy, LegacyOptions};
     use inframed::native::writer::{write_mode3, Metadata, Mode3Options};
     use inframed::text::config::RepositoryConfig;
-    use inframed::SignalStore;
 
     let repo = a.repo.open()?;
     let name = a
@@ -130,8 +166,13 @@ fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "repo".into());
     // The source's own texts when it is one config (not a container, not stacked).
-    let source_config = if a.repo.stack.is_empty() && Container::of(&a.repo.repo).is_none() {
-        Some(RepositoryConfig::read(&a.repo.repo)?)
+    let source = a.repo.path()?;
+    let is_config = match &a.repo.format {
+        Some(name) => crate::cli::parse_format(name)? == backend::Format::Config,
+        None => backend::detect(&source)? == backend::Format::Config,
+    };
+    let source_config = if a.repo.stack.is_empty() && is_config {
+        Some(RepositoryConfig::read(&source)?)
     } else {
         None
     };
@@ -139,22 +180,33 @@ fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
         Some(c) => Metadata::from_config(c)?,
         None => Metadata::from_catalog(&name, repo.catalog()),
     };
+    let bar = progress::bar(0, &format!("export --to {}", a.to));
+    let counted;
+    let store: &dyn SignalStore = match &bar {
+        Some(b) => {
+            counted = Counted::new(&repo, b.clone());
+            &counted
+        }
+        None => &repo,
+    };
     let config = match target {
         NativeTarget::Mode3 | NativeTarget::Transpose => {
             let mut o = Mode3Options::new(&name, repo.catalog());
             o.metadata = metadata;
             o.transpose = matches!(target, NativeTarget::Transpose);
             o.force = a.force;
-            write_mode3(&repo, &a.out, &o)?
+            write_mode3(store, &a.out, &o)
         }
         NativeTarget::Legacy => {
             let mut o = LegacyOptions::new(a.mode.unwrap_or(2), &name, repo.catalog());
             o.metadata = metadata;
             o.full = a.full;
             o.force = a.force;
-            write_legacy(&repo, &a.out, &o)?
+            write_legacy(store, &a.out, &o)
         }
     };
+    progress::finish(bar);
+    let config = config?;
     let mut out = io::stdout().lock();
     writeln!(out, "{}", config.display())?;
     Ok(())

@@ -26,7 +26,10 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     if detect(&a.repo)? == Format::Container(Container::Itar) {
         #[cfg(feature = "itar")]
         {
-            for path in inframed::backend::itar::write_indexes(&a.repo)? {
+            let bar = crate::cli::progress::spinner("indexing the tar shards");
+            let written = inframed::backend::itar::write_indexes(&a.repo);
+            crate::cli::progress::finish(bar);
+            for path in written? {
                 let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 out.push_str(&format!("{}\t{size}\n", path.display()));
             }
@@ -39,7 +42,10 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             a.repo.display()
         );
     }
-    build_transpose_forced(&a.repo, a.force)?;
+    let bar = crate::cli::progress::spinner("building the by-pid transpose");
+    let built = build_transpose_forced(&a.repo, a.force);
+    crate::cli::progress::finish(bar);
+    built?;
     let store = TransposeStore::open(&a.repo)?;
     let files = store.describe().files;
     for (path, size) in files.iter().skip(1) {

@@ -21,7 +21,10 @@ pub(crate) fn run(a: Args) -> ExitCode {
         }
     };
     print_warnings(&repo);
-    match repo.verify() {
+    let bar = crate::cli::progress::spinner("verifying every structure and checksum");
+    let verified = repo.verify();
+    crate::cli::progress::finish(bar);
+    match verified {
         Ok(()) => {
             println!(
                 "ok\t{} patients\t{} signals",

@@ -83,6 +83,33 @@ pub struct ConvertConfig {
     pub time_unit: i32,
 }
 
+/// The keywords [`ConvertConfig::parse`] reads; a line with any other first field is ignored,
+/// as by the original loader (the CLI warns about it: [`ConvertConfig::unknown_keywords`]).
+pub const KEYWORDS: &[&str] = &[
+    "DIR",
+    "OUTDIR",
+    "CONFIG",
+    "DICTIONARY",
+    "SIGNAL",
+    "CODES",
+    "FNAMES",
+    "SFILES",
+    "REGISTRY",
+    "DATA",
+    "DATA_S",
+    "DEMOGRAPHICS",
+    "DEATHS",
+    "MODE",
+    "SAFE_MODE",
+    "PREFIX",
+    "RELATIVE",
+    "TIMEUNIT",
+    "TIME_UNIT",
+    "DESCRIPTION",
+    "FORCE_SIGNAL",
+    "LOAD_ONLY",
+];
+
 /// Splits a line the way MedConvert splits a convert config line (space or tab, empty tokens kept).
 pub(crate) fn split_any(line: &str) -> Vec<&str> {
     line.split([' ', '\t']).collect()
@@ -125,6 +152,21 @@ impl ConvertConfig {
     pub fn read(path: &Path) -> Result<ConvertConfig> {
         let text = read_text(path)?;
         Self::parse(path, &text)
+    }
+
+    /// The `(line, keyword)` of every line of the convert config at `path` that the converter
+    /// ignores because its keyword is not one of [`KEYWORDS`] (a typo such as `DAT`).
+    ///
+    /// # Errors
+    /// [`Error::Open`].
+    pub fn unknown_keywords(path: &Path) -> Result<Vec<(usize, String)>> {
+        let text = read_text(path)?;
+        Ok(config_lines(&text)
+            .filter_map(|(n, line)| {
+                let f = split_any(line);
+                (f.len() >= 2 && !KEYWORDS.contains(&f[0])).then(|| (n, f[0].to_string()))
+            })
+            .collect())
     }
 
     /// Parses convert-config text; `path` is the config's own path (for `DIR .` and errors).

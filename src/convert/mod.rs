@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 pub use config::{ConvertConfig, InputFile, InputKind};
 pub use entry::convert;
+pub use output::failed_error_path;
 pub use tsv::{LineError, Tag};
 
 /// What to do with a line whose pid is lower than an earlier pid of the same file.

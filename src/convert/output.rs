@@ -93,7 +93,7 @@ pub(super) fn check_outdir(outdir: &Path, cfg: &ConvertConfig, force: bool) -> R
 
 /// Where a failed load leaves its error file when none was asked for: `<OUTDIR>.convert_errors`
 /// beside the (untouched) output directory.
-pub(super) fn failed_error_path(outdir: &Path) -> PathBuf {
+pub fn failed_error_path(outdir: &Path) -> PathBuf {
     let name = outdir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -1,0 +1,123 @@
+//! Progress (issue #13 item 7): long commands draw a bar on stderr only when it is a terminal,
+//! nothing when piped; `--quiet` draws none and prints no warnings. The terminal case runs
+//! the command under `script` (util-linux) for a pseudo-terminal.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_inframed"));
+    for a in args {
+        c.arg(a);
+    }
+    c.output().unwrap()
+}
+
+/// Runs `inframed ARGS` on a pseudo-terminal; its output (stdout and stderr together), or
+/// `None` when `script` is not installed.
+fn on_terminal(args: &[&str]) -> Option<String> {
+    let line = std::iter::once(env!("CARGO_BIN_EXE_inframed"))
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    // indicatif draws nothing for TERM=dumb or no TERM (CI): name a real terminal.
+    let o = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("TERM", "xterm")
+        .output()
+        .ok()?;
+    assert!(
+        o.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn nothing_on_stderr_when_piped() {
+    let g = common::golden_repo_path();
+    let t = tempfile::tempdir().unwrap();
+    for (to, name) in [("gnz", "a.gnz"), ("mode3", "m3"), ("itar", "tar")] {
+        let out = t.path().join(name);
+        let o = run(&[&"export", &g, &out, &"--to", &to]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.stderr.is_empty(),
+            "{to}: {:?}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let m3 = t.path().join("m3/m3.repository");
+    for args in [
+        vec!["verify"],
+        vec!["dump"],
+        vec!["index"],
+        vec!["get", "1025", "Hemoglobin"],
+    ] {
+        let mut a: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&args[0], &m3];
+        for x in &args[1..] {
+            a.push(x);
+        }
+        let o = run(&a);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            o.stderr.is_empty(),
+            "{args:?}: {:?}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_bar_on_a_terminal_unless_quiet() {
+    let g = common::golden_repo_path();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("x.gnz");
+    let (g, o) = (g.to_str().unwrap(), out.to_str().unwrap());
+    let Some(shown) = on_terminal(&["export", g, o, "--to", "gnz"]) else {
+        eprintln!("`script` is not installed: terminal case not checked");
+        return;
+    };
+    // The bar's frame: elapsed time and the target in its message.
+    assert!(
+        shown.contains("[00:00:0") && shown.contains("export --to gnz"),
+        "{shown:?}"
+    );
+    let quiet = on_terminal(&["--quiet", "export", g, o, "--to", "gnz"]).unwrap();
+    assert_eq!(quiet, "", "--quiet drew: {quiet:?}");
+}
+
+#[test]
+fn quiet_hides_warnings_not_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("repo");
+    common::copy_dir(common::golden_repo_path().parent().unwrap(), &dir);
+    let cfg = dir.join("small.repository");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("NO_SUCH_KEYWORD\tx\n");
+    std::fs::write(&cfg, text).unwrap();
+    let loud = run(&[&"info", &cfg]);
+    assert!(loud.status.success());
+    assert!(
+        String::from_utf8_lossy(&loud.stderr).contains("warning:"),
+        "the fixture must warn: {}",
+        String::from_utf8_lossy(&loud.stderr)
+    );
+    let quiet = run(&[&"info", &cfg, &"--quiet"]);
+    assert!(quiet.status.success());
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    assert_eq!(quiet.stdout, loud.stdout);
+    let err = run(&[&"-q", &"get", &cfg, &"1025", &"hemoglobin"]);
+    assert_eq!(err.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("unknown signal"));
+}
