@@ -139,3 +139,91 @@ fn a_data_file_with_an_unknown_format_word_is_refused_on_open() {
     let repo = Repository::open(dir.join("small.repository")).unwrap();
     assert_eq!(repo.pids(), common::golden_repo().pids());
 }
+
+/// The catalog's signal names, sorted.
+fn signal_names(r: &Repository) -> Vec<String> {
+    let mut v: Vec<String> = r
+        .catalog()
+        .signals()
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+/// `two.repository` exported to MODE 3 with its own texts: (temp dir, written config).
+fn export_two_files() -> (tempfile::TempDir, std::path::PathBuf) {
+    use inframed::native::writer::{write_mode3, Mode3Options};
+    use inframed::text::config::RepositoryConfig;
+    let path = common::testdata("signals/two_files/two.repository");
+    let repo = Repository::open(&path).unwrap();
+    let options = Mode3Options::from_config(&RepositoryConfig::read(&path).unwrap()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let config = write_mode3(&repo, &out.path().join("copy"), &options).unwrap();
+    (out, config)
+}
+
+#[test]
+fn export_of_two_signal_lines_keeps_both_files() {
+    let (_out, config) = export_two_files();
+    // The written config names both files, in order, and both are there byte for byte.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let signal_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("SIGNAL")).collect();
+    assert_eq!(
+        signal_lines,
+        ["SIGNAL\tdemo.signals", "SIGNAL\tlabs.signals"],
+        "{text}"
+    );
+    let dir = config.parent().unwrap();
+    for f in ["demo.signals", "labs.signals"] {
+        assert_eq!(
+            std::fs::read(dir.join(f)).unwrap(),
+            std::fs::read(common::testdata(&format!("signals/two_files/{f}"))).unwrap(),
+            "{f}"
+        );
+    }
+    // Reopened: the catalog every SIGNAL line defines (the golden repository's, from which
+    // the two files were split), and the same data.
+    let copy = Repository::open(&config).unwrap();
+    let golden = common::golden_repo();
+    assert_eq!(signal_names(&copy), signal_names(&golden));
+    assert!(copy.catalog().signal("GENDER").is_ok());
+    assert!(copy.catalog().signal("Hemoglobin").is_ok());
+    common::conformance(&copy, &golden);
+}
+
+#[test]
+fn add_signal_with_two_signal_files_appends_to_the_last_and_refuses_clashes() {
+    use inframed::native::writer::add_signal;
+    use inframed::native::NewSignal;
+    use inframed::Sid;
+    let (_out, config) = export_two_files();
+    let dir = config.parent().unwrap().to_path_buf();
+    let demo_before = std::fs::read(dir.join("demo.signals")).unwrap();
+    // GENDER is defined in the first file only: its name (or its sid) is taken.
+    for (name, sid) in [("GENDER", 7001), ("NEWSIG", 100)] {
+        let s = NewSignal::new(name, Sid(sid), "16:V(i)");
+        let e = add_signal(&config, &s, Vec::new()).unwrap_err();
+        assert!(matches!(e, Error::InvalidInput { .. }), "{name}: {e:?}");
+        assert!(e.to_string().contains("GENDER"), "{name}: {e}");
+    }
+    let s = NewSignal::new("NEWSIG", Sid(7001), "16:V(i)");
+    add_signal(&config, &s, Vec::new()).unwrap();
+    assert_eq!(
+        std::fs::read(dir.join("demo.signals")).unwrap(),
+        demo_before
+    );
+    let labs = std::fs::read_to_string(dir.join("labs.signals")).unwrap();
+    assert!(labs
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with("SIGNAL\tNEWSIG\t7001\t"));
+    let repo = Repository::open(&config).unwrap();
+    let mut want = signal_names(&common::golden_repo());
+    want.push("NEWSIG".into());
+    want.sort();
+    assert_eq!(signal_names(&repo), want);
+    assert!(repo.catalog().signal("GENDER").is_ok());
+}

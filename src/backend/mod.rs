@@ -195,3 +195,68 @@ pub fn cat_as(
     let kind = container(path, forced)?;
     dispatch!(kind, path, |m| m::cat(path, name, out))
 }
+
+/// Checks the container at `path` itself, whoever wrote it (`inframed verify` on a foreign
+/// container): `.iac` record CRCs and decoding, TRX zip CRCs and array spans, tar header
+/// checksums and index rows, GNZ offsets and sizes. `forced` overrides detection. Returns
+/// a one-line summary (kind, counts).
+///
+/// # Errors
+/// The first damage, naming the file and byte offset; [`Error::Unsupported`] for a path that
+/// is not a container.
+#[cfg_attr(
+    not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")),
+    allow(unused_variables)
+)]
+pub fn verify_container(path: &Path, forced: Option<Container>) -> Result<String> {
+    let kind = container(path, forced)?;
+    dispatch!(kind, path, |m| m::verify_container(path))
+}
+
+/// Describes the container at `path` itself, whoever wrote it (`inframed info` on a foreign
+/// container): kind, sizes, codec or form, then its members / arrays / records as `ls` lists
+/// them.
+///
+/// # Errors
+/// As [`verify_container`] (open errors only); [`Error::Io`] writing `out`.
+#[cfg_attr(
+    not(all(feature = "iac", feature = "gnz", feature = "trx", feature = "itar")),
+    allow(unused_variables)
+)]
+pub fn describe_container(
+    path: &Path,
+    forced: Option<Container>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let kind = container(path, forced)?;
+    dispatch!(kind, path, |m| m::describe(path, out))
+}
+
+/// Whether `e` says a container is readable but holds no inframed patient repository (a TRX
+/// without the `INFRAMED` key, a GNZ without `metadata.inframed`, a tar dataset without the
+/// patient metadata member; an `.iac` pack of another payload type opens as an empty store
+/// instead): the cue for `info` and `verify` to describe or check the container itself.
+pub fn is_foreign(e: &Error) -> bool {
+    #[cfg(feature = "trx")]
+    if let Some(trx::TrxError::NotPatientFile) = backend_source::<trx::TrxError>(e) {
+        return true;
+    }
+    #[cfg(feature = "gnz")]
+    if let Some(gnz::GnzError::NotAPatientFile) = backend_source::<gnz::GnzError>(e) {
+        return true;
+    }
+    #[cfg(feature = "itar")]
+    if let Some(itar::ItarError::Meta { reason }) = backend_source::<itar::ItarError>(e) {
+        return reason.contains("not an inframed");
+    }
+    false
+}
+
+/// The backend error of type `T` inside an [`Error::Backend`].
+#[allow(dead_code)]
+fn backend_source<T: std::error::Error + 'static>(e: &Error) -> Option<&T> {
+    match e {
+        Error::Backend { source, .. } => source.downcast_ref::<T>(),
+        _ => None,
+    }
+}

@@ -13,7 +13,26 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
-    let repo = a.repo.open()?;
+    let forced = a
+        .repo
+        .format
+        .as_deref()
+        .and_then(inframed::backend::Format::from_name)
+        .and_then(inframed::backend::Format::container);
+    let repo = match a.repo.open() {
+        Ok(r) => r,
+        // A container another tool wrote: describe the container itself.
+        Err(e)
+            if e.downcast_ref::<inframed::Error>()
+                .is_some_and(inframed::backend::is_foreign) =>
+        {
+            eprintln!("note: {e}: describing the container");
+            let mut out = io::stdout().lock();
+            inframed::backend::describe_container(&a.repo.repo, forced, &mut out)?;
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     print_warnings(&repo);
     let mut out = String::new();
     let d = repo.describe();
@@ -49,6 +68,13 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         out.push_str(&format!("{}\t{size}\n", path.display()));
     }
     out.push_str(&format!("total bytes\t{total}\n"));
-    io::stdout().lock().write_all(out.as_bytes())?;
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(out.as_bytes())?;
+    // A container without patient signals (an `.iac` pack of another payload type): describe
+    // the container too.
+    let container = forced.or_else(|| inframed::backend::Container::of(&a.repo.repo));
+    if container.is_some() && repo.catalog().signals().is_empty() && a.repo.stack.is_empty() {
+        inframed::backend::describe_container(&a.repo.repo, container, &mut stdout)?;
+    }
     Ok(())
 }

@@ -16,6 +16,9 @@ pub(crate) fn run(a: Args) -> ExitCode {
     let repo = match a.repo.open() {
         Ok(r) => r,
         Err(e) => {
+            if let Some(code) = verify_foreign(&a.repo, &e) {
+                return code;
+            }
             print_error(&e);
             return ExitCode::from(1);
         }
@@ -38,4 +41,30 @@ pub(crate) fn run(a: Args) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// A container that holds no inframed patient repository (a TRX, GNZ or tar dataset another
+/// tool wrote): its own checks (CRCs, offsets, sizes, tar header checksums) instead.
+fn verify_foreign(args: &RepoArgs, e: &anyhow::Error) -> Option<ExitCode> {
+    let err = e.downcast_ref::<inframed::Error>()?;
+    if !inframed::backend::is_foreign(err) {
+        return None;
+    }
+    let forced = args
+        .format
+        .as_deref()
+        .and_then(inframed::backend::Format::from_name)
+        .and_then(inframed::backend::Format::container);
+    Some(
+        match inframed::backend::verify_container(&args.repo, forced) {
+            Ok(summary) => {
+                println!("ok\t{summary}\t(container checks only: {err})");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                print_error(&e.into());
+                ExitCode::from(1)
+            }
+        },
+    )
 }

@@ -289,7 +289,7 @@ fn metadata(cfg: &ConvertConfig) -> Result<Metadata> {
         description: cfg.description.clone(),
         // Checked by read_catalog.
         time_unit: TimeUnit::from_code(cfg.time_unit as i64).unwrap_or(TimeUnit::Date),
-        signals_file: output_rel(&cfg.signals[0]),
+        signals_files: vec![output_rel(&cfg.signals[0])],
         files,
     })
 }

@@ -127,7 +127,7 @@ pub(super) fn repository_config_text(
         description: Some(cfg.description.as_str()).filter(|d| !d.is_empty()),
         dir: &dir,
         dictionaries: &dictionaries,
-        signals: &output_rel(&cfg.signals[0]),
+        signals: &[output_rel(&cfg.signals[0]).as_str()],
         mode: cfg.mode as i64,
         prefix: Some(&cfg.prefix),
         layout_lines: &[],

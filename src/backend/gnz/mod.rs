@@ -277,3 +277,44 @@ pub fn cat(path: &Path, name: &str, out: &mut dyn Write) -> Result<()> {
         source,
     })
 }
+
+/// `inframed verify` on any GNZ file (written by inframed or not): the preamble, the header
+/// JSON, every array's dtype, shape, alignment and span inside the file (all checked at open;
+/// GNZ has no checksums). Returns a one-line summary.
+///
+/// # Errors
+/// The first damage, naming the byte offset.
+pub fn verify_container(path: &Path) -> Result<String> {
+    let f = GnzFile::open(path)?;
+    let bytes: u64 = f.arrays().iter().map(|a| a.nbytes).sum();
+    Ok(format!(
+        "gnz\t{} arrays\t{bytes} array bytes\t{} bytes",
+        f.arrays().len(),
+        f.bytes().len()
+    ))
+}
+
+/// `inframed info` on any GNZ file: header length, data start, metadata keys, then the arrays
+/// as [`ls`] lists them (name, dtype, shape, offset, order).
+///
+/// # Errors
+/// As [`GnzFile::open`]; [`Error::Io`] writing `out`.
+pub fn describe(path: &Path, out: &mut dyn Write) -> Result<()> {
+    let f = GnzFile::open(path)?;
+    let keys: Vec<&str> = f.metadata().keys().map(String::as_str).collect();
+    let text = format!(
+        "container\tgnz (version {})\nbytes\t{}\nheader\t{} bytes\ndata start\tbyte {}\n\
+         arrays\t{}\nmetadata keys\t{}\n",
+        f.version(),
+        f.bytes().len(),
+        f.header_len(),
+        f.data_start(),
+        f.arrays().len(),
+        keys.join(" ")
+    );
+    out.write_all(text.as_bytes()).map_err(|source| Error::Io {
+        path: "<output>".into(),
+        source,
+    })?;
+    ls(path, out)
+}

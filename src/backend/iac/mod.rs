@@ -123,3 +123,64 @@ pub fn cat(path: &Path, name: &str, out: &mut dyn Write) -> Result<()> {
         out.write_all(pack.read_fixed(row)?).map_err(io)
     }
 }
+
+/// `inframed verify` on any `.iac` pack (written by inframed or not): the layout, tables and
+/// spans (checked at open), then every record's CRC-32 and, for brotli and zstd packs, that
+/// each record decodes. Returns a one-line summary.
+///
+/// # Errors
+/// The first damage, naming the row and byte offset.
+pub fn verify_container(path: &Path) -> Result<String> {
+    let pack = Pack::open(path)?;
+    pack.verify()?;
+    Ok(format!(
+        "iac pack\t{} records\tcodec {}\t{} bytes",
+        pack.num_records(),
+        pack.codec().name(),
+        pack.file_len()
+    ))
+}
+
+/// `inframed info` on any `.iac` pack: header keys, layout spans, codec, payload type, record
+/// count, then the records as [`ls`] lists them.
+///
+/// # Errors
+/// As [`Pack::open`]; [`Error::Io`] writing `out`.
+pub fn describe(path: &Path, out: &mut dyn Write) -> Result<()> {
+    let pack = Pack::open(path)?;
+    let layout = pack.layout();
+    let mut text = String::new();
+    text.push_str("container\tiac pack\n");
+    text.push_str(&format!("bytes\t{}\n", pack.file_len()));
+    text.push_str(&format!("codec\t{}\n", pack.codec().name()));
+    text.push_str(&format!(
+        "payload type\t{}\n",
+        pack.payload_type().unwrap_or("-")
+    ));
+    text.push_str(&format!(
+        "records\t{}\t{}\n",
+        pack.num_records(),
+        if pack.is_variable() {
+            "variable"
+        } else {
+            "fixed width"
+        }
+    ));
+    for (what, (start, end)) in [
+        ("slide table", layout.slide_span()),
+        ("index table", layout.index_span()),
+        ("data segment", layout.data_span()),
+    ] {
+        text.push_str(&format!(
+            "{what}\tbytes {start}..{end}\t{} bytes\n",
+            end - start
+        ));
+    }
+    let keys: Vec<&str> = pack.header().keys().map(String::as_str).collect();
+    text.push_str(&format!("header keys\t{}\n", keys.join(" ")));
+    out.write_all(text.as_bytes()).map_err(|source| Error::Io {
+        path: "<stdout>".into(),
+        source,
+    })?;
+    ls(path, out)
+}

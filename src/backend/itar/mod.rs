@@ -420,3 +420,54 @@ pub fn cat(path: &Path, name: &str, out: &mut dyn Write) -> Result<()> {
         )),
     }
 }
+
+/// `inframed verify` on any indexed-tar / WebDataset dataset (written by inframed or not):
+/// every fold's shards walk cleanly (tar header checksums, sizes, truncation) and its index
+/// (or the scan, for a fold without one) matches them. Returns a one-line summary.
+///
+/// # Errors
+/// The first damage, naming the shard or index and the byte offset or row.
+pub fn verify_container(path: &Path) -> Result<String> {
+    let folds = folds_of(path)?;
+    let (mut shards, mut members) = (0usize, 0usize);
+    for fold in &folds {
+        fold.verify()?;
+        shards += fold.shard_files().len();
+        members += (0..fold.index().rows.len())
+            .filter(|&i| !fold.is_meta_row(i))
+            .count();
+    }
+    Ok(format!(
+        "tar dataset\t{} folds\t{shards} shards\t{members} members",
+        folds.len()
+    ))
+}
+
+/// `inframed info` on any indexed-tar / WebDataset dataset: per fold its index, shards and
+/// sizes, member count and warnings, then the members as [`ls`] lists them.
+///
+/// # Errors
+/// As [`Fold::open`]; [`Error::Io`] writing `out`.
+pub fn describe(path: &Path, out: &mut dyn Write) -> Result<()> {
+    let folds = folds_of(path)?;
+    let mut text = String::from("container\ttar dataset (random access by index)\n");
+    for fold in &folds {
+        let members = (0..fold.index().rows.len())
+            .filter(|&i| !fold.is_meta_row(i))
+            .count();
+        let _ = writeln!(
+            text,
+            "fold\t{}\t{members} members\tindex {}",
+            fold.name(),
+            fold.index_path().display()
+        );
+        for (shard, size) in fold.shard_files() {
+            let _ = writeln!(text, "shard\t{}\t{size} bytes", shard.display());
+        }
+    }
+    out.write_all(text.as_bytes()).map_err(|source| Error::Io {
+        path: PathBuf::from("<stdout>"),
+        source,
+    })?;
+    ls(path, out)
+}

@@ -201,7 +201,18 @@ impl ItarStore {
         if meta.key_width == 0 || meta.key_width > 20 {
             return Err(meta_err(META_JSON, format!("key_width {}", meta.key_width)));
         }
-        let (catalog, warnings) = Catalog::from_texts(&origin, &meta.catalog)?;
+        let (catalog, catalog_warnings) = Catalog::from_texts(&origin, &meta.catalog)?;
+        // What folding the shards found (duplicate members, pax headers), then the catalog's.
+        let mut warnings: Vec<Warning> = fold
+            .warnings()
+            .iter()
+            .map(|message| Warning {
+                path: fold.index_path().to_path_buf(),
+                line: 0,
+                message: message.clone(),
+            })
+            .collect();
+        warnings.extend(catalog_warnings);
         let mut slots = Vec::with_capacity(meta.signals.len());
         let mut seen_ext = HashSet::new();
         for s in &meta.signals {

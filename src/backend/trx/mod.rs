@@ -227,11 +227,7 @@ pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
         path: path.into(),
         source,
     };
-    let form = match trx.form() {
-        Form::StoredZip => "stored zip",
-        Form::DeflateZip => "deflate zip",
-        Form::Directory => "directory",
-    };
+    let form = form_name(trx.form());
     writeln!(
         out,
         "# {form}: NB_STREAMLINES {} NB_VERTICES {}",
@@ -278,4 +274,53 @@ pub fn cat(path: &Path, name: &str, out: &mut dyn Write) -> Result<()> {
         reader::backend_error(path, name.into(), TrxError::NoSuchArray(name.into()))
     })?;
     out.write_all(trx.bytes(a)?).map_err(io)
+}
+
+/// `inframed verify` on any TRX (written by inframed or not): the zip directory, local headers,
+/// member spans, `header.json`, array sizes and offsets (checked at open), then every member's
+/// CRC-32 (deflated members inflated, bounded by their declared size). Returns a one-line
+/// summary.
+///
+/// # Errors
+/// The first damage, naming the member and byte offset.
+pub fn verify_container(path: &Path) -> Result<String> {
+    let trx = TrxFile::open(path)?;
+    trx.verify_checksums()?;
+    Ok(format!(
+        "trx {}\t{} arrays\tNB_STREAMLINES {}\tNB_VERTICES {}",
+        form_name(trx.form()),
+        trx.arrays().len(),
+        trx.nb_streamlines(),
+        trx.nb_vertices()
+    ))
+}
+
+/// `inframed info` on any TRX: form, counts, header keys, then the arrays as [`ls`] lists them
+/// (key, dtype, shape, member, bytes, deflated).
+///
+/// # Errors
+/// As [`TrxFile::open`]; [`Error::Io`] writing `out`.
+pub fn describe(path: &Path, out: &mut dyn Write) -> Result<()> {
+    let trx = TrxFile::open(path)?;
+    let keys: Vec<&str> = trx.header().json.keys().map(String::as_str).collect();
+    let total: u64 = trx.arrays().iter().map(|a| a.size).sum();
+    let text = format!(
+        "container\ttrx {}\narrays\t{}\narray bytes\t{total}\nheader keys\t{}\n",
+        form_name(trx.form()),
+        trx.arrays().len(),
+        keys.join(" ")
+    );
+    out.write_all(text.as_bytes()).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
+    ls(path, out)
+}
+
+fn form_name(form: Form) -> &'static str {
+    match form {
+        Form::StoredZip => "stored zip",
+        Form::DeflateZip => "deflate zip",
+        Form::Directory => "directory",
+    }
 }

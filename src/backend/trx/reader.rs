@@ -315,6 +315,9 @@ impl TrxFile {
                     len: bytes.len() as u64,
                 }));
             }
+            if !stored {
+                check_inflated_size(size, csize).map_err(at)?;
+            }
             if stored && size != csize {
                 return Err(at(TrxError::Zip(format!(
                     "stored member has size {size} but compressed size {csize}"
@@ -785,12 +788,10 @@ impl TrxFile {
                     ));
                 }
             } else {
-                let mut cursor = Cursor::new(map.as_slice());
-                let mut sink = Vec::new();
-                entry
-                    .with_reader(&mut cursor, ZipReadOptions::new())
-                    .and_then(|mut f| f.read_to_end(&mut sink).map_err(Into::into))
-                    .map_err(|e| backend_error(&self.path, at, TrxError::Inflate(e.to_string())))?;
+                // Inflated only to count and check the CRC (the zip reader checks it at the
+                // end of the stream), bounded by the declared size.
+                inflate_bounded(map.as_slice(), meta, index, false)
+                    .map_err(|e| backend_error(&self.path, at, e))?;
             }
         }
         Ok(())
@@ -1133,23 +1134,65 @@ fn local_data_start(bytes: &[u8], header_start: u64) -> std::result::Result<u64,
 }
 
 /// Inflates member `index` (checking its CRC-32).
+/// Deflate's largest expansion: a 258-byte match costs at least 2 bits, so one compressed
+/// byte yields at most 1032 bytes. A member declaring more is damage, refused before any
+/// allocation.
+const MAX_DEFLATE_RATIO: u64 = 1032;
+
+/// A deflated member's declared size must be reachable from its compressed size.
+fn check_inflated_size(size: u64, csize: u64) -> std::result::Result<(), TrxError> {
+    // A few bytes of slack: block headers and the empty stream.
+    let most = csize.saturating_mul(MAX_DEFLATE_RATIO).saturating_add(1024);
+    if size > most {
+        return Err(TrxError::Inflate(format!(
+            "declares {size} bytes inflated from {csize} compressed: more than deflate can \
+             produce ({MAX_DEFLATE_RATIO}:1)"
+        )));
+    }
+    Ok(())
+}
+
+/// Inflates member `index`, reading at most its declared size + 1 bytes (a stream inflating
+/// to more is an error, never a larger allocation); `keep` false only counts the bytes.
+fn inflate_bounded(
+    data: &[u8],
+    meta: &ZipArchiveMetadata,
+    index: usize,
+    keep: bool,
+) -> std::result::Result<Vec<u8>, TrxError> {
+    let entry = meta
+        .entry(index)
+        .map_err(|e| TrxError::Zip(e.to_string()))?;
+    let size = entry.size();
+    check_inflated_size(size, entry.compressed_size())?;
+    let mut cursor = Cursor::new(data);
+    let reader = entry
+        .with_reader(&mut cursor, ZipReadOptions::new())
+        .map_err(|e| TrxError::Inflate(e.to_string()))?;
+    let mut limited = reader.take(size.saturating_add(1));
+    let inflate_err = |e: std::io::Error| TrxError::Inflate(e.to_string());
+    let (out, n) = if keep {
+        let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        limited.read_to_end(&mut out).map_err(inflate_err)?;
+        let n = out.len() as u64;
+        (out, n)
+    } else {
+        let n = std::io::copy(&mut limited, &mut std::io::sink()).map_err(inflate_err)?;
+        (Vec::new(), n)
+    };
+    if n > size {
+        return Err(TrxError::Inflate(format!(
+            "inflates to more than the {size} bytes the zip directory declares"
+        )));
+    }
+    Ok(out)
+}
+
 fn inflate(
     zip: &(Bytes, Arc<ZipArchiveMetadata>),
     index: usize,
 ) -> std::result::Result<Vec<u8>, TrxError> {
-    let entry = zip
-        .1
-        .entry(index)
-        .map_err(|e| TrxError::Zip(e.to_string()))?;
-    let mut cursor = Cursor::new(zip.0.as_slice());
-    let mut out = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(1 << 30));
-    let mut reader = entry
-        .with_reader(&mut cursor, ZipReadOptions::new())
-        .map_err(|e| TrxError::Inflate(e.to_string()))?;
-    reader
-        .read_to_end(&mut out)
-        .map_err(|e| TrxError::Inflate(e.to_string()))?;
-    Ok(out)
+    inflate_bounded(zip.0.as_slice(), &zip.1, index, true)
 }
 
 /// Files under `dir`, as `/`-separated paths relative to the TRX root.

@@ -49,8 +49,7 @@ impl LegacyOptions {
     /// MODE `mode` stripped files named after `name`, texts regenerated from `catalog`.
     pub fn new(mode: i32, name: &str, catalog: &Catalog) -> LegacyOptions {
         let metadata = Metadata::from_catalog(name, catalog);
-        let name = metadata
-            .signals_file
+        let name = metadata.signals_files[0]
             .trim_end_matches(".signals")
             .to_string();
         LegacyOptions {
@@ -323,7 +322,7 @@ pub(crate) fn write_legacy_into(
         description: Some(meta.description.as_str()).filter(|d| !d.is_empty()),
         dir: ".",
         dictionaries: &dictionaries,
-        signals: &meta.signals_file,
+        signals: &meta.signals(),
         mode: options.mode as i64,
         prefix: (options.mode == 2).then_some(options.prefix.as_str()),
         layout_lines: &layout_lines,

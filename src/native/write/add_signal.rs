@@ -70,6 +70,10 @@ impl NewSignal {
 ///
 /// Vectors are sorted by time (stable); pids not yet in `_all_pids.list` are added to it.
 ///
+/// A config with several `SIGNAL` lines: the signal line is appended to the **last** `SIGNAL`
+/// file (the one [`RepositoryConfig::signals`](crate::text::config::RepositoryConfig::signals)
+/// names); its name and sid must be new across all of them.
+///
 /// # Errors
 /// [`Error::InvalidInput`] (name, file name or sid already used; bad type field; partial
 /// elements), [`Error::Unsupported`] (not MODE 3), I/O errors. On error the repository is
@@ -96,6 +100,9 @@ pub fn add_signal_with(
         prefix,
         ..
     } = NativeConfig::read_mode3(config_path, "adding a signal to")?;
+    // A config may list several SIGNAL files (the original reads them all as one table):
+    // the new signal is appended to the last one, the file the original's `SIGNAL` keeps
+    // as "the" signals file, and the catalog of every file is checked for clashes.
     let signals_path = config.signals.clone().ok_or_else(|| Error::Unsupported {
         path: config_path.into(),
         what: "repository config without a SIGNAL line".into(),
@@ -124,11 +131,19 @@ pub fn add_signal_with(
     }
     new_text.extend_from_slice(signal.line().as_bytes());
     new_text.push(b'\n');
-    let parsed = SignalsFile::parse(
-        &signals_path,
-        &String::from_utf8_lossy(&new_text),
-        config.time_unit,
-    )?;
+    // Every SIGNAL file, the last one with the new line: one table, as the catalog reads it
+    // (a name or sid defined in an earlier file is refused there too).
+    let mut texts: Vec<(&Path, String)> = Vec::new();
+    for path in &config.signals_files {
+        let text = if *path == signals_path {
+            String::from_utf8_lossy(&new_text).into_owned()
+        } else {
+            crate::text::read_text(path)?
+        };
+        texts.push((path.as_path(), text));
+    }
+    let files: Vec<(&Path, &str)> = texts.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    let parsed = SignalsFile::parse_files(&files, config.time_unit)?;
     let info = parsed
         .signals
         .into_iter()

@@ -22,8 +22,9 @@ pub struct Metadata {
     pub description: String,
     /// `TIMEUNIT`.
     pub time_unit: TimeUnit,
-    /// Relative path of the signals file (the `SIGNAL` line); must be one of `files`.
-    pub signals_file: String,
+    /// Relative paths of the signals files (one `SIGNAL` line each, in the config's order;
+    /// the original reads every one of them as one table); each must be one of `files`.
+    pub signals_files: Vec<String>,
     /// `(relative path, bytes)` of the signals file and every dictionary, in `DICTIONARY`
     /// order (the original loader lists the signals file first).
     pub files: Vec<(String, Vec<u8>)>,
@@ -59,24 +60,32 @@ impl Metadata {
         Metadata {
             description: name.to_string(),
             time_unit: catalog.time_unit(),
-            signals_file,
+            signals_files: vec![signals_file],
             files,
         }
     }
 
     /// The texts of an existing repository config, copied byte for byte. Paths outside the
-    /// config's metadata directory are re-homed under `dicts/`.
+    /// config's metadata directory are re-homed under `dicts/`. Every `SIGNAL` file is kept
+    /// (a config with several lists them all, as the original reads them all); a `SIGNAL`
+    /// file that is not also a `DICTIONARY` is copied too, after the dictionaries.
     ///
     /// # Errors
     /// [`Error::Open`], [`Error::Parse`] (the config), [`Error::Unsupported`] (no `SIGNAL` line).
     pub fn from_config(config: &RepositoryConfig) -> Result<Metadata> {
-        let signals = config.signals.as_ref().ok_or_else(|| Error::Unsupported {
-            path: config.path.clone(),
-            what: "repository config without a SIGNAL line".into(),
-        })?;
+        if config.signals_files.is_empty() {
+            return Err(Error::Unsupported {
+                path: config.path.clone(),
+                what: "repository config without a SIGNAL line".into(),
+            });
+        }
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-        let mut signals_file = None;
-        for path in &config.dictionaries {
+        let mut rels: Vec<(&Path, String)> = Vec::new();
+        let extra = config
+            .signals_files
+            .iter()
+            .filter(|s| !config.dictionaries.contains(s));
+        for path in config.dictionaries.iter().chain(extra) {
             let mut rel = relative_inside(path, &config.metadata_dir).unwrap_or_else(|| {
                 let name = path
                     .file_name()
@@ -91,15 +100,14 @@ impl Metadata {
                 path: path.clone(),
                 source,
             })?;
-            if path == signals {
-                signals_file = Some(rel.clone());
-            }
+            rels.push((path, rel.clone()));
             files.push((rel, bytes));
         }
-        let signals_file = signals_file.ok_or_else(|| Error::Unsupported {
-            path: config.path.clone(),
-            what: "SIGNAL file missing from the dictionary list".into(),
-        })?;
+        let signals_files = config
+            .signals_files
+            .iter()
+            .filter_map(|s| rels.iter().find(|(p, _)| p == s).map(|(_, r)| r.clone()))
+            .collect();
         let description = config
             .description
             .split(['\t', ' '])
@@ -109,7 +117,7 @@ impl Metadata {
         Ok(Metadata {
             description,
             time_unit: config.time_unit,
-            signals_file,
+            signals_files,
             files,
         })
     }
@@ -121,13 +129,18 @@ impl Metadata {
             description: Some(&self.description),
             dir: ".",
             dictionaries: &dictionaries,
-            signals: &self.signals_file,
+            signals: &self.signals(),
             mode: 3,
             prefix: Some(prefix),
             layout_lines: &[],
             time_unit: self.time_unit.code() as i64,
         }
         .to_text()
+    }
+
+    /// The signals files' relative paths, as `&str`s (for [`ConfigText::signals`]).
+    pub(crate) fn signals(&self) -> Vec<&str> {
+        self.signals_files.iter().map(String::as_str).collect()
     }
 
     pub(crate) fn write_files(&self, dir: &Path, budget: &Budget) -> Result<()> {
@@ -148,8 +161,8 @@ pub(crate) struct ConfigText<'a> {
     pub dir: &'a str,
     /// One `DICTIONARY` line each.
     pub dictionaries: &'a [&'a str],
-    /// `SIGNAL`.
-    pub signals: &'a str,
+    /// One `SIGNAL` line each, in order.
+    pub signals: &'a [&'a str],
     /// `MODE`.
     pub mode: i64,
     /// `PREFIX` (no line when `None`).
@@ -171,7 +184,9 @@ impl ConfigText<'_> {
         for rel in self.dictionaries {
             out.push_str(&format!("DICTIONARY\t{rel}\n"));
         }
-        out.push_str(&format!("SIGNAL\t{}\n", self.signals));
+        for rel in self.signals {
+            out.push_str(&format!("SIGNAL\t{rel}\n"));
+        }
         out.push_str(&format!("MODE\t{}\n", self.mode));
         if let Some(p) = self.prefix {
             out.push_str(&format!("PREFIX\t{p}\n"));
@@ -276,20 +291,28 @@ impl Mode3Options {
     }
 }
 
-/// The signals file of `meta` must define the catalog's signals (name, sid, layout).
+/// The signals files of `meta`, read together as one table, must define the catalog's
+/// signals (name, sid, layout).
 pub(crate) fn check_metadata(meta: &Metadata, catalog: &Catalog) -> Result<()> {
-    let (_, text) = meta
-        .files
-        .iter()
-        .find(|(r, _)| *r == meta.signals_file)
-        .ok_or_else(|| Error::InvalidInput {
-            what: format!(
-                "signals file {} not among the metadata files",
-                meta.signals_file
-            ),
-        })?;
-    let text: String = String::from_utf8_lossy(text).into_owned();
-    let parsed = SignalsFile::parse(Path::new(&meta.signals_file), &text, meta.time_unit)?;
+    let mut texts: Vec<(&Path, String)> = Vec::new();
+    for rel in &meta.signals_files {
+        let (_, text) =
+            meta.files
+                .iter()
+                .find(|(r, _)| r == rel)
+                .ok_or_else(|| Error::InvalidInput {
+                    what: format!("signals file {rel} not among the metadata files"),
+                })?;
+        texts.push((Path::new(rel), String::from_utf8_lossy(text).into_owned()));
+    }
+    let names = meta.signals_files.join(", ");
+    if texts.is_empty() {
+        return Err(Error::InvalidInput {
+            what: "metadata without a signals file".into(),
+        });
+    }
+    let files: Vec<(&Path, &str)> = texts.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    let parsed = SignalsFile::parse_files(&files, meta.time_unit)?;
     let same = parsed.signals.len() == catalog.signals().len()
         && parsed.signals.iter().all(|s| {
             catalog
@@ -298,10 +321,7 @@ pub(crate) fn check_metadata(meta: &Metadata, catalog: &Catalog) -> Result<()> {
         });
     if !same {
         return Err(Error::InvalidInput {
-            what: format!(
-                "signals file {} does not define the signals being written",
-                meta.signals_file
-            ),
+            what: format!("signals files {names} do not define the signals being written"),
         });
     }
     Ok(())
