@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 mod target;
-pub use target::{check_target, OutputKind};
+pub use target::{check_target, OutputKind, EXPORT_MANIFEST};
 
 /// A file being written under a temporary name; [`AtomicFile::commit`] renames it into place.
 /// Dropped without commit, the temporary file is removed and the target is untouched.
