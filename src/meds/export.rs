@@ -180,8 +180,11 @@ impl DataBatches<'_> {
             b.subject.append_value(pid.0 as i64);
             b.time.append_option(ev.time);
             b.code.append_value(&code);
+            // NaN (a missing value) is a null numeric_value.
             b.numeric.append_option(
-                num_ch.map(|c| vals[c].ty.read(&e[vals[c].offset..]).as_f64() as f32),
+                num_ch
+                    .map(|c| vals[c].ty.read(&e[vals[c].offset..]).as_f64() as f32)
+                    .filter(|v| !v.is_nan()),
             );
             let times = s.layout.time_channels();
             for (t, tb) in b.times.iter_mut().enumerate() {

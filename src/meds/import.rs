@@ -194,6 +194,12 @@ fn plan(stats: &BTreeMap<String, CodeStats>) -> (Vec<SignalSpec>, HashMap<String
     }
     let mut signals: Vec<SignalSpec> = by_name.into_values().collect();
     for s in &mut signals {
+        // Extra value columns come after a numeric channel (NaN where a row has no
+        // numeric_value, exported back as null), so that the first extra one is never
+        // taken for numeric_value on the way back.
+        if !s.numeric && !s.values.is_empty() {
+            s.numeric = true;
+        }
         // A static code without a value or a vocabulary prefix: a categorical signal of one
         // name, itself (it exports back as `CODE//CODE`).
         if !s.timed && !s.category && !s.numeric && s.values.is_empty() {
@@ -223,7 +229,7 @@ fn plan(stats: &BTreeMap<String, CodeStats>) -> (Vec<SignalSpec>, HashMap<String
             CodeRole {
                 signal: i,
                 category,
-                needs_numeric: !s.category,
+                needs_numeric: !s.category && stats[*code].numeric > 0,
             },
         );
     }
