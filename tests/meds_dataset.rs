@@ -69,8 +69,8 @@ fn walk(d: &Path) -> Vec<std::path::PathBuf> {
 /// meds_reader 0.2.0's events of testdata/meds/small (testdata/meds/make_fixture.py).
 fn meds_reader_view() -> BTreeMap<i64, Vec<Ev>> {
     let text = std::fs::read_to_string("testdata/meds/small_meds_reader.json").unwrap();
-    let json: BTreeMap<String, Vec<(Option<String>, String, Option<f64>)>> =
-        serde_json::from_str(&text).unwrap();
+    type JsonEv = (Option<String>, String, Option<f64>);
+    let json: BTreeMap<String, Vec<JsonEv>> = serde_json::from_str(&text).unwrap();
     json.into_iter()
         .map(|(s, evs)| {
             let evs = evs
