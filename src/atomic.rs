@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 
 mod target;
 pub(crate) use target::TRANSPOSE_RECORD_MAGIC;
-pub use target::{check_target, OutputKind};
+pub use target::{check_target, OutputKind, EXPORT_MANIFEST};
 
 /// A file being written under a temporary name; [`AtomicFile::commit`] renames it into place.
 /// Dropped without commit, the temporary file is removed and the target is untouched.

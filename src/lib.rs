@@ -31,6 +31,8 @@ pub mod element;
 mod error;
 mod ids;
 pub mod layout;
+#[cfg(feature = "arrow")]
+pub mod meds;
 mod mmap;
 pub mod native;
 pub mod repository;

@@ -32,6 +32,7 @@ from ._inframed import (
     ParseError,
     Repository,
     convert,
+    from_meds,
     open,
 )
 
@@ -45,6 +46,7 @@ __all__ = [
     "ParseError",
     "Repository",
     "convert",
+    "from_meds",
     "open",
 ]
 

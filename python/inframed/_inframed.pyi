@@ -41,6 +41,15 @@ def convert(
 ) -> dict[str, Any]:
     """Converts a raw export (MedConvert convert config) into a MODE 3 repository."""
 
+def from_meds(
+    meds_dir: _Path,
+    outdir: _Path,
+    *,
+    name: str | None = None,
+    max_bad_line_ratio: float = 0.05,
+) -> dict[str, Any]:
+    """Imports a MEDS dataset folder into a MODE 3 repository (docs/meds.md)."""
+
 class Dictionaries:
     """``rep.dict``: medpython's dictionary API; ``section`` is an id or a section/signal name."""
 
@@ -107,6 +116,7 @@ class Repository:
         shard_size: int | None = None,
         mode: int | None = None,
         full: bool = False,
+        layout: str | None = None,
     ) -> str: ...
     def verify(self) -> None: ...
     def __len__(self) -> int: ...

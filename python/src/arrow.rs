@@ -15,6 +15,7 @@ use pyo3::types::PyCapsule;
 
 use crate::arrays::SigType;
 use crate::columns::{Column, Table};
+use crate::errors::IntoPy;
 
 /// Rows per record batch.
 const BATCH_ROWS: usize = 1 << 16;
@@ -117,4 +118,71 @@ impl ArrowStream {
             self.columns()
         )
     }
+}
+
+/// `Repository.export(out, to="parquet"|"arrow"|"meds", layout=...)`: the library's Arrow
+/// exports (Parquet / Arrow IPC tables, a MEDS 0.4 dataset). Never replaces what inframed
+/// did not write. Returns `out`.
+pub fn export_tables(
+    repo: &inframed::Repository,
+    out: &std::path::Path,
+    to: &str,
+    layout: Option<&str>,
+) -> PyResult<std::path::PathBuf> {
+    use inframed::arrow::export::{export_ipc, export_parquet, TableLayout, TableOptions};
+    use inframed::meds::{export_meds, MedsExportOptions};
+
+    if to == "meds" {
+        export_meds(repo, out, &MedsExportOptions::default()).py_err()?;
+        return Ok(out.to_path_buf());
+    }
+    let layout = match layout {
+        None => TableLayout::Wide,
+        Some(l) => TableLayout::from_name(l).ok_or_else(|| {
+            PyValueError::new_err(format!("layout={l:?}: expected 'wide' or 'long'"))
+        })?,
+    };
+    let o = TableOptions {
+        layout,
+        ..Default::default()
+    };
+    if to == "parquet" {
+        export_parquet(repo, out, &o).py_err()?;
+    } else {
+        export_ipc(repo, out, &o).py_err()?;
+    }
+    Ok(out.to_path_buf())
+}
+
+/// Imports a MEDS dataset folder (`data/**/*.parquet`) into a MODE 3 repository in `outdir`
+/// by the default code rule of docs/meds.md, with the GIL released. Bad rows go to
+/// `<outdir>/<name>.convert_errors`. Returns a dict (`config`, `subjects`, `events`,
+/// `bad_rows`, `signals`, `rounded`, `warnings`).
+#[pyfunction]
+#[pyo3(signature = (meds_dir, outdir, *, name=None, max_bad_line_ratio=0.05))]
+pub fn from_meds<'py>(
+    py: Python<'py>,
+    meds_dir: std::path::PathBuf,
+    outdir: std::path::PathBuf,
+    name: Option<String>,
+    max_bad_line_ratio: f32,
+) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    use inframed::meds::{import_meds, MedsImportOptions};
+    let mut o = MedsImportOptions::default();
+    if let Some(n) = name.or_else(|| outdir.file_name().map(|n| n.to_string_lossy().into_owned())) {
+        o.name = n;
+    }
+    o.thresholds.max_bad_line_ratio = max_bad_line_ratio;
+    let s = py
+        .detach(move || import_meds(&meds_dir, &outdir, &o))
+        .py_err()?;
+    let d = pyo3::types::PyDict::new(py);
+    d.set_item("config", s.config.to_string_lossy().into_owned())?;
+    d.set_item("subjects", s.subjects)?;
+    d.set_item("events", s.events)?;
+    d.set_item("bad_rows", s.bad_rows)?;
+    d.set_item("signals", s.signals)?;
+    d.set_item("rounded", s.rounded)?;
+    d.set_item("warnings", s.warnings)?;
+    Ok(d)
 }

@@ -31,6 +31,7 @@ fn _inframed(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(open, m)?)?;
     m.add_function(wrap_pyfunction!(ops::convert, m)?)?;
+    m.add_function(wrap_pyfunction!(arrow::from_meds, m)?)?;
     m.add_class::<repo::PyRepository>()?;
     m.add_class::<repo::PatientIter>()?;
     m.add_class::<dict::PyDictionaries>()?;

@@ -22,6 +22,8 @@ pub struct ExportArgs {
     pub dir: bool,
     pub shard_size: Option<u64>,
     pub mode: Option<i32>,
+    /// parquet, arrow: `wide` (default) or `long`.
+    pub layout: Option<String>,
     pub full: bool,
 }
 
@@ -35,11 +37,15 @@ pub fn export(
     out: &Path,
     o: &ExportArgs,
 ) -> PyResult<PathBuf> {
+    if matches!(o.to.as_str(), "parquet" | "arrow" | "meds") {
+        return crate::arrow::export_tables(repo, out, &o.to, o.layout.as_deref());
+    }
     let native = matches!(o.to.as_str(), "mode3" | "transpose" | "legacy");
     if !native {
         let kind = Container::from_name(&o.to).ok_or_else(|| {
             PyValueError::new_err(format!(
-                "to={:?}: unknown target (mode3, transpose, legacy, iac, gnz, trx, itar)",
+                "to={:?}: unknown target (mode3, transpose, legacy, iac, gnz, trx, itar, parquet, \
+                 arrow, meds)",
                 o.to
             ))
         })?;

@@ -393,9 +393,10 @@ impl PyRepository {
 
     /// Writes the whole repository in another layout or container: `to` is `mode3`,
     /// `transpose`, `legacy` (`mode` 0–2, `full`), `iac` (`codec` none/brotli/zstd), `gnz`,
-    /// `trx` (`deflate`, `dir`) or `itar` (`shard_size`). Returns the written path. The GIL
-    /// is released while writing.
-    #[pyo3(signature = (out, to, *, codec=None, deflate=false, dir=false, shard_size=None, mode=None, full=false))]
+    /// `trx` (`deflate`, `dir`), `itar` (`shard_size`), `parquet` or `arrow` (`layout`
+    /// `wide`/`long`) or `meds` (a MEDS 0.4 dataset). Returns the written path. The GIL is
+    /// released while writing.
+    #[pyo3(signature = (out, to, *, codec=None, deflate=false, dir=false, shard_size=None, mode=None, full=false, layout=None))]
     #[allow(clippy::too_many_arguments)]
     fn export(
         &self,
@@ -408,6 +409,7 @@ impl PyRepository {
         shard_size: Option<u64>,
         mode: Option<i32>,
         full: bool,
+        layout: Option<String>,
     ) -> PyResult<String> {
         let o = crate::ops::ExportArgs {
             to: to.to_string(),
@@ -417,6 +419,7 @@ impl PyRepository {
             shard_size,
             mode,
             full,
+            layout,
         };
         let repo = Arc::clone(&self.repo);
         let paths = self.paths.clone();

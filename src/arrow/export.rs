@@ -19,7 +19,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
-use crate::atomic::AtomicDir;
+use crate::atomic::{check_target, AtomicDir, OutputKind, EXPORT_MANIFEST};
 use crate::error::{Error, Result};
 use crate::store::SignalStore;
 use crate::text::config::fixed_signal_name;
@@ -28,7 +28,7 @@ use super::{backend_error, long_batches, signal_batches, ArrowOptions};
 
 /// The manifest an export directory holds, by which a later export recognises it as its own
 /// output (and may replace it).
-pub const MANIFEST: &str = "inframed_export.json";
+pub const MANIFEST: &str = EXPORT_MANIFEST;
 
 /// One file per signal, or one long table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,6 +62,8 @@ pub struct TableOptions {
     pub row_group_rows: usize,
     /// Only these signals (default: all).
     pub signals: Option<Vec<String>>,
+    /// Replace `out` even when it is not a previous export (never a symbolic link).
+    pub force: bool,
 }
 
 impl Default for TableOptions {
@@ -71,12 +73,13 @@ impl Default for TableOptions {
             arrow: ArrowOptions::default(),
             row_group_rows: 65_536,
             signals: None,
+            force: false,
         }
     }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Parquet,
     Ipc,
 }
@@ -91,10 +94,11 @@ impl Format {
 }
 
 /// Writes the repository as Parquet files into the directory `out` (created, or replaced when
-/// it holds a previous export's [`MANIFEST`]). Returns the files written.
+/// it holds a previous export's [`MANIFEST`]: the rule of [`check_target`]). Returns the files
+/// written.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when `out` holds something else; [`Error::UnknownSignal`]; I/O
+/// [`Error::Occupied`] when `out` holds something else; [`Error::UnknownSignal`]; I/O
 /// errors naming the file; the store's read errors. On error `out` is unchanged.
 ///
 /// # Examples
@@ -128,45 +132,13 @@ pub fn export_ipc(
     export(store, out, options, Format::Ipc)
 }
 
-/// Refuses an output directory that is neither absent, empty, nor marked by `marker`
-/// (a relative path inside it) as a previous output of ours.
-pub(crate) fn check_output_dir(
-    out: &Path,
-    marker: &str,
-    ours: impl Fn(&[u8]) -> bool,
-) -> Result<()> {
-    if fs::symlink_metadata(out).is_err() {
-        return Ok(());
-    }
-    let mut entries = fs::read_dir(out).map_err(|source| Error::Open {
-        path: out.into(),
-        source,
-    })?;
-    if entries.next().is_none() {
-        return Ok(());
-    }
-    let m = out.join(marker);
-    if fs::read(&m).is_ok_and(|b| ours(&b)) {
-        return Ok(());
-    }
-    Err(Error::InvalidInput {
-        what: format!(
-            "{} exists and is not an inframed export (no {marker} of ours): refusing to replace it",
-            out.display()
-        ),
-    })
-}
-
 fn export(
     store: &dyn SignalStore,
     out: &Path,
     options: &TableOptions,
     format: Format,
 ) -> Result<Vec<PathBuf>> {
-    check_output_dir(out, MANIFEST, |b| {
-        serde_json::from_slice::<serde_json::Value>(b)
-            .is_ok_and(|v| v.get("written_by").and_then(|w| w.as_str()) == Some("inframed"))
-    })?;
+    check_target(out, OutputKind::Export, options.force)?;
     let names: Vec<String> = match &options.signals {
         Some(s) => {
             for n in s {
@@ -239,7 +211,7 @@ pub(crate) fn parquet_properties(row_group_rows: usize, time_sorted: bool) -> Wr
     b.set_sorting_columns(Some(sorting)).build()
 }
 
-fn write_table(
+pub(crate) fn write_table(
     path: &Path,
     schema: SchemaRef,
     batches: impl Iterator<Item = Result<RecordBatch>>,
@@ -254,7 +226,10 @@ fn write_table(
     let ctx = |what: &str| format!("writing {what}");
     match format {
         Format::Parquet => {
-            let sorted = schema.fields().get(1).is_some_and(|f| f.name() == "time0");
+            let sorted = schema
+                .fields()
+                .get(1)
+                .is_some_and(|f| f.name() == "time0" || f.name() == "time");
             let props = parquet_properties(options.row_group_rows, sorted);
             let mut writer = ArrowWriter::try_new(w, schema, Some(props))
                 .map_err(|e| backend_error(path, ctx("the parquet header"), e))?;

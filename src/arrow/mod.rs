@@ -37,8 +37,8 @@
 //! ```
 
 mod batches;
-mod columns;
-mod events;
+pub(crate) mod columns;
+pub(crate) mod events;
 pub mod export;
 mod schema;
 

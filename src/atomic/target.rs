@@ -35,6 +35,9 @@ pub enum OutputKind<'a> {
     Itar,
     /// One file of a by-pid transpose (`__pids__<k>.pid_data` or `__pids__all.pid_idx`).
     Transpose,
+    /// A Parquet / Arrow IPC / MEDS export folder, recognised by its `inframed_export.json`
+    /// manifest; it may hold `.parquet`, `.arrow` and `.json` files.
+    Export,
 }
 
 impl OutputKind<'_> {
@@ -48,6 +51,7 @@ impl OutputKind<'_> {
             OutputKind::TrxDir => "a TRX folder",
             OutputKind::Itar => "an indexed-tar dataset folder",
             OutputKind::Transpose => "a by-pid transpose file",
+            OutputKind::Export => "an inframed Parquet/Arrow/MEDS export folder",
         }
     }
 }
@@ -88,7 +92,7 @@ pub fn check_target(target: &Path, kind: OutputKind<'_>, force: bool) -> Result<
     };
     let dir_kind = matches!(
         kind,
-        OutputKind::Repository { .. } | OutputKind::TrxDir | OutputKind::Itar
+        OutputKind::Repository { .. } | OutputKind::TrxDir | OutputKind::Itar | OutputKind::Export
     );
     if meta.is_file() {
         if meta.len() == 0 {
@@ -139,6 +143,10 @@ pub fn check_target(target: &Path, kind: OutputKind<'_>, force: bool) -> Result<
                 }
                 _ => false,
             },
+            OutputKind::Export => matches!(
+                rel.extension().and_then(|e| e.to_str()),
+                Some("parquet" | "arrow" | "json")
+            ),
             _ => false,
         })
     };
@@ -184,6 +192,7 @@ pub fn check_target(target: &Path, kind: OutputKind<'_>, force: bool) -> Result<
     }
     let marker = match kind {
         OutputKind::TrxDir => Some("header.json"),
+        OutputKind::Export => Some(EXPORT_MANIFEST),
         _ => None,
     };
     if let Some(m) = marker {
@@ -214,6 +223,9 @@ pub fn check_target(target: &Path, kind: OutputKind<'_>, force: bool) -> Result<
     }
     Ok(())
 }
+
+/// The manifest file of an [`OutputKind::Export`] folder.
+pub const EXPORT_MANIFEST: &str = "inframed_export.json";
 
 /// `rel` is a file of PREFIX `p`: `<p>_…` or `<p>.…`.
 fn under_prefix(rel: &str, p: &str) -> bool {

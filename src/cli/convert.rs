@@ -16,7 +16,17 @@ use inframed::convert::{
 pub(crate) struct Args {
     /// The convert config (the original loader's format: DATA, SIGNAL, OUTDIR…; not a
     /// `.repository` config).
-    config: PathBuf,
+    #[arg(required_unless_present = "from_meds")]
+    config: Option<PathBuf>,
+    /// Import this MEDS dataset folder (data/**/*.parquet) instead of a convert config; needs
+    /// --outdir (the repository is named after its last component).
+    #[arg(
+        long,
+        value_name = "MEDS_DIR",
+        conflicts_with = "config",
+        requires = "outdir"
+    )]
+    from_meds: Option<PathBuf>,
     /// Worker threads for parsing (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -67,6 +77,12 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
+    if let Some(meds) = &a.from_meds {
+        return run_meds(&a, meds);
+    }
+    let Some(config) = &a.config else {
+        anyhow::bail!("a convert config or --from-meds MEDS_DIR is needed");
+    };
     let mut options = if a.original {
         ConvertOptions::original()
     } else {
@@ -123,14 +139,14 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             ));
         }));
     }
-    let cfg = check_config(&a.config)?;
+    let cfg = check_config(config)?;
     let outdir = options.outdir.clone().unwrap_or_else(|| cfg.outdir.clone());
     let errors_file = options
         .error_file
         .clone()
         .unwrap_or_else(|| failed_error_path(&outdir));
     let errors_before = file_stamp(&errors_file);
-    let result = convert(&a.config, &options);
+    let result = convert(config, &options);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -225,4 +241,50 @@ fn check_config(path: &Path) -> anyhow::Result<ConvertConfig> {
 fn file_stamp(path: &Path) -> Option<(u64, std::time::SystemTime)> {
     let m = std::fs::metadata(path).ok()?;
     Some((m.len(), m.modified().ok()?))
+}
+
+/// `convert --from-meds MEDS_DIR --outdir OUT` (feature `arrow`).
+#[cfg(feature = "arrow")]
+fn run_meds(a: &Args, meds: &std::path::Path) -> anyhow::Result<()> {
+    use inframed::meds::{import_meds, MedsImportOptions};
+    let out = a.outdir.as_ref().expect("clap requires --outdir");
+    let mut o = MedsImportOptions {
+        error_file: a.error_file.clone(),
+        force: a.force,
+        ..Default::default()
+    };
+    if let Some(n) = out.file_name() {
+        o.name = n.to_string_lossy().into_owned();
+    }
+    o.thresholds.max_bad_line_ratio = a.max_bad_line_ratio;
+    let s = import_meds(meds, out, &o)?;
+    let mut err = io::stderr().lock();
+    for w in &s.warnings {
+        let _ = writeln!(err, "warning: {w}");
+    }
+    for (signal, n) in &s.rounded {
+        let _ = writeln!(err, "note: {signal}: {n} times truncated to the minute");
+    }
+    let mut stdout = io::stdout().lock();
+    writeln!(
+        stdout,
+        "imported {} subjects, {} events of {} signals into {}",
+        s.subjects,
+        s.events,
+        s.signals.len(),
+        s.config.display()
+    )?;
+    if s.bad_rows > 0 {
+        writeln!(
+            stdout,
+            "{} rows dropped, listed in the error file",
+            s.bad_rows
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "arrow"))]
+fn run_meds(_: &Args, _: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::bail!("--from-meds: this build has no MEDS support (feature arrow)")
 }

@@ -16,7 +16,7 @@ pub(crate) struct Args {
     /// Output path.
     out: PathBuf,
     /// Target layout or container: mode3, transpose (MODE 3 + by-pid transpose), legacy
-    /// (MODE 0–2), iac, gnz, trx, itar.
+    /// (MODE 0–2), iac, gnz, trx, itar; parquet, arrow (Arrow IPC), meds (a MEDS 0.4 dataset).
     #[arg(long = "to")]
     to: String,
     /// `--to iac` only: payload codec none (default), brotli[:Q[:LGWIN]], zstd[:LEVEL].
@@ -41,6 +41,12 @@ pub(crate) struct Args {
     /// and name what is there).
     #[arg(long)]
     force: bool,
+    /// parquet, arrow: one file per signal (wide, the default) or one long table (long).
+    #[arg(long, value_name = "wide|long")]
+    layout: Option<String>,
+    /// meds: a `pid<TAB>split` file for metadata/subject_splits.parquet.
+    #[arg(long, value_name = "FILE")]
+    splits: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -101,9 +107,13 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     if let Some(target) = NativeTarget::from_name(&a.to) {
         return run_native(&a, target);
     }
+    if matches!(a.to.as_str(), "parquet" | "arrow" | "meds") {
+        return run_arrow(&a);
+    }
     let kind = Container::from_name(&a.to).ok_or_else(|| {
         anyhow::anyhow!(
-            "--to {}: unknown target (mode3, transpose, legacy, iac, gnz, trx, itar)",
+            "--to {}: unknown target (mode3, transpose, legacy, iac, gnz, trx, itar, parquet, \
+             arrow, meds)",
             a.to
         )
     })?;
@@ -210,6 +220,91 @@ fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
     let mut out = io::stdout().lock();
     writeln!(out, "{}", config.display())?;
     Ok(())
+}
+
+/// `--to parquet|arrow|meds` (feature `arrow`).
+#[cfg(feature = "arrow")]
+fn run_arrow(a: &Args) -> anyhow::Result<()> {
+    use inframed::arrow::export::{export_ipc, export_parquet, TableLayout, TableOptions};
+    use inframed::meds::{export_meds, MedsExportOptions};
+
+    let repo = a.repo.open()?;
+    let mut out = io::stdout().lock();
+    if a.to == "meds" {
+        let mut o = MedsExportOptions {
+            force: a.force,
+            ..Default::default()
+        };
+        if let Some(f) = &a.splits {
+            o.splits = Some(read_splits(f)?);
+        }
+        let s = export_meds(&repo, &a.out, &o)?;
+        writeln!(
+            out,
+            "{}\t{} events\t{} codes\t{} data files",
+            a.out.display(),
+            s.events,
+            s.codes,
+            s.data_files.len()
+        )?;
+        if s.untimed > 0 {
+            eprintln!(
+                "warning: {} elements with an invalid first time written as static rows",
+                s.untimed
+            );
+        }
+        return Ok(());
+    }
+    let layout = match a.layout.as_deref() {
+        None => TableLayout::Wide,
+        Some(l) => TableLayout::from_name(l)
+            .ok_or_else(|| anyhow::anyhow!("--layout {l}: expected wide or long"))?,
+    };
+    let o = TableOptions {
+        layout,
+        force: a.force,
+        ..Default::default()
+    };
+    let files = if a.to == "parquet" {
+        export_parquet(&repo, &a.out, &o)?
+    } else {
+        export_ipc(&repo, &a.out, &o)?
+    };
+    for f in files {
+        writeln!(out, "{}", f.display())?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "arrow"))]
+fn run_arrow(a: &Args) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "--to {}: this build has no Arrow support (feature arrow)",
+        a.to
+    )
+}
+
+/// `pid<TAB>split` lines (`#` comments and blank lines skipped).
+#[cfg(feature = "arrow")]
+fn read_splits(path: &std::path::Path) -> anyhow::Result<Vec<(inframed::Pid, String)>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (pid, split) = line.split_once(['\t', ' ']).ok_or_else(|| {
+            anyhow::anyhow!("{}:{}: expected pid<TAB>split", path.display(), n + 1)
+        })?;
+        let pid: u32 = pid
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{}:{}: pid {pid:?}: {e}", path.display(), n + 1))?;
+        out.push((inframed::Pid(pid), split.trim().to_string()));
+    }
+    Ok(out)
 }
 
 pub(crate) fn run_ls(a: LsArgs) -> anyhow::Result<()> {

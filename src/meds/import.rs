@@ -1,0 +1,637 @@
+//! MEDS dataset → MODE 3 repository (`convert --from-meds`), in two streaming passes: the
+//! first collects what every code looks like (numeric or not, timed or static, with a time
+//! of day or not, which extra columns it fills), the second merges the data files by subject
+//! and writes each subject's vectors through the one [`Mode3Writer`].
+//!
+//! Memory holds one decoded batch per data file, one subject's events and the code table.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use hashbrown::HashMap;
+
+use crate::arrow::backend_error;
+use crate::catalog::{Catalog, CatalogTexts};
+use crate::convert::{ConvertError, Thresholds};
+use crate::error::{Error, Result};
+use crate::ids::{Pid, Sid};
+use crate::native::write::Mode3Writer;
+use crate::native::writer::{Metadata, Mode3Options};
+use crate::time::TimeUnit;
+
+use super::read::{data_files, Chunk, FileReader};
+use super::{split_code, CODE_SEPARATOR};
+
+/// Options of [`import_meds`].
+#[derive(Clone, Debug)]
+pub struct MedsImportOptions {
+    /// Repository name: the config is `<name>.repository`, `PREFIX` `data/<name>_rep`
+    /// (default `meds`).
+    pub name: String,
+    /// The converter's thresholds; `max_bad_line_ratio` and `ratio_min_lines` apply to each
+    /// data file's rows.
+    pub thresholds: Thresholds,
+    /// Where to write the dropped rows (default: `<OUT>/<name>.convert_errors`, inside the
+    /// repository).
+    pub error_file: Option<PathBuf>,
+    /// Replace `out` even when it is not a previous repository (never a symbolic link).
+    pub force: bool,
+}
+
+impl Default for MedsImportOptions {
+    fn default() -> Self {
+        MedsImportOptions {
+            name: "meds".into(),
+            thresholds: Thresholds::default(),
+            error_file: None,
+            force: false,
+        }
+    }
+}
+
+/// What [`import_meds`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MedsImportSummary {
+    /// The repository config written.
+    pub config: PathBuf,
+    /// Subjects (patients) written.
+    pub subjects: u64,
+    /// Events (elements) written.
+    pub events: u64,
+    /// Rows dropped into the error file.
+    pub bad_rows: u64,
+    /// `(signal, elements)` of every signal, in catalog order.
+    pub signals: Vec<(String, u64)>,
+    /// `(signal, events)` whose time was truncated to the minute (a minutes signal fed
+    /// seconds or microseconds).
+    pub rounded: Vec<(String, u64)>,
+    /// Small files over a threshold (not fatal), as the converter warns.
+    pub warnings: Vec<String>,
+}
+
+/// What pass 1 learned of one code.
+#[derive(Clone, Debug, Default)]
+struct CodeStats {
+    timed: u64,
+    timeless: u64,
+    numeric: u64,
+    time_of_day: bool,
+    /// Highest extra time column (`time<k>`) holding a value.
+    max_time: usize,
+    /// Extra value columns (`value<k>`) holding a value.
+    values: BTreeSet<usize>,
+}
+
+/// One signal to write.
+#[derive(Clone, Debug)]
+struct SignalSpec {
+    name: String,
+    sid: Sid,
+    timed: bool,
+    unit: TimeUnit,
+    /// Time channels (≥ 1 when timed).
+    times: usize,
+    category: bool,
+    numeric: bool,
+    /// Extra `value<k>` columns, as `d` channels after the others.
+    values: Vec<usize>,
+    /// Dictionary name → code.
+    dict: BTreeMap<String, i32>,
+}
+
+impl SignalSpec {
+    fn layout_spec(&self) -> String {
+        let mut parts = Vec::new();
+        if self.timed {
+            parts.push(format!("T({})", vec!["i"; self.times].join(",")));
+        }
+        let mut v = Vec::new();
+        if self.category {
+            v.push("i");
+        }
+        if self.numeric {
+            v.push("f");
+        }
+        v.extend(self.values.iter().map(|_| "d"));
+        if !v.is_empty() {
+            parts.push(format!("V({})", v.join(",")));
+        }
+        parts.join(",")
+    }
+
+    fn size(&self) -> usize {
+        4 * self.times * usize::from(self.timed)
+            + 4 * usize::from(self.category)
+            + 4 * usize::from(self.numeric)
+            + 8 * self.values.len()
+    }
+}
+
+/// How the rows of one code become elements.
+#[derive(Clone, Debug)]
+struct CodeRole {
+    signal: usize,
+    /// The dictionary code of a categorical signal's value.
+    category: Option<i32>,
+    /// Rows must carry a numeric value (a numeric signal named after the code).
+    needs_numeric: bool,
+}
+
+/// Signals and codes from pass 1's table: the default rule of `docs/meds.md`.
+fn plan(stats: &BTreeMap<String, CodeStats>) -> (Vec<SignalSpec>, HashMap<String, CodeRole>) {
+    // code → (signal name, dictionary name if categorical)
+    let mut assign: Vec<(&str, String, Option<String>)> = Vec::new();
+    let mut groups: BTreeSet<String> = BTreeSet::new();
+    for (code, s) in stats {
+        let by_sep = code
+            .find(CODE_SEPARATOR)
+            .filter(|&i| i > 0 && i + CODE_SEPARATOR.len() < code.len());
+        if by_sep.is_some() || s.numeric == 0 {
+            if let Some((sig, name)) = split_code(code) {
+                groups.insert(sig.to_string());
+                assign.push((code, sig.to_string(), Some(name.to_string())));
+                continue;
+            }
+        }
+        assign.push((code, code.clone(), None));
+    }
+    // A plain code named like a categorical group joins the group under its own name.
+    for a in &mut assign {
+        if a.2.is_none() && groups.contains(&a.1) {
+            a.2 = Some(a.0.to_string());
+        }
+    }
+    let mut by_name: BTreeMap<String, SignalSpec> = BTreeMap::new();
+    for (code, sig, name) in &assign {
+        let s = &stats[*code];
+        let spec = by_name.entry(sig.clone()).or_insert_with(|| SignalSpec {
+            name: sig.clone(),
+            sid: Sid(0),
+            timed: false,
+            unit: TimeUnit::Date,
+            times: 1,
+            category: name.is_some(),
+            numeric: false,
+            values: Vec::new(),
+            dict: BTreeMap::new(),
+        });
+        spec.timed |= s.timed > 0;
+        if s.time_of_day {
+            spec.unit = TimeUnit::Minutes;
+        }
+        spec.times = spec.times.max(s.max_time + 1);
+        spec.numeric |= s.numeric > 0;
+        for &v in &s.values {
+            if !spec.values.contains(&v) {
+                spec.values.push(v);
+            }
+        }
+        if let Some(n) = name {
+            spec.dict.insert(n.clone(), 0);
+        }
+    }
+    let mut signals: Vec<SignalSpec> = by_name.into_values().collect();
+    for s in &mut signals {
+        // Extra value columns come after a numeric channel (NaN where a row has no
+        // numeric_value, exported back as null), so that the first extra one is never
+        // taken for numeric_value on the way back.
+        if !s.numeric && !s.values.is_empty() {
+            s.numeric = true;
+        }
+        // A static code without a value or a vocabulary prefix: a categorical signal of one
+        // name, itself (it exports back as `CODE//CODE`).
+        if !s.timed && !s.category && !s.numeric && s.values.is_empty() {
+            s.category = true;
+            s.dict.insert(s.name.clone(), 0);
+        }
+    }
+    for (i, s) in signals.iter_mut().enumerate() {
+        s.sid = Sid(100 + i as u32);
+        s.values.sort_unstable();
+        for (k, code) in s.dict.values_mut().enumerate() {
+            *code = 1 + k as i32;
+        }
+    }
+    let index: HashMap<String, usize> = signals
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.clone(), i))
+        .collect();
+    let mut roles = HashMap::new();
+    for (code, sig, name) in &assign {
+        let i = index[sig.as_str()];
+        let s = &signals[i];
+        let category = s.category.then(|| s.dict[name.as_deref().unwrap_or(code)]);
+        roles.insert(
+            code.to_string(),
+            CodeRole {
+                signal: i,
+                category,
+                needs_numeric: !s.category && stats[*code].numeric > 0,
+            },
+        );
+    }
+    (signals, roles)
+}
+
+/// Why a row cannot be read at all (before its code is looked at).
+fn row_problem(c: &Chunk, i: usize) -> Option<&'static str> {
+    let Some(s) = c.subject[i] else {
+        return Some("null subject_id");
+    };
+    if !(0..=i32::MAX as i64).contains(&s) {
+        return Some("subject_id beyond the formats' 32-bit pid range");
+    }
+    match c.code(i) {
+        None => Some("null code"),
+        Some(code) if code.is_empty() || code.contains(['\t', '\n', '\r']) => {
+            Some("empty code, or a code holding a tab or line break")
+        }
+        _ => None,
+    }
+}
+
+/// Pass 1: the code table, and subjects ascending within each file.
+fn scan(files: &[PathBuf]) -> Result<BTreeMap<String, CodeStats>> {
+    let mut stats: BTreeMap<String, CodeStats> = BTreeMap::new();
+    for path in files {
+        let mut r = FileReader::open(path)?;
+        let mut last: Option<i64> = None;
+        while let Some((first, c)) = r.next_chunk()? {
+            for i in 0..c.len() {
+                if row_problem(&c, i).is_some() {
+                    continue;
+                }
+                let subject = c.subject[i].expect("checked");
+                if last.is_some_and(|l| subject < l) {
+                    let (g, row) = r.locate(first + i as u64);
+                    return Err(Error::InvalidInput {
+                        what: format!(
+                            "{}: row group {g} row {row}: subject_id {subject} after {}: a MEDS \
+                             file must hold its subjects in ascending order (sort it by \
+                             subject_id, time)",
+                            path.display(),
+                            last.expect("set")
+                        ),
+                    });
+                }
+                last = Some(subject);
+                let code = c.code(i).expect("checked");
+                let s = match stats.get_mut(code) {
+                    Some(s) => s,
+                    None => stats.entry(code.to_string()).or_default(),
+                };
+                match c.time[i] {
+                    Some(t) => {
+                        s.timed += 1;
+                        s.time_of_day |= t.rem_euclid(86_400_000_000) != 0;
+                    }
+                    None => s.timeless += 1,
+                }
+                if c.numeric[i].is_some() {
+                    s.numeric += 1;
+                }
+                for (j, &k) in r.columns.times.iter().enumerate() {
+                    if c.times[j][i].is_some() {
+                        s.max_time = s.max_time.max(k);
+                        s.time_of_day |= c.times[j][i].is_some_and(|t| t % 86_400_000_000 != 0);
+                    }
+                }
+                for (j, &k) in r.columns.values.iter().enumerate() {
+                    if c.values[j][i].is_some() {
+                        s.values.insert(k);
+                    }
+                }
+            }
+        }
+    }
+    Ok(stats)
+}
+
+/// The signals file and dictionaries of the plan, as a catalog.
+fn catalog_of(signals: &[SignalSpec]) -> Result<Catalog> {
+    let mut text = String::new();
+    let mut dicts = Vec::new();
+    for s in signals {
+        let bitmap = if s.category { "1" } else { "" };
+        let unit = if s.timed {
+            s.unit.code().to_string()
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "SIGNAL\t{}\t{}\t16:{}\tmeds\t{bitmap}\t\t{unit}\n",
+            s.name,
+            s.sid,
+            s.layout_spec()
+        ));
+        if s.category {
+            let mut d = format!("SECTION\t{}\n", s.name);
+            for (name, code) in &s.dict {
+                d.push_str(&format!("DEF\t{code}\t{name}\n"));
+            }
+            dicts.push((s.name.clone(), d));
+        }
+    }
+    let texts = CatalogTexts {
+        time_unit: TimeUnit::Date.code(),
+        signals: text,
+        dictionaries: dicts,
+    };
+    let (catalog, _) = Catalog::from_texts(Path::new("meds"), &texts)?;
+    Ok(catalog)
+}
+
+/// One file being merged in pass 2.
+struct Cursor {
+    reader: FileReader,
+    chunk: Option<(u64, Chunk)>,
+    pos: usize,
+    rows: u64,
+    bad: u64,
+    done: bool,
+}
+
+/// Where dropped rows go, one line each: file, row group, row, reason, then the row.
+struct Errors {
+    out: BufWriter<File>,
+    path: PathBuf,
+    count: u64,
+}
+
+impl Errors {
+    fn write(&mut self, c: &Cursor, i: usize, why: &str) -> Result<()> {
+        let (first, chunk) = c.chunk.as_ref().expect("current chunk");
+        let (g, row) = c.reader.locate(first + i as u64);
+        let show = |v: Option<String>| v.unwrap_or_else(|| "null".into());
+        let line = format!(
+            "{}\trow group {g}\trow {row}\t{why}\t{}\t{}\t{}\t{}\n",
+            c.reader.path.display(),
+            show(chunk.subject[i].map(|v| v.to_string())),
+            show(chunk.time[i].map(|v| v.to_string())),
+            show(chunk.code(i).map(str::to_string)),
+            show(chunk.numeric[i].map(|v| v.to_string())),
+        );
+        self.count += 1;
+        self.out
+            .write_all(line.as_bytes())
+            .map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+}
+
+impl Cursor {
+    /// The subject of the next good row (reading on as needed), dropping unreadable rows.
+    fn peek(&mut self, errors: &mut Errors) -> Result<Option<i64>> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let len = self.chunk.as_ref().map_or(0, |(_, c)| c.len());
+            if self.pos >= len {
+                self.chunk = self.reader.next_chunk()?;
+                self.pos = 0;
+                if self.chunk.is_none() {
+                    self.done = true;
+                }
+                continue;
+            }
+            let c = &self.chunk.as_ref().expect("chunk").1;
+            if let Some(why) = row_problem(c, self.pos) {
+                self.rows += 1;
+                self.bad += 1;
+                errors.write(self, self.pos, why)?;
+                self.pos += 1;
+                continue;
+            }
+            return Ok(c.subject[self.pos]);
+        }
+    }
+}
+
+/// One element being built: its sort key and bytes.
+type Pending = Vec<(i64, Vec<u8>)>;
+
+/// Converts a time in µs since 1970 into `unit` (`Date` or `Minutes`); `None` outside `i32`.
+fn stored_time(unit: TimeUnit, micros: i64) -> Option<(i32, bool)> {
+    let dt = chrono::DateTime::from_timestamp_micros(micros)?.naive_utc();
+    let v = unit.from_datetime(dt);
+    let rounded = unit == TimeUnit::Minutes && micros.rem_euclid(60_000_000) != 0;
+    i32::try_from(v).ok().map(|v| (v, rounded))
+}
+
+/// Reads the MEDS dataset in `meds_dir` (`data/**/*.parquet`) and writes it as a MODE 3
+/// repository in the folder `out` (created, or replaced when it holds a previous repository
+/// of that name: the rule of [`crate::atomic::check_target`]), by the default code rule of
+/// `docs/meds.md`. Rows that cannot be stored go to the error file; a file with more than
+/// the converter's `max_bad_line_ratio` of them fails the import.
+///
+/// # Errors
+/// [`Error::Occupied`]; [`Error::Open`], [`Error::Backend`] (damaged Parquet, naming the file
+/// and row group), [`Error::Unsupported`] (not a MEDS schema, naming the file and column),
+/// [`Error::InvalidInput`] (subjects not ascending within a file); the thresholds. On error
+/// `out` is unchanged.
+///
+/// # Examples
+/// ```
+/// use inframed::meds::{export_meds, import_meds, MedsExportOptions, MedsImportOptions};
+/// use inframed::{Repository, SignalStore};
+/// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
+/// let tmp = tempfile::tempdir().unwrap();
+/// export_meds(&repo, &tmp.path().join("meds"), &MedsExportOptions::default())?;
+/// let s = import_meds(&tmp.path().join("meds"), &tmp.path().join("back"), &MedsImportOptions::default())?;
+/// assert_eq!(Repository::open(&s.config)?.pids(), repo.pids());
+/// # Ok::<_, inframed::Error>(())
+/// ```
+pub fn import_meds(
+    meds_dir: &Path,
+    out: &Path,
+    options: &MedsImportOptions,
+) -> Result<MedsImportSummary> {
+    let names = Mode3Options::new(&options.name, &Catalog::default());
+    let (name, prefix) = (names.name, names.prefix);
+    let config_name = format!("{name}.repository");
+    crate::native::write::check_target(out, &config_name, &prefix, options.force)?;
+    let files = data_files(meds_dir)?;
+    let stats = scan(&files)?;
+    let (signals, roles) = plan(&stats);
+    let catalog = catalog_of(&signals)?;
+    let meta = Metadata::from_catalog(&name, &catalog);
+    let mut w = Mode3Writer::create(out, &catalog, &prefix)?;
+    for (rel, bytes) in &meta.files {
+        w.put(rel, bytes)?;
+    }
+    let err_path = match &options.error_file {
+        Some(p) => p.clone(),
+        None => w.stage_path(&format!("{name}.convert_errors"))?,
+    };
+    let err_file = File::create(&err_path).map_err(|source| Error::Open {
+        path: err_path.clone(),
+        source,
+    })?;
+    let mut errors = Errors {
+        out: BufWriter::new(err_file),
+        path: err_path,
+        count: 0,
+    };
+    let mut cursors = Vec::new();
+    for f in &files {
+        cursors.push(Cursor {
+            reader: FileReader::open(f)?,
+            chunk: None,
+            pos: 0,
+            rows: 0,
+            bad: 0,
+            done: false,
+        });
+    }
+    let mut summary = MedsImportSummary::default();
+    let mut rounded = vec![0u64; signals.len()];
+    let mut pending: Vec<Pending> = vec![Vec::new(); signals.len()];
+    loop {
+        let mut next: Option<i64> = None;
+        for c in &mut cursors {
+            if let Some(s) = c.peek(&mut errors)? {
+                next = Some(next.map_or(s, |n: i64| n.min(s)));
+            }
+        }
+        let Some(subject) = next else { break };
+        for c in &mut cursors {
+            while c.peek(&mut errors)? == Some(subject) {
+                let i = c.pos;
+                let why = element(c, i, &signals, &roles, &mut pending, &mut rounded);
+                c.rows += 1;
+                if let Some(why) = why {
+                    c.bad += 1;
+                    errors.write(c, i, why)?;
+                }
+                c.pos += 1;
+            }
+        }
+        let pid = Pid(subject as u32);
+        let mut any = false;
+        for (k, p) in pending.iter_mut().enumerate() {
+            if p.is_empty() {
+                continue;
+            }
+            p.sort_by_key(|(t, _)| *t);
+            let bytes: Vec<u8> = p.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+            summary.events += p.len() as u64;
+            w.push(pid, signals[k].sid, &bytes)?;
+            p.clear();
+            any = true;
+        }
+        if any {
+            w.add_pid(pid)?;
+            summary.subjects += 1;
+        }
+    }
+    errors.out.flush().map_err(|source| Error::Io {
+        path: errors.path.clone(),
+        source,
+    })?;
+    summary.bad_rows = errors.count;
+    drop(errors);
+    let t = &options.thresholds;
+    for c in &cursors {
+        let bad_ratio = (c.bad + 1) as f32 / (c.rows + 1) as f32;
+        if bad_ratio <= t.max_bad_line_ratio || c.bad == 0 {
+            continue;
+        }
+        let e = ConvertError::BadRatio {
+            bad: c.bad,
+            relevant: c.rows,
+            max: t.max_bad_line_ratio,
+        };
+        if c.rows > t.ratio_min_lines {
+            return Err(backend_error(&c.reader.path, "import refused", e));
+        }
+        summary.warnings.push(format!(
+            "{}: {e} (a small file: not fatal)",
+            c.reader.path.display()
+        ));
+    }
+    let text = meta.config_text(&prefix);
+    summary.signals = w.finish(Some((&config_name, text.as_bytes())))?;
+    summary.rounded = signals
+        .iter()
+        .zip(rounded)
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| (s.name.clone(), n))
+        .collect();
+    summary.config = out.join(config_name);
+    Ok(summary)
+}
+
+/// Turns row `i` of the cursor's chunk into an element of its signal; the reason when it
+/// cannot be stored.
+fn element(
+    c: &Cursor,
+    i: usize,
+    signals: &[SignalSpec],
+    roles: &HashMap<String, CodeRole>,
+    pending: &mut [Pending],
+    rounded: &mut [u64],
+) -> Option<&'static str> {
+    let chunk = &c.chunk.as_ref().expect("chunk").1;
+    let code = chunk.code(i).expect("checked");
+    let role = &roles[code];
+    let s = &signals[role.signal];
+    let mut e = Vec::with_capacity(s.size());
+    let mut key = 0i64;
+    if s.timed {
+        let Some(t) = chunk.time[i] else {
+            return Some("null time for a code that is timed elsewhere");
+        };
+        let Some((v, r)) = stored_time(s.unit, t) else {
+            return Some("time outside the 32-bit range of the signal's unit");
+        };
+        key = v as i64;
+        e.extend_from_slice(&v.to_le_bytes());
+        let mut round = r;
+        for k in 1..s.times {
+            let col = c.reader.columns.times.iter().position(|&x| x == k);
+            let t = col.and_then(|j| chunk.times[j][i]);
+            let v = match t {
+                None => 0,
+                Some(t) => match stored_time(s.unit, t) {
+                    Some((v, r)) => {
+                        round |= r;
+                        v
+                    }
+                    None => return Some("time outside the 32-bit range of the signal's unit"),
+                },
+            };
+            e.extend_from_slice(&v.to_le_bytes());
+        }
+        if round {
+            rounded[role.signal] += 1;
+        }
+    } else if chunk.time[i].is_some() {
+        return Some("a time for a static code");
+    }
+    if let Some(cat) = role.category {
+        e.extend_from_slice(&cat.to_le_bytes());
+    }
+    if s.numeric {
+        let v = match chunk.numeric[i] {
+            Some(v) => v as f32,
+            None if role.needs_numeric => {
+                return Some("no numeric_value for a code that has numeric values elsewhere")
+            }
+            None => f32::NAN,
+        };
+        e.extend_from_slice(&v.to_le_bytes());
+    }
+    for k in &s.values {
+        let col = c.reader.columns.values.iter().position(|x| x == k);
+        let v = col.and_then(|j| chunk.values[j][i]).unwrap_or(0.0);
+        e.extend_from_slice(&v.to_le_bytes());
+    }
+    pending[role.signal].push((key, e));
+    None
+}
