@@ -34,6 +34,7 @@ pub mod layout;
 mod mmap;
 pub mod native;
 pub mod repository;
+pub mod shard;
 mod signal;
 pub mod store;
 pub mod synth;

@@ -61,6 +61,11 @@ pub(crate) struct Args {
     /// what is there).
     #[arg(long)]
     force: bool,
+    /// Write N pid-range shards and OUTDIR/shards.json instead of one repository (converted
+    /// into a staging folder beside OUTDIR, then sharded; the dropped-lines file defaults to
+    /// <OUTDIR>.convert_errors beside it). Needs the convert config's CONFIG line.
+    #[arg(long, value_name = "N")]
+    shards: Option<usize>,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
@@ -81,6 +86,10 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     options.outdir = a.outdir;
     options.error_file = a.error_file;
     options.force = a.force;
+    let sharded = match a.shards {
+        Some(n) => Some(super::shard::Staged::prepare(&a.config, &mut options, n)?),
+        None => None,
+    };
     let t = &mut options.thresholds;
     t.max_bad_line_ratio = a.max_bad_line_ratio;
     t.min_parsed_line_ratio = a.min_parsed_line_ratio;
@@ -122,6 +131,10 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     let report = result?;
+    let outdir = match &sharded {
+        Some(staged) => staged.finish(&report, a.threads)?,
+        None => report.outdir.clone(),
+    };
     let mut err = io::stderr().lock();
     for w in &report.warnings {
         let _ = writeln!(err, "warning: {w}");
@@ -135,7 +148,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         report.pids_read,
         elements,
         report.signals.len(),
-        report.outdir.display()
+        outdir.display()
     )?;
     if let Some(f) = &report.error_file {
         writeln!(

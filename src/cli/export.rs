@@ -130,7 +130,10 @@ fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "repo".into());
     // The source's own texts when it is one config (not a container, not stacked).
-    let source_config = if a.repo.stack.is_empty() && Container::of(&a.repo.repo).is_none() {
+    let source_config = if a.repo.stack.is_empty()
+        && Container::of(&a.repo.repo).is_none()
+        && !inframed::shard::is_manifest(&a.repo.repo)
+    {
         Some(RepositoryConfig::read(&a.repo.repo)?)
     } else {
         None

@@ -8,6 +8,7 @@ mod export;
 mod format;
 mod index;
 mod info;
+mod shard;
 mod synth;
 mod verify;
 
@@ -87,6 +88,8 @@ enum Command {
     Bench(bench::Args),
     /// Deterministic synthetic raw export (TSV + convert config) or repository.
     Synth(synth::Args),
+    /// Pid-range shards (standalone MODE 3 repositories) and their manifest shards.json.
+    Shard(shard::Args),
     /// List a container's records, arrays or members.
     Ls(export::LsArgs),
     /// Write one record payload, array or member of a container to stdout.
@@ -108,6 +111,7 @@ pub fn main() -> ExitCode {
         Command::Convert(a) => convert::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Synth(a) => synth::run(a),
+        Command::Shard(a) => shard::run(a),
         Command::Ls(a) => export::run_ls(a),
         Command::Cat(a) => export::run_cat(a),
     };
