@@ -8,7 +8,7 @@ use crate::catalog::Catalog;
 use crate::error::{DecodeError, Error, Result};
 use crate::ids::{Pid, Sid};
 use crate::store::{SignalStore, StoreDescription};
-use crate::text::config::RepositoryConfig;
+use crate::native::{NativeConfig, NativeStore};
 use crate::Warning;
 
 use super::manifest::{catalog_checksum, Manifest};
@@ -59,7 +59,12 @@ impl ShardedStore {
                     ),
                 });
             }
-            let config = RepositoryConfig::read(&config_path)?;
+            let NativeConfig {
+                config,
+                catalog,
+                warnings: open_warnings,
+                prefix,
+            } = NativeConfig::read(&config_path)?;
             let sum = catalog_checksum(&config)?;
             if sum != manifest.catalog_crc32 {
                 return Err(bad(format!(
@@ -67,7 +72,14 @@ impl ShardedStore {
                     manifest.catalog_crc32
                 )));
             }
-            let store = crate::repository::open_config(&config_path)?;
+            if config.mode != 3 {
+                return Err(Error::Unsupported {
+                    path: config_path.clone(),
+                    what: format!("shard of MODE {} (shards are MODE 3)", config.mode),
+                });
+            }
+            let store: Box<dyn SignalStore> =
+                Box::new(NativeStore::open(catalog, &prefix, open_warnings)?);
             if let Some(first) = shards.first() {
                 let first: &Shard = first;
                 if store.catalog().signals() != first.store.catalog().signals() {
