@@ -36,6 +36,7 @@ pub mod meds;
 mod mmap;
 pub mod native;
 pub mod repository;
+pub mod shard;
 mod signal;
 pub mod store;
 pub mod synth;

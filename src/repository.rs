@@ -329,6 +329,9 @@ pub fn open_layer_as(path: &Path, format: Option<crate::backend::Format>) -> Res
     };
     let store = match format {
         Format::Container(kind) => crate::backend::open_container(kind, path)?,
+        Format::Config if crate::shard::is_manifest(path) => {
+            Box::new(crate::shard::ShardedStore::open(path)?)
+        }
         Format::Config => open_config(path)?,
     };
     Ok(Layer {
@@ -365,7 +368,9 @@ pub fn open_config(path: &Path) -> Result<Box<dyn SignalStore>> {
 
 /// The by-pid transpose of a layer, if it is a MODE 3 config that has one.
 fn open_transpose(layer: &Layer) -> Result<Option<Transpose>> {
-    if crate::backend::Container::of(&layer.path).is_some() {
+    if crate::backend::Container::of(&layer.path).is_some()
+        || crate::shard::is_manifest(&layer.path)
+    {
         return Ok(None);
     }
     let config = RepositoryConfig::read(&layer.path)?;

@@ -15,6 +15,10 @@ Example::
     dx = rep.dict.prep_sets_lookup_table("DIAGNOSIS", ["DIABETES_ALL"])
     import pyarrow as pa; t = pa.table(rep.to_arrow("Glucose"))
 
+``inframed.open("…/shards.json")`` opens pid-range shards (``inframed shard``,
+``Repository.shard``) as one repository; ``inframed.spark`` (needs pyspark >= 4.0) reads
+them, or a single repository, as a Spark data source (docs/scale-out.md).
+
 The work is done by the Rust library; this package only translates.
 """
 

@@ -427,6 +427,32 @@ impl PyRepository {
         Ok(written.to_string_lossy().into_owned())
     }
 
+    /// Writes the repository as `shards` pid-range shards (standalone MODE 3 repositories,
+    /// balanced by element count) and their manifest `out/shards.json`, as `inframed shard`
+    /// does; returns the manifest path. `out` must be absent, empty or a previous shard
+    /// output unless `force`. The GIL is released while writing.
+    #[pyo3(signature = (out, shards, *, force=false))]
+    fn shard(&self, py: Python<'_>, out: PathBuf, shards: usize, force: bool) -> PyResult<String> {
+        let repo = Arc::clone(&self.repo);
+        let source = (self.paths.len() == 1).then(|| self.paths[0].clone());
+        let written = py
+            .detach(move || {
+                let mut o = inframed::shard::ShardOptions::new(shards, repo.catalog());
+                o.force = force;
+                if let Some(meta) = source
+                    .as_deref()
+                    .map(inframed::shard::source_metadata)
+                    .transpose()?
+                    .flatten()
+                {
+                    o.metadata = meta;
+                }
+                inframed::shard::write_shards(&*repo, &out, &o)
+            })
+            .py_err()?;
+        Ok(written.to_string_lossy().into_owned())
+    }
+
     /// Checks every structure and checksum; raises the first damage found (GIL released).
     fn verify(&self, py: Python<'_>) -> PyResult<()> {
         let repo = Arc::clone(&self.repo);

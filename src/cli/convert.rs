@@ -74,6 +74,11 @@ pub(crate) struct Args {
     /// what is there).
     #[arg(long)]
     force: bool,
+    /// Write N pid-range shards and OUTDIR/shards.json instead of one repository (converted
+    /// into a staging folder beside OUTDIR, then sharded; the dropped-lines file defaults to
+    /// <OUTDIR>.convert_errors beside it). Needs the convert config's CONFIG line.
+    #[arg(long, value_name = "N")]
+    shards: Option<usize>,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
@@ -100,6 +105,10 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     options.outdir = a.outdir;
     options.error_file = a.error_file;
     options.force = a.force;
+    let sharded = match a.shards {
+        Some(n) => Some(super::shard::Staged::prepare(config, &mut options, n)?),
+        None => None,
+    };
     let t = &mut options.thresholds;
     t.max_bad_line_ratio = a.max_bad_line_ratio;
     t.min_parsed_line_ratio = a.min_parsed_line_ratio;
@@ -164,6 +173,10 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             return Err(e.into());
         }
     };
+    let outdir = match &sharded {
+        Some(staged) => staged.finish(&report, a.threads)?,
+        None => report.outdir.clone(),
+    };
     let mut err = io::stderr().lock();
     for w in report.warnings.iter().filter(|_| !quiet) {
         let _ = writeln!(err, "warning: {w}");
@@ -177,7 +190,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         report.pids_read,
         elements,
         report.signals.len(),
-        report.outdir.display()
+        outdir.display()
     )?;
     if let Some(f) = &report.error_file {
         writeln!(

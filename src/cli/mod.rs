@@ -10,6 +10,7 @@ mod hints;
 mod index;
 mod info;
 mod progress;
+mod shard;
 mod synth;
 mod verify;
 
@@ -163,6 +164,8 @@ enum Command {
     /// Deterministic synthetic raw export (TSV + convert config) or repository.
     #[command(after_help = "Example:\n  inframed synth /tmp/raw --patients 1000")]
     Synth(synth::Args),
+    /// Pid-range shards (standalone MODE 3 repositories) and their manifest shards.json.
+    Shard(shard::Args),
     /// List a container's records, arrays or members.
     #[command(
         after_help = "Example:\n  inframed export testdata/inframed/small/repo/small.repository /tmp/small.gnz --to gnz && inframed ls /tmp/small.gnz"
@@ -192,6 +195,7 @@ pub fn main() -> ExitCode {
         Command::Convert(a) => convert::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Synth(a) => synth::run(a),
+        Command::Shard(a) => shard::run(a),
         Command::Ls(a) => export::run_ls(a),
         Command::Cat(a) => export::run_cat(a),
     };
