@@ -184,8 +184,209 @@ fn scan(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The floor: open and map the same files, nothing parsed (one file, and all of them).
+    let files: Vec<PathBuf> = native.describe().files.into_iter().map(|f| f.0).collect();
+    let map = |p: &PathBuf| {
+        let f = std::fs::File::open(p).unwrap();
+        // SAFETY: the bench data is written once before the timings and never modified.
+        unsafe { memmap2::Mmap::map(&f) }.unwrap()
+    };
+    g.bench_function("bare_mmap_one_file", |b| b.iter(|| map(&files[1])));
+    g.bench_function("bare_mmap_all_files", |b| {
+        b.iter(|| files.iter().map(map).collect::<Vec<_>>())
+    });
     g.finish();
 }
 
-criterion_group!(benches, lookups, scan);
+/// A bare open-addressing table `(pid, sid) → (element offset, length)` over every existing
+/// pair, probed in lanes of 16 with the slots prefetched first: what a batch of hash probes
+/// costs when nothing but one cache miss per key is left (the floor for `get_many`).
+struct FlatTable {
+    slots: Vec<(u64, u32, u32)>,
+    shift: u32,
+}
+
+const EMPTY: u64 = u64::MAX;
+
+impl FlatTable {
+    fn key(pid: Pid, sid: Sid) -> u64 {
+        ((pid.0 as u64) << 32) | sid.0 as u64
+    }
+
+    fn home(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    fn new(entries: &[((Pid, Sid), (u32, u32))]) -> FlatTable {
+        let bits = (entries.len() * 2)
+            .next_power_of_two()
+            .trailing_zeros()
+            .max(4);
+        let mut t = FlatTable {
+            slots: vec![(EMPTY, 0, 0); 1 << bits],
+            shift: 64 - bits,
+        };
+        let mask = t.slots.len() - 1;
+        for &((p, s), (off, len)) in entries {
+            let k = Self::key(p, s);
+            let mut i = t.home(k);
+            while t.slots[i].0 != EMPTY {
+                i = (i + 1) & mask;
+            }
+            t.slots[i] = (k, off, len);
+        }
+        t
+    }
+
+    #[inline]
+    fn probe(&self, pid: Pid, sid: Sid) -> Option<(u32, u32)> {
+        let k = Self::key(pid, sid);
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(k);
+        loop {
+            let (key, off, len) = self.slots[i];
+            if key == k {
+                return Some((off, len));
+            }
+            if key == EMPTY {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Sum of the lengths of `keys`, 16 keys at a time: homes prefetched, then probed.
+    fn batched_len_sum(&self, keys: &[(Pid, Sid)]) -> u64 {
+        let mut total = 0u64;
+        for lane in keys.chunks(16) {
+            for &(p, s) in lane {
+                let slot = &self.slots[self.home(Self::key(p, s))];
+                prefetch(std::ptr::from_ref(slot).cast());
+            }
+            for &(p, s) in lane {
+                total += self.probe(p, s).map_or(0, |x| x.1 as u64);
+            }
+        }
+        total
+    }
+}
+
+#[inline(always)]
+fn prefetch(p: *const i8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it never faults and reads nothing observable; `p` points
+    // into a live slice in any case. SSE is in the x86_64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Random keys spread over every existing pair of the repository (the whole index, not a
+/// cache-sized sample): single `get`, `get_many`, and the two hash-probe baselines.
+fn batched(c: &mut Criterion) {
+    let d = data();
+    let native = open_native(&d.config);
+    let repo = Repository::open(&d.config).unwrap();
+    let pairs = inframed::synth::existing_pairs(&repo).unwrap();
+    let keys = inframed::synth::sample_keys(&repo, &pairs, 1 << 16, 11, 10);
+    let mut at = 0u32;
+    let entries: Vec<((Pid, Sid), (u32, u32))> = pairs
+        .iter()
+        .map(|&(p, s)| {
+            let len = native.get_bytes(p, s).unwrap().len() as u32;
+            at = at.wrapping_add(len);
+            ((p, s), (at, len))
+        })
+        .collect();
+    let map: hashbrown::HashMap<(Pid, Sid), (u32, u32)> = entries.iter().copied().collect();
+    let flat = FlatTable::new(&entries);
+    let expect: u64 = keys
+        .iter()
+        .map(|&(p, s)| native.get_bytes(p, s).unwrap().len() as u64)
+        .sum();
+    assert_eq!(flat.batched_len_sum(&keys), expect);
+
+    let mut g = c.benchmark_group("get_many");
+    g.throughput(Throughput::Elements(keys.len() as u64));
+    g.bench_function("get_loop", |b| {
+        b.iter(|| {
+            keys.iter()
+                .map(|&(p, s)| native.get_bytes(p, s).unwrap().len() as u64)
+                .sum::<u64>()
+        })
+    });
+    let mut out = Vec::with_capacity(keys.len());
+    g.bench_function("get_many", |b| {
+        b.iter(|| {
+            native.get_many(black_box(&keys), &mut out).unwrap();
+            out.iter().map(|v| v.len() as u64).sum::<u64>()
+        })
+    });
+    let mut out = Vec::with_capacity(keys.len());
+    g.bench_function("get_many/repository", |b| {
+        b.iter(|| {
+            repo.get_many(black_box(&keys), &mut out).unwrap();
+            out.iter().map(|v| v.len() as u64).sum::<u64>()
+        })
+    });
+    g.bench_function("hashbrown_probe", |b| {
+        b.iter(|| {
+            keys.iter()
+                .map(|k| map.get(k).map_or(0, |x| x.1 as u64))
+                .sum::<u64>()
+        })
+    });
+    g.bench_function("flat_probe_batched", |b| {
+        b.iter(|| flat.batched_len_sum(black_box(&keys)))
+    });
+    g.finish();
+}
+
+/// `Repository::get(pid, "Hemoglobin")` then `value(0)` per element, against
+/// `get::<DateVal>` with the sid resolved once, over the same random pids.
+fn by_name(c: &mut Criterion) {
+    use inframed::element::DateVal;
+    let d = data();
+    let repo = Repository::open(&d.config).unwrap();
+    let sid = repo.catalog().signal("Hemoglobin").unwrap().sid;
+    let pids: Vec<Pid> = d
+        .keys
+        .iter()
+        .filter(|k| k.1 == sid)
+        .map(|k| k.0)
+        .chain(repo.pids().iter().step_by(7).copied())
+        .take(4096)
+        .collect();
+    let mut g = c.benchmark_group("by_name");
+    g.throughput(Throughput::Elements(pids.len() as u64));
+    g.bench_function("name_value0", |b| {
+        b.iter(|| {
+            let mut total = 0.0f64;
+            for &p in &pids {
+                let s = repo.get(p, black_box("Hemoglobin")).unwrap();
+                for e in s.iter() {
+                    total += e.value(0).as_f64();
+                }
+            }
+            total
+        })
+    });
+    g.bench_function("sid_typed", |b| {
+        b.iter(|| {
+            let mut total = 0.0f64;
+            for &p in &pids {
+                let v = SignalStoreExt::get::<DateVal>(&repo, p, black_box(sid)).unwrap();
+                for e in v.iter() {
+                    total += e.val as f64;
+                }
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, lookups, scan, batched, by_name);
 criterion_main!(benches);

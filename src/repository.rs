@@ -277,6 +277,21 @@ impl SignalStore for Repository {
         self.layers[layer].store.get_bytes(pid, sid)
     }
 
+    /// Batched lookups (see [`SignalStore::get_many`]): a one-layer repository hands the
+    /// whole batch to its store (the native store overlaps the keys' cache misses); stacked
+    /// layers look keys up one by one.
+    fn get_many<'s>(&'s self, keys: &[(Pid, Sid)], out: &mut Vec<Cow<'s, [u8]>>) -> Result<()> {
+        if self.layers.len() == 1 {
+            return self.layers[0].store.get_many(keys, out);
+        }
+        out.clear();
+        out.reserve(keys.len());
+        for &(pid, sid) in keys {
+            out.push(self.get_bytes(pid, sid)?);
+        }
+        Ok(())
+    }
+
     fn scan(&self, sid: Sid, visit: &mut dyn FnMut(Pid, &[u8])) -> Result<()> {
         let layer = *self.route.get(&sid).ok_or(Error::UnknownSid { sid })?;
         self.layers[layer].store.scan(sid, visit)

@@ -40,6 +40,23 @@ pub trait SignalStore: Send + Sync + fmt::Debug {
     /// index points outside its data.
     fn get_bytes(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [u8]>>;
 
+    /// Looks up many keys at once: `out` is cleared, then holds one vector per key of `keys`,
+    /// in order, each exactly what [`SignalStore::get_bytes`] returns for it (empty for a
+    /// patient without the signal). Stores override it to overlap the memory accesses of
+    /// independent keys (the native MODE 3 store prefetches index words, then element
+    /// starts, for a lane of keys before reading any); the default loops `get_bytes`.
+    ///
+    /// # Errors
+    /// The error `get_bytes` gives for the first key that fails; `out` is then unspecified.
+    fn get_many<'s>(&'s self, keys: &[(Pid, Sid)], out: &mut Vec<Cow<'s, [u8]>>) -> Result<()> {
+        out.clear();
+        out.reserve(keys.len());
+        for &(pid, sid) in keys {
+            out.push(self.get_bytes(pid, sid)?);
+        }
+        Ok(())
+    }
+
     /// Visits every patient's non-empty vector of `sid`, pids ascending: a whole-signal scan.
     /// The default looks each pid up; stores that keep a signal contiguous override it with a
     /// sequential walk.

@@ -1,6 +1,6 @@
 //! `inframed bench`: random `get(pid, sid)` over existing pairs (plus ~10% misses), ns per
-//! lookup (median over batches), lookups/s on K threads, time-window queries, scan GB/s and
-//! open time, for any store.
+//! lookup (median over batches), the same keys batched through `get_many`, lookups/s on K
+//! threads, time-window queries, scan GB/s and open time, for any store.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -45,6 +45,23 @@ fn lookup_pass(store: &dyn SignalStore, keys: &[(Pid, Sid)]) -> anyhow::Result<(
     Ok((per_batch, total))
 }
 
+/// As [`lookup_pass`], each batch looked up with one [`SignalStore::get_many`] call.
+fn get_many_pass(
+    store: &dyn SignalStore,
+    keys: &[(Pid, Sid)],
+) -> anyhow::Result<(Vec<f64>, usize)> {
+    let mut per_batch = Vec::with_capacity(keys.len() / BATCH + 1);
+    let mut total = 0usize;
+    let mut out = Vec::with_capacity(BATCH);
+    for chunk in keys.chunks(BATCH) {
+        let t = Instant::now();
+        store.get_many(black_box(chunk), &mut out)?;
+        total += out.iter().map(|b| b.len()).sum::<usize>();
+        per_batch.push(t.elapsed().as_nanos() as f64 / chunk.len() as f64);
+    }
+    Ok((per_batch, total))
+}
+
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let paths = a.repo.paths()?;
     let mut opens = Vec::new();
@@ -68,6 +85,11 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     lookup_pass(store, &keys[..keys.len().min(100_000)])?; // warm the page cache
     let (per_batch, total) = lookup_pass(store, &keys)?;
     black_box(total);
+    let (many_per_batch, many_total) = get_many_pass(store, &keys)?;
+    anyhow::ensure!(
+        many_total == total,
+        "get_many read {many_total} bytes, get {total}"
+    );
 
     // Each thread walks the keys from its own starting point, so no thread finds in cache what
     // another one has just loaded.
@@ -127,6 +149,10 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         "get_ns_median\t{:.1}\t(get + length, {} random lookups, 10% misses, batches of {BATCH})",
         median(per_batch.clone()),
         keys.len()
+    );
+    println!(
+        "get_many_ns\t{:.1}\t(per lookup: the same keys, one get_many call per batch of {BATCH})",
+        median(many_per_batch)
     );
     println!("get_ns_p90_batch\t{:.1}", {
         let mut v = per_batch;

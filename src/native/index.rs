@@ -77,9 +77,22 @@ impl SignalIndex {
     /// `(offset, what)` when the index is inconsistent at that pid.
     #[inline]
     pub fn find(&self, b: &[u8], pid: u32) -> Result<Option<ElementRange>, (u64, DecodeError)> {
-        let Some(ind) = self.sparse.find(b, pid)? else {
-            return Ok(None);
-        };
+        match self.sparse.find(b, pid)? {
+            Some(ind) => self.range_at(b, ind).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `(first element, number of elements)` of data entry `ind` (≥ 1, from
+    /// [`Sparse::find`] or [`Sparse::find_at`]): the last step of [`SignalIndex::find`].
+    ///
+    /// # Errors
+    /// `(offset, what)` when the element starts decrease there.
+    ///
+    /// [`Sparse::find`]: crate::native::sparse::Sparse::find
+    /// [`Sparse::find_at`]: crate::native::sparse::Sparse::find_at
+    #[inline]
+    pub fn range_at(&self, b: &[u8], ind: usize) -> Result<ElementRange, (u64, DecodeError)> {
         let start = u32_at(b, self.sparse.data_at(ind)).unwrap_or(0) as u64;
         let end = if ind + 1 < self.sparse.n_data {
             u32_at(b, self.sparse.data_at(ind + 1)).unwrap_or(0) as u64
@@ -96,7 +109,7 @@ impl SignalIndex {
                 },
             ));
         }
-        Ok(Some((start, end - start)))
+        Ok((start, end - start))
     }
 
     /// Every pid with its `(start, count)`, ascending (a full scan).

@@ -190,13 +190,46 @@ impl Sparse {
     /// `(offset, what)` when the counts point past the data (a corrupt file).
     #[inline]
     pub fn find(&self, b: &[u8], key: u32) -> Result<Option<usize>, (u64, DecodeError)> {
+        match self.slot(key) {
+            Some((w, bit)) => self.find_at(b, w, bit),
+            None => Ok(None),
+        }
+    }
+
+    /// Where `key` would be: `(word index, bit within the word)`, or `None` when it is outside
+    /// `min..=max_key` (so certainly absent). The first half of [`Sparse::find`], reading
+    /// nothing from the file: batched lookups prefetch [`Sparse::word_offsets`] between the
+    /// two halves.
+    #[inline]
+    pub fn slot(&self, key: u32) -> Option<(usize, u32)> {
         if key < self.min || key > self.max_key || self.n_words == 0 {
-            return Ok(None);
+            return None;
         }
         let m = key - self.min;
-        let w = (m >> 6) as usize;
+        Some(((m >> 6) as usize, m & 63))
+    }
+
+    /// File offsets of the bitmap word and the count that [`Sparse::find_at`] reads for word
+    /// `w`.
+    #[inline]
+    pub fn word_offsets(&self, w: usize) -> (usize, usize) {
+        (self.words_off + 8 * w, self.counts_off + 4 * w)
+    }
+
+    /// The second half of [`Sparse::find`]: the data index of the key at `(w, bit)` (from
+    /// [`Sparse::slot`]), or `None` if its bit is clear.
+    ///
+    /// # Errors
+    /// As [`Sparse::find`].
+    #[inline]
+    pub fn find_at(
+        &self,
+        b: &[u8],
+        w: usize,
+        bit: u32,
+    ) -> Result<Option<usize>, (u64, DecodeError)> {
         let word = u64_at(b, self.words_off + 8 * w).unwrap_or(0);
-        let k = word >> (63 - (m & 63));
+        let k = word >> (63 - bit);
         if k & 1 == 0 {
             return Ok(None);
         }

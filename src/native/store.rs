@@ -39,6 +39,11 @@ pub struct NativeStore {
     warnings: Vec<Warning>,
 }
 
+/// Keys per lane of a batched lookup: enough independent misses in flight to cover memory
+/// latency (a core tracks about 20 outstanding lines), few enough that a lane's state stays in
+/// registers and L1.
+const LANE: usize = 16;
+
 fn corrupt(path: &Path) -> impl Fn((u64, DecodeError)) -> Error + '_ {
     move |(offset, source)| Error::corrupt(path, offset, source)
 }
@@ -248,6 +253,66 @@ impl NativeStore {
             .map_or(&[][..], |f| &f.data.as_slice()[DATA_BASE as usize..]))
     }
 
+    /// One lane of [`SignalStore::get_many`]: three passes over the keys, each issuing the
+    /// loads of every key before any is needed (bitmap word and count prefetched, then the
+    /// element start entries prefetched, then the views built), so a lane's cache misses
+    /// overlap. Returns `false` (with `out` possibly extended) when a key fails: the caller
+    /// then redoes the lane key by key to report the error `get_bytes` gives.
+    #[inline]
+    fn lane<'s>(&'s self, keys: &[(Pid, Sid)], out: &mut Vec<Cow<'s, [u8]>>) -> bool {
+        debug_assert!(keys.len() <= LANE);
+        // Per key: its files (None: certainly empty) and the word/bit, then data index.
+        let mut files: [Option<&SignalFiles>; LANE] = [None; LANE];
+        let mut at = [(0usize, 0u32); LANE];
+        for (i, &(pid, sid)) in keys.iter().enumerate() {
+            let Ok(f) = self.files(sid) else {
+                return false;
+            };
+            let Some(f) = f else { continue };
+            let Some((w, bit)) = f.index.sparse.slot(pid.0) else {
+                continue;
+            };
+            let idx = f.idx.as_slice();
+            let (word, count) = f.index.sparse.word_offsets(w);
+            mmap::prefetch(idx, word);
+            mmap::prefetch(idx, count);
+            files[i] = Some(f);
+            at[i] = (w, bit);
+        }
+        let mut ind = [0usize; LANE];
+        for i in 0..keys.len() {
+            let Some(f) = files[i] else { continue };
+            let idx = f.idx.as_slice();
+            match f.index.sparse.find_at(idx, at[i].0, at[i].1) {
+                Ok(Some(n)) => {
+                    let start = f.index.sparse.data_at(n);
+                    mmap::prefetch(idx, start);
+                    mmap::prefetch(idx, start + 4);
+                    ind[i] = n;
+                }
+                Ok(None) => files[i] = None,
+                Err(_) => return false,
+            }
+        }
+        for i in 0..keys.len() {
+            let Some(f) = files[i] else {
+                out.push(Cow::Borrowed(&[]));
+                continue;
+            };
+            let Ok((start, count)) = f.index.range_at(f.idx.as_slice(), ind[i]) else {
+                return false;
+            };
+            let factor = f.index.factor as u64;
+            let from = DATA_BASE + start * factor;
+            let to = from + count * factor;
+            match f.data.as_slice().get(from as usize..to as usize) {
+                Some(b) => out.push(Cow::Borrowed(b)),
+                None => return false,
+            }
+        }
+        true
+    }
+
     fn verify_signal(&self, f: &SignalFiles, pos: usize) -> Result<()> {
         let info = &self.catalog.signals()[pos];
         let (idx, data) = (f.idx.as_slice(), f.data.as_slice());
@@ -396,6 +461,21 @@ impl SignalStore for NativeStore {
                 },
             )),
         }
+    }
+
+    fn get_many<'s>(&'s self, keys: &[(Pid, Sid)], out: &mut Vec<Cow<'s, [u8]>>) -> Result<()> {
+        out.clear();
+        out.reserve(keys.len());
+        for chunk in keys.chunks(LANE) {
+            let done = out.len();
+            if !self.lane(chunk, out) {
+                out.truncate(done);
+                for &(pid, sid) in chunk {
+                    out.push(self.get_bytes(pid, sid)?);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn scan(&self, sid: Sid, visit: &mut dyn FnMut(Pid, &[u8])) -> Result<()> {

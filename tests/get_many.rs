@@ -1,0 +1,102 @@
+//! `get_many` returns, key for key, exactly what `get_bytes` returns: over every existing
+//! (pid, signal) pair of a synthetic MODE 3 repository, over random keys (misses, pids outside
+//! the index range, every signal), through `Repository` and the bare `NativeStore`, and with
+//! the same error as `get_bytes` for a key with an unknown sid.
+
+use std::borrow::Cow;
+
+use inframed::synth::{self, SynthOptions};
+use inframed::{Error, Pid, Repository, Sid, SignalStore};
+use proptest::prelude::ProptestConfig;
+use proptest::test_runner::TestRunner;
+
+fn repo() -> (tempfile::TempDir, Repository) {
+    let dir = tempfile::tempdir().unwrap();
+    let o = SynthOptions {
+        patients: 400,
+        seed: 5,
+        mean_events: 60,
+    };
+    let config = synth::write_repository(dir.path(), &o).unwrap();
+    let repo = Repository::open(&config).unwrap();
+    (dir, repo)
+}
+
+/// Each key's `get_bytes`, compared with `get_many` of the whole batch.
+fn check(store: &dyn SignalStore, keys: &[(Pid, Sid)]) {
+    let mut out: Vec<Cow<'_, [u8]>> = vec![Cow::Owned(vec![1, 2, 3])]; // replaced, not appended
+    store.get_many(keys, &mut out).unwrap();
+    assert_eq!(out.len(), keys.len());
+    for (k, got) in keys.iter().zip(&out) {
+        let want = store.get_bytes(k.0, k.1).unwrap();
+        assert_eq!(got[..], want[..], "key {k:?}");
+    }
+}
+
+#[test]
+fn every_existing_pair_and_every_miss_of_a_pid_range() {
+    let (_dir, repo) = repo();
+    let pairs = synth::existing_pairs(&repo).unwrap();
+    assert!(pairs.len() > 1000, "{} pairs", pairs.len());
+    check(&repo, &pairs);
+    // Reversed: lanes mix signals and jump over the index.
+    let rev: Vec<_> = pairs.iter().rev().copied().collect();
+    check(&repo, &rev);
+    // Every pid from 0 to past the last, for every signal: hits, holes, out of range.
+    let last = repo.pids().last().unwrap().0;
+    let sids: Vec<Sid> = repo.catalog().signals().iter().map(|s| s.sid).collect();
+    let all: Vec<_> = (0..last + 70)
+        .step_by(7)
+        .flat_map(|p| sids.iter().map(move |&s| (Pid(p), s)))
+        .collect();
+    check(&repo, &all);
+    check(&repo, &[]);
+    // The bare store: its own impl, not the repository's forwarding.
+    check(repo.layers()[0].store.as_ref(), &all);
+}
+
+#[test]
+fn unknown_sid_fails_like_get() {
+    let (_dir, repo) = repo();
+    let pairs = synth::existing_pairs(&repo).unwrap();
+    let mut keys: Vec<_> = pairs[..40].to_vec();
+    keys.insert(21, (pairs[0].0, Sid(54_321)));
+    let mut out = Vec::new();
+    let err = repo.get_many(&keys, &mut out).unwrap_err();
+    assert!(
+        matches!(err, Error::UnknownSid { sid } if sid == Sid(54_321)),
+        "{err}"
+    );
+    let single = repo.get_bytes(pairs[0].0, Sid(54_321)).unwrap_err();
+    assert_eq!(err.to_string(), single.to_string());
+}
+
+/// Random batches over one repository (built once: a `TestRunner`, not `proptest!`, so the
+/// repository is not rewritten per case).
+#[test]
+fn random_keys() {
+    let (_dir, repo) = repo();
+    let sids: Vec<Sid> = repo.catalog().signals().iter().map(|s| s.sid).collect();
+    let pids = repo.pids();
+    let strategy = proptest::collection::vec((0u32..1_100_000, 0usize..16), 0..200);
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(64));
+    runner
+        .run(&strategy, |raw| {
+            // Even keys on existing pids (so most hit), odd ones anywhere.
+            let keys: Vec<_> = raw
+                .iter()
+                .enumerate()
+                .map(|(i, &(p, s))| {
+                    let pid = if i % 2 == 0 {
+                        pids[p as usize % pids.len()]
+                    } else {
+                        Pid(p)
+                    };
+                    (pid, sids[s % sids.len()])
+                })
+                .collect();
+            check(&repo, &keys);
+            Ok(())
+        })
+        .unwrap();
+}
