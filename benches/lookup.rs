@@ -1,15 +1,22 @@
 //! Index lookups and reads of the native layouts, with an in-RAM `HashMap` baseline and a raw
-//! mmap scan baseline timed beside them (DESIGN §7). Data: a synthetic repository
+//! mmap scan baseline timed beside them (docs/DESIGN.md §7). Data: a synthetic repository
 //! (`inframed::synth`) of `INFRAMED_BENCH_PATIENTS` patients (default 20,000; 100,000 gives the
-//! ~20M-element set of DESIGN §7), built once under `target/bench-data/` outside the timings.
+//! ~20M-element set of docs/DESIGN.md §7), built once under `target/bench-data/` outside the timings.
 //!
 //! `cargo bench --bench lookup`; figures go to BENCHMARKS.md.
+
+// The baselines map files and prefetch by hand, as the physical floor they stand for; the
+// library itself keeps `unsafe` in src/mmap.rs.
+#![allow(unsafe_code)]
 
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+/// A baseline table entry: key, then (element offset, element count).
+type Entry = ((Pid, Sid), (u32, u32));
 use inframed::native::legacy::{write_legacy, LegacyOptions};
 use inframed::native::transpose::TransposeStore;
 use inframed::native::write::build_transpose;
@@ -217,7 +224,7 @@ impl FlatTable {
         (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }
 
-    fn new(entries: &[((Pid, Sid), (u32, u32))]) -> FlatTable {
+    fn new(entries: &[Entry]) -> FlatTable {
         let bits = (entries.len() * 2)
             .next_power_of_two()
             .trailing_zeros()
