@@ -181,11 +181,12 @@ fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
         Some(name) => crate::cli::parse_format(name)? == backend::Format::Config,
         None => backend::detect(&source)? == backend::Format::Config,
     };
-    let source_config = if a.repo.stack.is_empty() && is_config {
-        Some(RepositoryConfig::read(&source)?)
-    } else {
-        None
-    };
+    let source_config =
+        if a.repo.stack.is_empty() && is_config && !inframed::shard::is_manifest(&source) {
+            Some(RepositoryConfig::read(&source)?)
+        } else {
+            None
+        };
     let metadata = match &source_config {
         Some(c) => Metadata::from_config(c)?,
         None => Metadata::from_catalog(&name, repo.catalog()),
