@@ -35,6 +35,24 @@ pub struct Layer {
 /// Files must not be modified in place while a repository is open (they are memory-mapped):
 /// write new files and rename them over the old ones, as inframed's writers and the original
 /// tools do.
+///
+/// # Examples
+/// ```
+/// use inframed::{Pid, Repository, SignalStore};
+/// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
+/// assert_eq!(repo.pids().len(), 40);
+/// // One patient's Hemoglobin: time channel 0 is a YYYYMMDD date, value channel 0 the result.
+/// let hgb = repo.get(Pid(1025), "Hemoglobin")?;
+/// assert_eq!(hgb.time(0, 0).as_i64(), 20100101);
+/// assert_eq!(hgb.value(0, 0).as_f64(), 12.0);
+/// // A stack: later layers override signals by name.
+/// let stacked = Repository::open_stacked(&[
+///     "testdata/inframed/small/repo/small.repository",
+///     "testdata/inframed/small/repo/small.repository",
+/// ])?;
+/// assert_eq!(stacked.layers().len(), 2);
+/// # Ok::<_, inframed::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Repository {
     layers: Vec<Layer>,

@@ -10,6 +10,19 @@ use crate::layout::{Layout, Value};
 
 /// One patient's elements of one signal: bytes (borrowed from the store's map where possible)
 /// plus their layout. Channel reads are unaligned little-endian loads; nothing is copied.
+///
+/// # Examples
+/// ```
+/// use inframed::{Pid, Repository};
+/// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
+/// let bp = repo.get(Pid(1025), "BP")?; // T(i),V(s,s): date, systolic, diastolic
+/// assert_eq!(bp.layout().time_channels().len(), 1);
+/// assert_eq!(bp.layout().value_channels().len(), 2);
+/// let first = bp.iter().next().unwrap();
+/// let (date, sys, dia) = (first.time(0).as_i64(), first.value(0).as_i64(), first.value(1).as_i64());
+/// assert_eq!((date, sys, dia), (20120101, 118, 79));
+/// # Ok::<_, inframed::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Signal<'a> {
     bytes: Cow<'a, [u8]>,
@@ -155,6 +168,21 @@ impl<'a> Signal<'a> {
 
     /// The elements whose time channel 0 lies in `from..=to` (both inclusive), found by binary
     /// search; a sub-view, no copy. A layout without time channels returns every element.
+    ///
+    /// `from` and `to` are in the signal's time unit ([`crate::SignalInfo::time_unit`]): for
+    /// the default [`crate::TimeUnit::Date`] they are `YYYYMMDD` integers such as `20110101`;
+    /// [`crate::TimeUnit::parse`] turns `2011-01-01` into that form.
+    ///
+    /// # Examples
+    /// ```
+    /// use inframed::{Pid, Repository};
+    /// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
+    /// let hgb = repo.get(Pid(1025), "Hemoglobin")?;
+    /// let window = hgb.range(20110101, 20131231); // 2011-01-01 ..= 2013-12-31
+    /// let dates: Vec<i64> = window.iter().map(|e| e.time(0).as_i64()).collect();
+    /// assert_eq!(dates, [20110714, 20121223, 20130624]);
+    /// # Ok::<_, inframed::Error>(())
+    /// ```
     pub fn range(&self, from: i64, to: i64) -> Signal<'_> {
         let (lo, hi) = self.range_bounds(from, to);
         let s = self.layout.size();

@@ -25,6 +25,27 @@ pub struct StoreDescription {
 ///
 /// Object safe: a [`crate::Repository`] holds `Box<dyn SignalStore>`. Implementations are
 /// `Send + Sync` and take no locks on the read path.
+///
+/// # Examples
+/// Code written against `&dyn SignalStore` reads every layout and container alike:
+/// ```
+/// use inframed::{Repository, SignalStore, SignalStoreExt};
+/// fn elements(store: &dyn SignalStore, signal: &str) -> inframed::Result<usize> {
+///     let sid = store.catalog().signal(signal)?.sid;
+///     let mut n = 0;
+///     for &pid in store.pids() {
+///         n += store.signal(pid, sid)?.len(); // typed view over get_bytes
+///     }
+///     Ok(n)
+/// }
+/// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
+/// let total = elements(&repo, "Hemoglobin")?;
+/// let mut scanned = 0;
+/// let sid = repo.catalog().signal("Hemoglobin")?.sid;
+/// repo.scan(sid, &mut |_pid, bytes| scanned += bytes.len() / 8)?; // T(i),V(f): 8 bytes
+/// assert_eq!(total, scanned);
+/// # Ok::<_, inframed::Error>(())
+/// ```
 pub trait SignalStore: Send + Sync + fmt::Debug {
     /// Signals held (name, sid, layout, time unit) and dictionaries.
     fn catalog(&self) -> &Catalog;

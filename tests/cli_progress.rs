@@ -7,11 +7,7 @@ mod common;
 use std::process::{Command, Output};
 
 fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_inframed"));
-    for a in args {
-        c.arg(a);
-    }
-    c.output().unwrap()
+    common::inframed(env!("CARGO_BIN_EXE_inframed"), args)
 }
 
 /// Runs `inframed ARGS` on a pseudo-terminal; its output (stdout and stderr together), or

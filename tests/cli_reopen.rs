@@ -5,14 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_inframed"));
-    for a in args {
-        c.arg(a);
-    }
-    c.output().unwrap()
+    common::inframed(env!("CARGO_BIN_EXE_inframed"), args)
 }
 
 fn ok(o: Output, what: &str) -> Vec<u8> {

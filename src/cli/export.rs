@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use inframed::backend::{self, Container, ExportOptions};
 use inframed::SignalStore;
 
-use crate::cli::progress::{self, Counted};
+use crate::cli::progress;
 use crate::cli::RepoArgs;
 
 #[derive(clap::Args, Debug)]
@@ -118,15 +118,6 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         )
     })?;
     let repo = a.repo.open()?;
-    let bar = progress::bar(0, &format!("export --to {}", a.to));
-    let counted;
-    let store: &dyn SignalStore = match &bar {
-        Some(b) => {
-            counted = Counted::new(&repo, b.clone());
-            &counted
-        }
-        None => &repo,
-    };
     let options = ExportOptions {
         codec: a.codec,
         deflate: a.deflate,
@@ -134,9 +125,9 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         shard_max_size: a.shard_size,
         force: a.force,
     };
-    let result = backend::export(kind, store, &a.out, &options);
-    progress::finish(bar);
-    result?;
+    progress::counting(&repo, &format!("export --to {}", a.to), |store| {
+        backend::export(kind, store, &a.out, &options)
+    })?;
     Ok(())
 }
 
@@ -191,16 +182,7 @@ fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
         Some(c) => Metadata::from_config(c)?,
         None => Metadata::from_catalog(&name, repo.catalog()),
     };
-    let bar = progress::bar(0, &format!("export --to {}", a.to));
-    let counted;
-    let store: &dyn SignalStore = match &bar {
-        Some(b) => {
-            counted = Counted::new(&repo, b.clone());
-            &counted
-        }
-        None => &repo,
-    };
-    let config = match target {
+    let write = |store: &dyn SignalStore| match target {
         NativeTarget::Mode3 | NativeTarget::Transpose => {
             let mut o = Mode3Options::new(&name, repo.catalog());
             o.metadata = metadata;
@@ -216,8 +198,7 @@ fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
             write_legacy(store, &a.out, &o)
         }
     };
-    progress::finish(bar);
-    let config = config?;
+    let config = progress::counting(&repo, &format!("export --to {}", a.to), write)?;
     let mut out = io::stdout().lock();
     writeln!(out, "{}", config.display())?;
     Ok(())

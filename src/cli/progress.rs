@@ -65,6 +65,23 @@ pub(crate) fn finish(bar: Option<ProgressBar>) {
     }
 }
 
+/// Runs `write` over `store`, through a [`Counted`] store drawing a bar labelled `what` when
+/// progress is on; the bar is cleared whatever `write` returns.
+pub(crate) fn counting<T>(
+    store: &dyn SignalStore,
+    what: &str,
+    write: impl FnOnce(&dyn SignalStore) -> T,
+) -> T {
+    match bar(0, what) {
+        Some(b) => {
+            let result = write(&Counted::new(store, b.clone()));
+            b.finish_and_clear();
+            result
+        }
+        None => write(store),
+    }
+}
+
 /// A store that advances a bar by one step per `(pid, signal)` read, so that writers which
 /// read through [`SignalStore`] show progress without knowing about it (the library never
 /// draws). Total: pids × signals; a whole-signal `scan` counts as one step per pid.

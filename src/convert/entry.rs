@@ -23,9 +23,9 @@ use crate::error::Result;
 /// [`ConvertReport::warnings`].
 ///
 /// # Errors
-/// [`Error::Open`] / [`Error::Parse`] for the config, signals file, dictionaries and inputs;
-/// [`Error::Backend`] with a [`ConvertError`] for a refused load (thresholds, an unsorted file,
-/// an unknown forced signal, an output directory that is not a repository); [`Error::Io`].
+/// [`Error::Open`](crate::Error::Open) / [`Error::Parse`](crate::Error::Parse) for the config, signals file, dictionaries and inputs;
+/// [`Error::Backend`](crate::Error::Backend) with a [`ConvertError`] for a refused load (thresholds, an unsorted file,
+/// an unknown forced signal, an output directory that is not a repository); [`Error::Io`](crate::Error::Io).
 pub fn convert(config: &Path, options: &ConvertOptions) -> Result<ConvertReport> {
     let cfg = ConvertConfig::read(config)?;
     let outdir = options.outdir.clone().unwrap_or_else(|| cfg.outdir.clone());

@@ -8,7 +8,7 @@ pub mod sparse;
 mod store;
 pub mod transpose;
 pub mod write;
-/// The former name of [`write`], kept for code written against it.
+/// The former name of [`write`](mod@write), kept for code written against it.
 pub use write as writer;
 
 pub use config::NativeConfig;

@@ -242,3 +242,13 @@ pub fn conformance(store: &dyn SignalStore, reference: &dyn SignalStore) {
         }
     });
 }
+
+/// Runs the `inframed` binary of this build with `args`. Only for test files that declare
+/// the binary (integration tests: `CARGO_BIN_EXE_inframed` is set for them).
+pub fn inframed(bin: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) -> std::process::Output {
+    let mut c = std::process::Command::new(bin);
+    for a in args {
+        c.arg(a);
+    }
+    c.output().unwrap()
+}

@@ -122,7 +122,7 @@ fn mapping_error(path: &Path, context: impl Into<String>, what: impl Into<String
 }
 
 impl TrxStore {
-    /// Opens a TRX written by [`export`] (any form).
+    /// Opens a TRX written by [`export`](crate::backend::trx::export) (any form).
     ///
     /// # Errors
     /// [`Error::Open`]; [`Error::Backend`] with [`TrxError::NotPatientFile`],

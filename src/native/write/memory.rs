@@ -59,7 +59,7 @@ impl RepositoryWriter {
     /// repository config (name, `PREFIX`, texts byte for byte), with no elements yet.
     ///
     /// # Errors
-    /// [`Error::Open`], [`Error::Parse`] of the config and its texts.
+    /// [`Error::Open`](crate::Error::Open), [`Error::Parse`](crate::Error::Parse) of the config and its texts.
     pub fn from_config(config: impl AsRef<Path>) -> Result<RepositoryWriter> {
         let NativeConfig {
             config, catalog, ..
@@ -98,7 +98,7 @@ impl RepositoryWriter {
     /// Appends elements (whole elements of the signal's layout, little-endian) to `(pid, sid)`.
     ///
     /// # Errors
-    /// [`Error::UnknownSid`]; [`Error::InvalidInput`] for a partial element or a pid beyond
+    /// [`Error::UnknownSid`](crate::Error::UnknownSid); [`Error::InvalidInput`](crate::Error::InvalidInput) for a partial element or a pid beyond
     /// `i32`.
     pub fn add(&mut self, pid: Pid, sid: Sid, elements: &[u8]) -> Result<()> {
         let info = self.catalog.by_sid(sid)?;
@@ -117,7 +117,7 @@ impl RepositoryWriter {
     /// Adds a patient to `_all_pids.list` even if it has no elements.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a pid beyond `i32`.
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a pid beyond `i32`.
     pub fn add_pid(&mut self, pid: Pid) -> Result<()> {
         check_pid(pid)?;
         self.pids.insert(pid);
