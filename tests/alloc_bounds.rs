@@ -287,3 +287,34 @@ fn chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[test]
+fn iac_arrow_table_declaring_huge_buffers_is_refused() {
+    use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
+    use inframed::backend::iac::arrow_array::{ArrayRef, RecordBatch, UInt64Array};
+    use inframed::backend::iac::IpcTable;
+    use std::sync::Arc;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // A zstd-compressed IPC stream of one u64 column of 1000 rows (8000 bytes declared).
+    let col: ArrayRef = Arc::new(UInt64Array::from_iter_values(0..1000));
+    let batch = RecordBatch::try_from_iter([("n", col)]).unwrap();
+    let opts = IpcWriteOptions::default()
+        .try_with_compression(Some(arrow_ipc::CompressionType::ZSTD))
+        .unwrap();
+    let mut w = StreamWriter::try_new_with_options(Vec::new(), &batch.schema(), opts).unwrap();
+    w.write(&batch).unwrap();
+    w.finish().unwrap();
+    let mut stream = w.into_inner().unwrap();
+    assert_eq!(IpcTable::from_ipc_stream(&stream).unwrap().num_rows(), 1000);
+    // The values buffer's 8-byte uncompressed-length prefix: 8000 → 1 GiB - 1.
+    let at = stream
+        .windows(8)
+        .rposition(|w| w == 8000i64.to_le_bytes())
+        .unwrap();
+    stream[at..at + 8].copy_from_slice(&((1i64 << 30) - 1).to_le_bytes());
+    let input = stream.len();
+    let (r, peak) = peak_of(|| IpcTable::from_ipc_stream(&stream));
+    let e = chain(&r.unwrap_err());
+    assert!(e.contains("declare"), "{e}");
+    assert_bounded("iac arrow declared lengths", input, peak);
+}
