@@ -141,7 +141,7 @@ fn trx_member_announcing_gigabytes_is_refused_before_inflating() {
     let z = zip_with_declared_size(&trx_members(TRX_HEADER.into()), "header.json", u32::MAX - 1);
     let input = z.len();
     let (r, peak) = peak_of(|| inframed::backend::trx::TrxFile::from_zip_bytes("bomb.trx", z));
-    let e = chain(&r.unwrap_err());
+    let e = common::error_chain(&r.unwrap_err());
     assert!(e.contains("header.json") && e.contains("4294967294"), "{e}");
     assert_bounded("trx declared size", input, peak);
 }
@@ -157,7 +157,7 @@ fn trx_member_inflating_past_its_declared_size_stops_there() {
     let input = z.len();
     assert!(input < 1 << 20, "deflated to {input}");
     let (r, peak) = peak_of(|| inframed::backend::trx::TrxFile::from_zip_bytes("bomb.trx", z));
-    let e = chain(&r.unwrap_err());
+    let e = common::error_chain(&r.unwrap_err());
     // Our bound, or the zip reader's own (it stops at the declared size too).
     assert!(
         e.contains("inflates to more than") || e.contains("larger than its declared"),
@@ -175,7 +175,7 @@ fn gnz_header_length_near_4_gib_is_refused() {
     b.resize(8192, b' ');
     let input = b.len();
     let (r, peak) = peak_of(|| inframed::backend::gnz::GnzFile::from_bytes(b));
-    let e = chain(&r.unwrap_err());
+    let e = common::error_chain(&r.unwrap_err());
     assert!(e.contains("byte 4"), "{e}");
     assert_bounded("gnz header length", input, peak);
 }
@@ -191,7 +191,7 @@ fn iac_header_length_near_4_gib_is_refused() {
     b.resize(HEADER_BYTES as usize + 1024, 0);
     let input = b.len();
     let (r, peak) = peak_of(|| Pack::from_bytes(b));
-    let e = chain(&r.unwrap_err());
+    let e = common::error_chain(&r.unwrap_err());
     assert!(e.contains("byte 8"), "{e}");
     assert_bounded("iac header length", input, peak);
 }
@@ -226,7 +226,7 @@ fn tar_member_size_beyond_the_shard_is_refused() {
     shard.resize(2048, 0);
     let input = shard.len();
     let (r, peak) = peak_of(|| Fold::from_bytes::<Vec<u8>>("x", None, vec![shard]));
-    let e = chain(&r.unwrap_err());
+    let e = common::error_chain(&r.unwrap_err());
     assert!(e.contains("byte 1024"), "{e}");
     assert_bounded("tar member size", input, peak);
 }
@@ -263,13 +263,13 @@ fn npy_header_length_near_4_gib_is_refused() {
     let (errors, peak) = peak_of(|| {
         let store = match open_container(Container::Itar, &out) {
             Ok(s) => s,
-            Err(e) => return vec![chain(&e)],
+            Err(e) => return vec![common::error_chain(&e)],
         };
         let mut errors = Vec::new();
         for &pid in store.pids() {
             for s in store.catalog().signals() {
                 if let Err(e) = store.signal(pid, s.sid) {
-                    errors.push(chain(&e));
+                    errors.push(common::error_chain(&e));
                 }
             }
         }
@@ -280,14 +280,33 @@ fn npy_header_length_near_4_gib_is_refused() {
     assert_bounded("npy header length", input, peak);
 }
 
-/// The error and its sources, `: `-joined (as the command line prints them).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
+#[test]
+fn iac_arrow_table_declaring_huge_buffers_is_refused() {
+    use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
+    use inframed::backend::iac::arrow_array::{ArrayRef, RecordBatch, UInt64Array};
+    use inframed::backend::iac::IpcTable;
+    use std::sync::Arc;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // A zstd-compressed IPC stream of one u64 column of 1000 rows (8000 bytes declared).
+    let col: ArrayRef = Arc::new(UInt64Array::from_iter_values(0..1000));
+    let batch = RecordBatch::try_from_iter([("n", col)]).unwrap();
+    let opts = IpcWriteOptions::default()
+        .try_with_compression(Some(arrow_ipc::CompressionType::ZSTD))
+        .unwrap();
+    let mut w = StreamWriter::try_new_with_options(Vec::new(), &batch.schema(), opts).unwrap();
+    w.write(&batch).unwrap();
+    w.finish().unwrap();
+    let mut stream = w.into_inner().unwrap();
+    assert_eq!(IpcTable::from_ipc_stream(&stream).unwrap().num_rows(), 1000);
+    // The values buffer's 8-byte uncompressed-length prefix: 8000 → 1 GiB - 1.
+    let at = stream
+        .windows(8)
+        .rposition(|w| w == 8000i64.to_le_bytes())
+        .unwrap();
+    stream[at..at + 8].copy_from_slice(&((1i64 << 30) - 1).to_le_bytes());
+    let input = stream.len();
+    let (r, peak) = peak_of(|| IpcTable::from_ipc_stream(&stream));
+    let e = common::error_chain(&r.unwrap_err());
+    assert!(e.contains("declare"), "{e}");
+    assert_bounded("iac arrow declared lengths", input, peak);
 }

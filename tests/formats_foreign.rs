@@ -94,13 +94,13 @@ fn damaged_foreign_containers_fail_verify_naming_the_byte() {
     // A stored TRX: a byte of the positions member (after header.json), caught by its CRC.
     let trx = common::testdata("trx/a_stored.trx");
     let bad = damaged(d.path(), &trx, positions_byte(&trx));
-    let e = chain(&verify_container(&bad, None).unwrap_err());
+    let e = common::error_chain(&verify_container(&bad, None).unwrap_err());
     assert!(e.contains("positions") && e.contains("byte"), "{e}");
     assert!(e.to_lowercase().contains("crc"), "{e}");
     // A tar shard: a byte of the first header's name breaks its checksum (at byte 148).
     let tar = common::testdata("wds/pax/pax.tar");
     let bad = damaged(d.path(), &tar, 3);
-    let e = chain(&verify_container(&bad, None).unwrap_err());
+    let e = common::error_chain(&verify_container(&bad, None).unwrap_err());
     assert!(e.contains("byte 148"), "{e}");
     // An .iac pack: a byte of the first record, caught by its CRC-32.
     let iac = iac_fixture(d.path(), "brotli");
@@ -108,7 +108,7 @@ fn damaged_foreign_containers_fail_verify_naming_the_byte() {
     let data = pack.layout().data_offset as usize;
     drop(pack);
     let bad = damaged(d.path(), &iac, data + 1);
-    let e = chain(&verify_container(&bad, None).unwrap_err());
+    let e = common::error_chain(&verify_container(&bad, None).unwrap_err());
     assert!(e.contains("row 0") && e.contains("byte"), "{e}");
 }
 
@@ -171,21 +171,66 @@ fn gzip_shards_are_refused_saying_how_to_decompress() {
     gz.extend(&tar[..512]);
     let p = d.path().join("train-000000.tar.gz");
     std::fs::write(&p, gz).unwrap();
-    let e = chain(&inframed::backend::ls(&p, &mut Vec::new()).unwrap_err());
+    let e = common::error_chain(&inframed::backend::ls(&p, &mut Vec::new()).unwrap_err());
     assert!(
         e.contains("no random access") && e.contains("gzip -dc"),
         "{e}"
     );
 }
 
-/// The error and its sources, `: `-joined (as the command line prints them).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
+#[test]
+fn an_image_codec_pack_is_listed_with_its_codec_and_cat_says_unsupported() {
+    use inframed::backend::iac::{build_pack, Pack};
+    let d = tempfile::tempdir().unwrap();
+    let src = Pack::open(iac_fixture(d.path(), "brotli")).unwrap();
+    let mut header = src.header().clone();
+    for k in [
+        "format",
+        "version",
+        "header_bytes",
+        "slide_table_offset",
+        "slide_table_length",
+        "index_table_offset",
+        "index_table_length",
+        "data_offset",
+        "data_length",
+        "num_slides",
+        "num_records",
+        "codec_params",
+    ] {
+        header.remove(k);
     }
-    s
+    header.insert("codec".into(), "jpeg".into());
+    // JPEG-looking payloads (SOI marker), one per record.
+    let payloads: Vec<Vec<u8>> = (0..src.num_records())
+        .map(|i| [b"\xff\xd8\xff\xe0".as_slice(), &[i as u8; 32]].concat())
+        .collect();
+    let p = d.path().join("tiles.iac");
+    build_pack(
+        &p,
+        &header,
+        src.slide_table(),
+        src.index_table(),
+        &payloads,
+        false,
+    )
+    .unwrap();
+    // verify checks the CRCs (decoding is out of scope); info names the codec.
+    let summary = verify_container(&p, None).unwrap();
+    assert!(summary.contains("codec jpeg"), "{summary}");
+    let out = inframed(&["info", p.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("codec\tjpeg"), "{stdout}");
+    let out = inframed(&["cat", p.to_str().unwrap(), "0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("codec jpeg") && stderr.contains("not supported"),
+        "{stderr}"
+    );
 }

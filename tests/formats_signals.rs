@@ -15,17 +15,7 @@ fn two_signal_lines_read_both_files() {
     let repo = Repository::open(&path).unwrap();
     // Every signal of the golden repository, from the two files together, reading the same.
     let golden = common::golden_repo();
-    let names = |r: &Repository| {
-        let mut v: Vec<String> = r
-            .catalog()
-            .signals()
-            .iter()
-            .map(|s| s.name.clone())
-            .collect();
-        v.sort();
-        v
-    };
-    assert_eq!(names(&repo), names(&golden));
+    assert_eq!(signal_names(&repo), signal_names(&golden));
     common::conformance(&repo, &golden);
 }
 
@@ -36,18 +26,6 @@ fn a_bare_name_line_is_an_error_naming_file_and_line() {
     assert!(matches!(e, Error::Parse { line: 14, .. }), "{e:?}");
     let msg = e.to_string();
     assert!(msg.contains("bare.signals:14"), "{msg}");
-}
-
-/// The error and its sources, `: `-joined (as the command line prints them).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 fn parse(files: &[(&str, &str)]) -> inframed::Result<SignalsFile> {
@@ -110,7 +88,7 @@ fn redefinitions_across_files() {
         "\nSIGNAL\tZ\t1\t1\n",
         "\nSIGNAL\tA\t1\t0\n",
     ] {
-        let e = chain(&parse(&[("a.signals", a), ("b.signals", b)]).unwrap_err());
+        let e = common::error_chain(&parse(&[("a.signals", a), ("b.signals", b)]).unwrap_err());
         assert!(
             e.starts_with("b.signals:2:") && e.contains("a.signals:1"),
             "{b:?}: {e}"

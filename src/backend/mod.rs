@@ -236,6 +236,10 @@ pub fn describe_container(
 /// without the `INFRAMED` key, a GNZ without `metadata.inframed`, a tar dataset without the
 /// patient metadata member; an `.iac` pack of another payload type opens as an empty store
 /// instead): the cue for `info` and `verify` to describe or check the container itself.
+#[cfg_attr(
+    not(any(feature = "gnz", feature = "trx", feature = "itar")),
+    allow(unused_variables)
+)]
 pub fn is_foreign(e: &Error) -> bool {
     #[cfg(feature = "trx")]
     if let Some(trx::TrxError::NotPatientFile) = backend_source::<trx::TrxError>(e) {

@@ -252,3 +252,15 @@ pub fn inframed(bin: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) -> std::process
     }
     c.output().unwrap()
 }
+
+/// An error and its sources, `: `-joined (as the command line prints them).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -188,7 +188,12 @@ impl Codec {
     /// `io::Error` from the decoder (`InvalidData` for a damaged stream, or when `limit` is
     /// exceeded); `Unsupported` for [`Codec::Other`].
     pub fn decode(&self, stored: &[u8], limit: Option<u64>) -> io::Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(limit.unwrap_or(0).min(1 << 30) as usize);
+        // Pre-allocate no more than the stored bytes can plausibly justify: a record declaring a
+        // huge size grows its buffer only as decoded bytes actually arrive.
+        let plausible = (stored.len() as u64)
+            .saturating_mul(64)
+            .saturating_add(1 << 16);
+        let mut out = Vec::with_capacity(limit.unwrap_or(0).min(plausible).min(1 << 30) as usize);
         let cap = limit.map_or(u64::MAX, |l| l.saturating_add(1));
         match self {
             Codec::None => out.extend_from_slice(stored),
@@ -200,7 +205,7 @@ impl Codec {
             Codec::Zstd { .. } => match limit {
                 // Known size: one-shot into a buffer of exactly that capacity (a larger output
                 // is an error); every frame of the record, like the original's `decode_all`.
-                Some(l) if l <= ZSTD_ONE_SHOT_MAX => {
+                Some(l) if l <= ZSTD_ONE_SHOT_MAX && l <= plausible => {
                     out = zstd::bulk::decompress(stored, l as usize)?;
                 }
                 _ => {

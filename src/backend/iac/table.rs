@@ -218,6 +218,14 @@ impl IpcTable {
 /// size is taken as damage rather than allocated).
 const MAX_DECOMPRESSED_BUFFER: i64 = 1 << 30;
 
+/// The decompressed sizes all compressed buffers of one stream declare may add up to at most
+/// this many times the stream's length (or [`MIN_DECOMPRESSED_BUDGET`]): `arrow-ipc` allocates
+/// each declared size before decompressing, so a few bytes announcing gigabytes are refused.
+const MAX_DECOMPRESSION_RATIO: u64 = 4096;
+
+/// The least total decompressed size a stream may declare, whatever its length.
+const MIN_DECOMPRESSED_BUDGET: u64 = 64 << 20;
+
 fn ipc_err(what: String) -> IacError {
     IacError::Arrow(arrow_schema::ArrowError::IpcError(what))
 }
@@ -228,6 +236,10 @@ fn ipc_err(what: String) -> IacError {
 fn check_stream(bytes: &[u8]) -> Result<(), IacError> {
     let mut pos = 0usize;
     let mut schema: Option<Schema> = None;
+    let budget = (bytes.len() as u64)
+        .saturating_mul(MAX_DECOMPRESSION_RATIO)
+        .max(MIN_DECOMPRESSED_BUDGET);
+    let mut declared_total = 0u64;
     let word = |at: usize| -> Result<i32, IacError> {
         bytes
             .get(at..at + 4)
@@ -313,6 +325,14 @@ fn check_stream(bytes: &[u8]) -> Result<(), IacError> {
                     let declared = i64::from_le_bytes(span[..8].try_into().unwrap_or([0; 8]));
                     if declared != -1 && !(0..=MAX_DECOMPRESSED_BUFFER).contains(&declared) {
                         return Err(at(&format!("compressed buffer declares {declared} bytes")));
+                    }
+                    declared_total = declared_total.saturating_add(declared.max(0) as u64);
+                    if declared_total > budget {
+                        return Err(at(&format!(
+                            "compressed buffers declare {declared_total} bytes in all, more \
+                             than {budget} for a {}-byte stream",
+                            bytes.len()
+                        )));
                     }
                 }
                 spans.push(span.len());
