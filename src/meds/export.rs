@@ -101,6 +101,8 @@ struct DataBatches<'a> {
     next: usize,
     rows: usize,
     codes: &'a mut BTreeMap<String, String>,
+    /// `(signal, category)` → code, so that a code is formatted once.
+    cache: hashbrown::HashMap<(usize, i64), String>,
     events: u64,
     untimed: u64,
 }
@@ -162,24 +164,25 @@ impl DataBatches<'_> {
             let e = &vectors[ev.signal][ev.element * size..(ev.element + 1) * size];
             let (code_ch, num_ch) = roles(self.plan, ev.signal);
             let vals = s.layout.value_channels();
-            let name = code_ch.map(|c| {
-                let v = read_int(vals[c].ty, &e[vals[c].offset..]);
-                s.names.get(&v).cloned().unwrap_or_else(|| v.to_string())
-            });
-            let code = code_of(&s.name, name.as_deref());
-            if !self.codes.contains_key(&code) {
+            let cat = code_ch.map(|c| read_int(vals[c].ty, &e[vals[c].offset..]));
+            let key = (ev.signal, cat.unwrap_or(i64::MIN));
+            if !self.cache.contains_key(&key) {
+                let name = cat.map(|v| s.names.get(&v).cloned().unwrap_or_else(|| v.to_string()));
+                let code = code_of(&s.name, name.as_deref());
                 let description = match &name {
                     Some(n) => format!("{}: {n}", s.name),
                     None => s.name.clone(),
                 };
                 self.codes.insert(code.clone(), description);
+                self.cache.insert(key, code);
             }
+            let code = &self.cache[&key];
             if ev.time.is_none() && !s.layout.time_channels().is_empty() {
                 self.untimed += 1;
             }
             b.subject.append_value(pid.0 as i64);
             b.time.append_option(ev.time);
-            b.code.append_value(&code);
+            b.code.append_value(code);
             // NaN (a missing value) is a null numeric_value.
             b.numeric.append_option(
                 num_ch
@@ -290,6 +293,7 @@ pub fn export_meds(
             next: 0,
             rows: options.row_group_rows.max(1),
             codes: &mut codes,
+            cache: hashbrown::HashMap::new(),
             events: 0,
             untimed: 0,
         };

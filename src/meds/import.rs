@@ -413,8 +413,13 @@ impl Cursor {
     }
 }
 
-/// One element being built: its sort key and bytes.
-type Pending = Vec<(i64, Vec<u8>)>;
+/// One subject's elements of one signal: `(time key, arrival)` and the element bytes in
+/// arrival order.
+#[derive(Clone, Debug, Default)]
+struct Pending {
+    keys: Vec<(i64, u32)>,
+    bytes: Vec<u8>,
+}
 
 /// Converts a time in µs since 1970 into `unit` (`Date` or `Minutes`); `None` outside `i32`.
 fn stored_time(unit: TimeUnit, micros: i64) -> Option<(i32, bool)> {
@@ -491,7 +496,9 @@ pub fn import_meds(
     }
     let mut summary = MedsImportSummary::default();
     let mut rounded = vec![0u64; signals.len()];
-    let mut pending: Vec<Pending> = vec![Vec::new(); signals.len()];
+    let mut pending: Vec<Pending> = vec![Pending::default(); signals.len()];
+    let mut scratch = Vec::new();
+    let mut sorted = Vec::new();
     loop {
         let mut next: Option<i64> = None;
         for c in &mut cursors {
@@ -503,7 +510,14 @@ pub fn import_meds(
         for c in &mut cursors {
             while c.peek(&mut errors)? == Some(subject) {
                 let i = c.pos;
-                let why = element(c, i, &signals, &roles, &mut pending, &mut rounded);
+                let why = element(
+                    c,
+                    i,
+                    (&signals, &roles),
+                    &mut pending,
+                    &mut rounded,
+                    &mut scratch,
+                );
                 c.rows += 1;
                 if let Some(why) = why {
                     c.bad += 1;
@@ -515,14 +529,25 @@ pub fn import_meds(
         let pid = Pid(subject as u32);
         let mut any = false;
         for (k, p) in pending.iter_mut().enumerate() {
-            if p.is_empty() {
+            if p.keys.is_empty() {
                 continue;
             }
-            p.sort_by_key(|(t, _)| *t);
-            let bytes: Vec<u8> = p.iter().flat_map(|(_, b)| b.iter().copied()).collect();
-            summary.events += p.len() as u64;
-            w.push(pid, signals[k].sid, &bytes)?;
-            p.clear();
+            summary.events += p.keys.len() as u64;
+            if p.keys.windows(2).all(|w| w[0].0 <= w[1].0) {
+                w.push(pid, signals[k].sid, &p.bytes)?;
+            } else {
+                // Stable by arrival: the key pairs are unique.
+                p.keys.sort_unstable();
+                let size = signals[k].size();
+                sorted.clear();
+                for &(_, at) in &p.keys {
+                    let at = at as usize * size;
+                    sorted.extend_from_slice(&p.bytes[at..at + size]);
+                }
+                w.push(pid, signals[k].sid, &sorted)?;
+            }
+            p.keys.clear();
+            p.bytes.clear();
             any = true;
         }
         if any {
@@ -572,16 +597,16 @@ pub fn import_meds(
 fn element(
     c: &Cursor,
     i: usize,
-    signals: &[SignalSpec],
-    roles: &HashMap<String, CodeRole>,
+    (signals, roles): (&[SignalSpec], &HashMap<String, CodeRole>),
     pending: &mut [Pending],
     rounded: &mut [u64],
+    e: &mut Vec<u8>,
 ) -> Option<&'static str> {
     let chunk = &c.chunk.as_ref().expect("chunk").1;
     let code = chunk.code(i).expect("checked");
     let role = &roles[code];
     let s = &signals[role.signal];
-    let mut e = Vec::with_capacity(s.size());
+    e.clear();
     let mut key = 0i64;
     if s.timed {
         let Some(t) = chunk.time[i] else {
@@ -632,6 +657,8 @@ fn element(
         let v = col.and_then(|j| chunk.values[j][i]).unwrap_or(0.0);
         e.extend_from_slice(&v.to_le_bytes());
     }
-    pending[role.signal].push((key, e));
+    let p = &mut pending[role.signal];
+    p.keys.push((key, p.keys.len() as u32));
+    p.bytes.extend_from_slice(e);
     None
 }
