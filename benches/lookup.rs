@@ -163,6 +163,13 @@ fn scan(c: &mut Criterion) {
             total
         })
     });
+    g.bench_function("mode3_par_scan", |b| {
+        b.iter(|| {
+            native
+                .par_scan(sid, || 0.0, |t, _, bytes| *t += sum(bytes), |a, b| a + b)
+                .unwrap()
+        })
+    });
     g.bench_function("mode3_get_per_pid", |b| {
         b.iter(|| {
             native
