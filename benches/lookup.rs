@@ -214,6 +214,9 @@ struct FlatTable {
 
 const EMPTY: u64 = u64::MAX;
 
+/// A key and its `(element offset, byte length)`.
+type Entry = ((Pid, Sid), (u32, u32));
+
 impl FlatTable {
     fn key(pid: Pid, sid: Sid) -> u64 {
         ((pid.0 as u64) << 32) | sid.0 as u64
@@ -223,7 +226,7 @@ impl FlatTable {
         (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }
 
-    fn new(entries: &[((Pid, Sid), (u32, u32))]) -> FlatTable {
+    fn new(entries: &[Entry]) -> FlatTable {
         let bits = (entries.len() * 2)
             .next_power_of_two()
             .trailing_zeros()
@@ -298,7 +301,7 @@ fn batched(c: &mut Criterion) {
     let pairs = inframed::synth::existing_pairs(&repo).unwrap();
     let keys = inframed::synth::sample_keys(&repo, &pairs, 1 << 16, 11, 10);
     let mut at = 0u32;
-    let entries: Vec<((Pid, Sid), (u32, u32))> = pairs
+    let entries: Vec<Entry> = pairs
         .iter()
         .map(|&(p, s)| {
             let len = native.get_bytes(p, s).unwrap().len() as u32;
