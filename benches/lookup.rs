@@ -171,6 +171,13 @@ fn scan(c: &mut Criterion) {
             total
         })
     });
+    g.bench_function("mode3_par_scan", |b| {
+        b.iter(|| {
+            native
+                .par_scan(sid, || 0.0, |t, _, bytes| *t += sum(bytes), |a, b| a + b)
+                .unwrap()
+        })
+    });
     g.bench_function("mode3_get_per_pid", |b| {
         b.iter(|| {
             native
@@ -214,6 +221,9 @@ struct FlatTable {
 }
 
 const EMPTY: u64 = u64::MAX;
+
+/// A key and its `(element offset, byte length)`.
+type Entry = ((Pid, Sid), (u32, u32));
 
 impl FlatTable {
     fn key(pid: Pid, sid: Sid) -> u64 {
@@ -299,7 +309,7 @@ fn batched(c: &mut Criterion) {
     let pairs = inframed::synth::existing_pairs(&repo).unwrap();
     let keys = inframed::synth::sample_keys(&repo, &pairs, 1 << 16, 11, 10);
     let mut at = 0u32;
-    let entries: Vec<((Pid, Sid), (u32, u32))> = pairs
+    let entries: Vec<Entry> = pairs
         .iter()
         .map(|&(p, s)| {
             let len = native.get_bytes(p, s).unwrap().len() as u32;

@@ -159,7 +159,9 @@ impl Repository {
     /// # Errors
     /// [`Error::UnknownSignal`]; [`Error::Corrupt`] if the index points outside the data.
     pub fn get(&self, pid: Pid, name: &str) -> Result<Signal<'_>> {
-        self.signal_by_name(pid, name)
+        // One probe by name gives sid and layout together (not a second one by sid).
+        let info = self.catalog().signal(name)?;
+        Signal::new(self.get_bytes(pid, info.sid)?, &info.layout, pid, info.sid)
     }
 
     /// One patient's vector of the signal `name` as a typed slice of `#[repr(C)]` elements

@@ -100,3 +100,46 @@ fn random_keys() {
         })
         .unwrap();
 }
+
+/// `NativeStore::par_scan` visits exactly what `scan` visits: every (pid, bytes) of every
+/// signal, each range's pids ascending (collected per range, then sorted by pid).
+#[test]
+fn par_scan_visits_what_scan_visits() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = SynthOptions {
+        patients: 14_000, // pids spread over more than one 1024-word range
+        seed: 9,
+        mean_events: 3,
+    };
+    let config = synth::write_repository(dir.path(), &o).unwrap();
+    let cfg = inframed::text::config::RepositoryConfig::read(&config).unwrap();
+    let (catalog, _) = inframed::repository::read_catalog(&cfg).unwrap();
+    let store = inframed::NativeStore::open(catalog, &cfg.prefix_path(), vec![]).unwrap();
+    let max_pid = store.pids().last().unwrap().0;
+    assert!(
+        max_pid > 2 * 64 * 1024,
+        "pids up to {max_pid}: one range only"
+    );
+    for info in store.catalog().signals() {
+        let mut want = Vec::new();
+        store
+            .scan(info.sid, &mut |p, b| want.push((p, b.to_vec())))
+            .unwrap();
+        let mut got = store
+            .par_scan(
+                info.sid,
+                Vec::new,
+                |v, p, b| v.push((p, b.to_vec())),
+                |mut a, b| {
+                    a.extend(b);
+                    a
+                },
+            )
+            .unwrap();
+        for w in got.windows(2) {
+            assert_ne!(w[0].0, w[1].0, "{}: pid visited twice", info.name);
+        }
+        got.sort_by_key(|x| x.0);
+        assert_eq!(got, want, "{}", info.name);
+    }
+}

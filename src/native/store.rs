@@ -44,6 +44,17 @@ pub struct NativeStore {
 /// registers and L1.
 const LANE: usize = 16;
 
+/// Maps `path`, `None` if it does not exist.
+fn map_if_present(path: &Path) -> Result<Option<Bytes>> {
+    match mmap::map(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(Error::Open { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn corrupt(path: &Path) -> impl Fn((u64, DecodeError)) -> Error + '_ {
     move |(offset, source)| Error::corrupt(path, offset, source)
 }
@@ -59,24 +70,26 @@ impl NativeStore {
         let mut files = Vec::with_capacity(catalog.signals().len());
         for info in catalog.signals() {
             let (data_path, idx_path) = signal_paths(prefix, &info.name);
-            let (has_data, has_idx) = (data_path.exists(), idx_path.exists());
-            if !has_data && !has_idx {
-                files.push(None);
-                continue;
-            }
-            if has_data != has_idx {
-                let (present, missing) = if has_data {
-                    (&data_path, &idx_path)
-                } else {
-                    (&idx_path, &data_path)
-                };
-                return Err(Error::Inconsistent {
-                    path: present.clone(),
-                    source: DecodeError::Missing(missing.display().to_string()),
-                });
-            }
-            let idx = mmap::map(&idx_path)?;
-            let data = mmap::map(&data_path)?;
+            // Mapped straight away, absence learnt from the open (no `stat` per file first:
+            // open is a handful of syscalls per signal).
+            let (idx, data) = match (map_if_present(&idx_path)?, map_if_present(&data_path)?) {
+                (None, None) => {
+                    files.push(None);
+                    continue;
+                }
+                (Some(idx), Some(data)) => (idx, data),
+                (idx, _) => {
+                    let (present, missing) = if idx.is_none() {
+                        (&data_path, &idx_path)
+                    } else {
+                        (&idx_path, &data_path)
+                    };
+                    return Err(Error::Inconsistent {
+                        path: present.clone(),
+                        source: DecodeError::Missing(missing.display().to_string()),
+                    });
+                }
+            };
             files.push(Some(Self::check_signal(
                 info.sid,
                 info.layout.size(),
@@ -251,6 +264,102 @@ impl NativeStore {
         Ok(self
             .files(sid)?
             .map_or(&[][..], |f| &f.data.as_slice()[DATA_BASE as usize..]))
+    }
+
+    /// The patients of bitmap words `words` of a signal, in pid order: set bits by
+    /// `leading_zeros`, element starts as an aligned `&[u32]`, the first key's data index from
+    /// the word's count (so any word range can be walked on its own, as `par_scan` does).
+    fn scan_words(
+        f: &SignalFiles,
+        words: std::ops::Range<usize>,
+        visit: &mut dyn FnMut(Pid, &[u8]),
+    ) -> Result<()> {
+        let (idx, data) = (f.idx.as_slice(), f.data.as_slice());
+        let sp = &f.index.sparse;
+        let factor = f.index.factor as usize;
+        let elements = &data[DATA_BASE as usize..];
+        // data[1..] are the element starts; the entries are 4-aligned in a mapped `.idx`, so
+        // view them as u32 (a copy only for unaligned in-memory bytes).
+        let raw = &idx[sp.data_at(1)..sp.data_at(sp.n_data)];
+        let starts: Cow<'_, [u32]> = match bytemuck::try_cast_slice::<u8, u32>(raw) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => Cow::Owned(
+                raw.chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            ),
+        };
+        let mut k = match words.start {
+            0 => 0,
+            w => crate::native::sparse::u32_at(idx, sp.word_offsets(w).1).unwrap_or(0) as usize,
+        };
+        for w in words {
+            let mut word = crate::native::sparse::u64_at(idx, sp.words_off + 8 * w).unwrap_or(0);
+            while word != 0 {
+                let bit = word.leading_zeros();
+                word &= !(1u64 << (63 - bit));
+                let Some(&start) = starts.get(k) else {
+                    return Err(Error::corrupt(
+                        &f.idx_path,
+                        sp.counts_off as u64,
+                        DecodeError::Other("more keys than data entries".into()),
+                    ));
+                };
+                let end = starts
+                    .get(k + 1)
+                    .copied()
+                    .unwrap_or(start.wrapping_add(f.index.last_len));
+                let (from, to) = (start as usize * factor, end as usize * factor);
+                match elements.get(from..to) {
+                    Some(b) => visit(Pid(sp.min + (w as u32) * 64 + bit), b),
+                    None => {
+                        return Err(Error::corrupt(
+                            &f.idx_path,
+                            sp.data_at(k + 1) as u64,
+                            DecodeError::OutOfBounds {
+                                start: 4 + from as u64,
+                                end: 4 + to as u64,
+                                len: data.len() as u64,
+                            },
+                        ))
+                    }
+                }
+                k += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds every patient's non-empty vector of `sid` on all rayon threads: the signal's
+    /// bitmap is cut into word ranges (each walked as [`SignalStore::scan`] walks the whole),
+    /// `fold` runs per range from `identity()`, and `reduce` combines the ranges' results in
+    /// no particular grouping (pids within a range are visited ascending).
+    ///
+    /// # Errors
+    /// As [`SignalStore::scan`].
+    pub fn par_scan<A, I, F, R>(&self, sid: Sid, identity: I, fold: F, reduce: R) -> Result<A>
+    where
+        A: Send,
+        I: Fn() -> A + Sync + Send,
+        F: Fn(&mut A, Pid, &[u8]) + Sync + Send,
+        R: Fn(A, A) -> A + Sync + Send,
+    {
+        use rayon::prelude::*;
+        let Some(f) = self.files(sid)? else {
+            return Ok(identity());
+        };
+        /// Bitmap words per task: 64k pids, a few hundred kB of elements.
+        const WORDS: usize = 1024;
+        let n = f.index.sparse.n_words;
+        (0..n.div_ceil(WORDS))
+            .into_par_iter()
+            .map(|c| {
+                let mut acc = identity();
+                let words = c * WORDS..((c + 1) * WORDS).min(n);
+                Self::scan_words(f, words, &mut |p, b| fold(&mut acc, p, b))?;
+                Ok(acc)
+            })
+            .try_reduce(&identity, |a, b| Ok(reduce(a, b)))
     }
 
     /// One lane of [`SignalStore::get_many`]: three passes over the keys, each issuing the
@@ -479,60 +588,10 @@ impl SignalStore for NativeStore {
     }
 
     fn scan(&self, sid: Sid, visit: &mut dyn FnMut(Pid, &[u8])) -> Result<()> {
-        let Some(f) = self.files(sid)? else {
-            return Ok(());
-        };
-        let (idx, data) = (f.idx.as_slice(), f.data.as_slice());
-        let sp = &f.index.sparse;
-        let factor = f.index.factor as usize;
-        let elements = &data[DATA_BASE as usize..];
-        // data[1..] are the element starts; the entries are 4-aligned in a mapped `.idx`, so
-        // view them as u32 (a copy only for unaligned in-memory bytes).
-        let raw = &idx[sp.data_at(1)..sp.data_at(sp.n_data)];
-        let starts: Cow<'_, [u32]> = match bytemuck::try_cast_slice::<u8, u32>(raw) {
-            Ok(s) => Cow::Borrowed(s),
-            Err(_) => Cow::Owned(
-                raw.chunks_exact(4)
-                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
-            ),
-        };
-        let mut k = 0usize;
-        for w in 0..sp.n_words {
-            let mut word = crate::native::sparse::u64_at(idx, sp.words_off + 8 * w).unwrap_or(0);
-            while word != 0 {
-                let bit = word.leading_zeros();
-                word &= !(1u64 << (63 - bit));
-                let Some(&start) = starts.get(k) else {
-                    return Err(Error::corrupt(
-                        &f.idx_path,
-                        sp.counts_off as u64,
-                        DecodeError::Other("more keys than data entries".into()),
-                    ));
-                };
-                let end = starts
-                    .get(k + 1)
-                    .copied()
-                    .unwrap_or(start.wrapping_add(f.index.last_len));
-                let (from, to) = (start as usize * factor, end as usize * factor);
-                match elements.get(from..to) {
-                    Some(b) => visit(Pid(sp.min + (w as u32) * 64 + bit), b),
-                    None => {
-                        return Err(Error::corrupt(
-                            &f.idx_path,
-                            sp.data_at(k + 1) as u64,
-                            DecodeError::OutOfBounds {
-                                start: 4 + from as u64,
-                                end: 4 + to as u64,
-                                len: data.len() as u64,
-                            },
-                        ))
-                    }
-                }
-                k += 1;
-            }
+        match self.files(sid)? {
+            Some(f) => Self::scan_words(f, 0..f.index.sparse.n_words, visit),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn describe(&self) -> StoreDescription {
