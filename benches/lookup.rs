@@ -14,9 +14,6 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-
-/// A baseline table entry: key, then (element offset, element count).
-type Entry = ((Pid, Sid), (u32, u32));
 use inframed::native::legacy::{write_legacy, LegacyOptions};
 use inframed::native::transpose::TransposeStore;
 use inframed::native::write::build_transpose;
