@@ -191,3 +191,56 @@ fn a_trx_python_folder_without_extension() {
     assert_eq!(offsets, want_offsets);
     assert!(ls(&dir).contains("positions"));
 }
+
+/// A patient dataset whose shard holds one member twice (as `tar -r` appending a corrected
+/// copy leaves it): the later copy is read, and the duplicate reaches `Repository::warnings`
+/// (what the CLI prints), not only the fold's own list.
+#[test]
+fn a_duplicate_member_of_a_patient_dataset_warns_through_the_repository() {
+    use inframed::{Repository, SignalStore};
+    let golden = common::golden_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ds");
+    backend::export(Container::Itar, &golden, &out, &Default::default()).unwrap();
+    let shard = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "tar"))
+        .expect("a .tar shard");
+    // Rewrite the shard with its first member appended once more at the end.
+    let mut entries: Vec<(tar::Header, Vec<u8>)> = Vec::new();
+    let mut archive = tar::Archive::new(std::fs::File::open(&shard).unwrap());
+    for e in archive.entries().unwrap() {
+        let mut e = e.unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
+        entries.push((e.header().clone(), bytes));
+    }
+    let first = entries
+        .iter()
+        .find(|(h, _)| h.entry_type().is_file())
+        .cloned()
+        .expect("a file member");
+    let name = first.0.path().unwrap().to_string_lossy().into_owned();
+    entries.push(first);
+    let mut b = tar::Builder::new(Vec::new());
+    for (h, bytes) in &entries {
+        b.append(h, bytes.as_slice()).unwrap();
+    }
+    std::fs::write(&shard, b.into_inner().unwrap()).unwrap();
+    for e in std::fs::read_dir(&out).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|e| e == "taridx") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    assert!(!write_indexes(&out).unwrap().is_empty(), "index rebuilt");
+
+    let repo = Repository::open(&out).unwrap();
+    let w: Vec<String> = repo.warnings().iter().map(|w| w.to_string()).collect();
+    assert!(
+        w.iter().any(|m| m.contains("duplicate") && m.contains(&name)),
+        "no duplicate warning for {name}: {w:?}"
+    );
+    common::conformance(&repo, &golden);
+}
