@@ -101,7 +101,7 @@ pub fn balance(counts: &[u64], n: usize) -> Vec<std::ops::Range<usize>> {
     let len = counts.len();
     let n = n.clamp(1, len.max(1));
     if len == 0 {
-        return vec![0..0];
+        return std::iter::once(0..0).collect();
     }
     let mut cum = Vec::with_capacity(len);
     let mut acc = 0u64;
