@@ -210,7 +210,7 @@ class InframedReader(DataSourceReader):
             stream = rep.to_arrow(self.signal)
         else:
             stream = rep.to_arrow(self.signal, pids=np.asarray(sel))
-        target = pa.schema([pa.field(n, t, nullable=False) for n, _, t in self.columns])
+        target = pa.schema([pa.field(n, t) for n, _, t in self.columns])
         for batch in pa.RecordBatchReader.from_stream(stream):
             yield batch.cast(target)
 

@@ -28,6 +28,9 @@ struct Shard {
 pub struct ShardedStore {
     manifest_path: PathBuf,
     manifest: Manifest,
+    /// The first shard's catalog (every shard's is the same): held here so `catalog()` on
+    /// the lookup path is no further virtual call.
+    catalog: Catalog,
     shards: Vec<Shard>,
     pids: OnceLock<Vec<Pid>>,
     warnings: Vec<Warning>,
@@ -102,9 +105,11 @@ impl ShardedStore {
                 store,
             });
         }
+        let catalog = shards[0].store.catalog().clone();
         Ok(ShardedStore {
             manifest_path: path.to_path_buf(),
             manifest,
+            catalog,
             shards,
             pids: OnceLock::new(),
             warnings,
@@ -136,8 +141,9 @@ impl ShardedStore {
 }
 
 impl SignalStore for ShardedStore {
+    #[inline]
     fn catalog(&self) -> &Catalog {
-        self.shards[0].store.catalog()
+        &self.catalog
     }
 
     fn pids(&self) -> &[Pid] {
