@@ -239,7 +239,8 @@ fn a_duplicate_member_of_a_patient_dataset_warns_through_the_repository() {
     let repo = Repository::open(&out).unwrap();
     let w: Vec<String> = repo.warnings().iter().map(|w| w.to_string()).collect();
     assert!(
-        w.iter().any(|m| m.contains("duplicate") && m.contains(&name)),
+        w.iter()
+            .any(|m| m.contains("duplicate") && m.contains(&name)),
         "no duplicate warning for {name}: {w:?}"
     );
     common::conformance(&repo, &golden);

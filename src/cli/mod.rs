@@ -165,6 +165,9 @@ enum Command {
     #[command(after_help = "Example:\n  inframed synth /tmp/raw --patients 1000")]
     Synth(synth::Args),
     /// Pid-range shards (standalone MODE 3 repositories) and their manifest shards.json.
+    #[command(
+        after_help = "Example:\n  inframed shard testdata/inframed/small/repo/small.repository /tmp/sh --shards 4"
+    )]
     Shard(shard::Args),
     /// List a container's records, arrays or members.
     #[command(
