@@ -236,6 +236,32 @@ pub fn link_tree(from: &Path, to: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn errors_under_a_temp_sibling_name_the_target() {
+        let target = Path::new("/data/out");
+        let tmp = temp_name(target);
+        let e = Error::Io {
+            path: tmp.join("data/x.data"),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(
+            e.in_target(target).path(),
+            Some(Path::new("/data/out/data/x.data"))
+        );
+        let e = Error::Open {
+            path: tmp.clone(),
+            source: std::io::Error::other("x"),
+        };
+        assert_eq!(e.in_target(target).path(), Some(target));
+        // Another file beside the target is left as it is.
+        let other = Path::new("/data/out.tmp.notours/x");
+        let e = Error::Open {
+            path: other.into(),
+            source: std::io::Error::other("x"),
+        };
+        assert_eq!(e.in_target(target).path(), Some(other));
+    }
+
     use super::*;
 
     #[test]

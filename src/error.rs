@@ -1,7 +1,7 @@
 //! The crate's one public error type.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::ids::{Pid, Sid};
 use crate::layout::LayoutError;
@@ -222,6 +222,49 @@ impl std::fmt::Display for Warning {
     }
 }
 
+impl Error {
+    /// The file this error names, if it names one.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Error::Open { path, .. }
+            | Error::Io { path, .. }
+            | Error::Parse { path, .. }
+            | Error::Corrupt { path, .. }
+            | Error::Unsupported { path, .. }
+            | Error::Inconsistent { path, .. }
+            | Error::Backend { path, .. }
+            | Error::Occupied { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    fn path_mut(&mut self) -> Option<&mut PathBuf> {
+        match self {
+            Error::Open { path, .. }
+            | Error::Io { path, .. }
+            | Error::Parse { path, .. }
+            | Error::Corrupt { path, .. }
+            | Error::Unsupported { path, .. }
+            | Error::Inconsistent { path, .. }
+            | Error::Backend { path, .. }
+            | Error::Occupied { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// This error with its path under a writer's temporary sibling of `target`
+    /// (`<name>.tmp.<pid>.<n>`, as [`crate::atomic::temp_name`] names it) named as the file would be
+    /// called under `target`: users know the path they asked for, not the staging name.
+    pub fn in_target(mut self, target: &std::path::Path) -> Error {
+        if let Some(path) = self.path_mut() {
+            if let Some(user) = user_path(path, target) {
+                *path = user;
+            }
+        }
+        self
+    }
+}
+
 /// What is wrong with one line of a text file (the location is in [`Error::Parse`]).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -271,4 +314,25 @@ pub enum ParseError {
     /// Anything else, described.
     #[error("{0}")]
     Other(String),
+}
+
+/// `path` with a leading temporary sibling of `target` made by this process
+/// (`<name>.tmp.<pid>.<n>`, the naming of `atomic::temp_name`, which its unit test ties to
+/// this) replaced by `target`; `None` when `path` is not under such a sibling.
+fn user_path(path: &Path, target: &Path) -> Option<PathBuf> {
+    let name = target.file_name()?.to_string_lossy().into_owned();
+    let parent = target.parent().unwrap_or(Path::new(""));
+    let rest = path.strip_prefix(parent).ok()?;
+    let mut parts = rest.components();
+    let first = parts.next()?.as_os_str().to_string_lossy().into_owned();
+    let tail = first.strip_prefix(&format!("{name}.tmp.{}.", std::process::id()))?;
+    if tail.is_empty() || !tail.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let rest = parts.as_path();
+    Some(if rest.as_os_str().is_empty() {
+        target.to_path_buf()
+    } else {
+        target.join(rest)
+    })
 }

@@ -438,3 +438,21 @@ fn stacked_calculated_repository() {
     }
     stacked.verify().unwrap();
 }
+
+/// A write that fails names the file as the user will know it (under OUT), not the staging
+/// sibling (`OUT.tmp.<pid>.<n>`) it was being written to (issue 13 item 4).
+#[test]
+fn a_failed_write_names_the_users_path_not_the_staging_one() {
+    let golden = common::golden_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    for n in [0, 100, 5000] {
+        let mut o = inframed::native::write::Mode3Options::new("small", golden.catalog());
+        o.fail_after = Some(n);
+        let e = inframed::native::write::write_mode3(&golden, &out, &o).unwrap_err();
+        let path = e.path().unwrap_or_else(|| panic!("no path in {e}"));
+        assert!(path.starts_with(&out), "{}: {e}", path.display());
+        assert!(!e.to_string().contains(".tmp."), "{e}");
+        assert!(!out.exists(), "nothing published");
+    }
+}

@@ -116,7 +116,7 @@ pub fn export_parquet(
     out: &Path,
     options: &TableOptions,
 ) -> Result<Vec<PathBuf>> {
-    export(store, out, options, Format::Parquet)
+    export(store, out, options, Format::Parquet).map_err(|e| e.in_target(out))
 }
 
 /// Writes the repository as Arrow IPC files (the file format, uncompressed, memory-mappable)
@@ -129,7 +129,7 @@ pub fn export_ipc(
     out: &Path,
     options: &TableOptions,
 ) -> Result<Vec<PathBuf>> {
-    export(store, out, options, Format::Ipc)
+    export(store, out, options, Format::Ipc).map_err(|e| e.in_target(out))
 }
 
 fn export(

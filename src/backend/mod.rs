@@ -146,7 +146,7 @@ pub fn export(
     out: &Path,
     options: &ExportOptions,
 ) -> Result<()> {
-    dispatch!(kind, out, |m| m::export(store, out, options))
+    dispatch!(kind, out, |m| m::export(store, out, options)).map_err(|e| e.in_target(out))
 }
 
 /// Lists the records / arrays / members of a container (`inframed ls`).

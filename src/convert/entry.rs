@@ -34,7 +34,8 @@ pub fn convert(config: &Path, options: &ConvertOptions) -> Result<ConvertReport>
         3 => convert_cfg(config, &cfg, options, None),
         0..=2 => crate::convert::legacy::convert_legacy(config, &cfg, options),
         m => Err(backend(config, "MODE", ConvertError::Mode(m))),
-    }?;
+    }
+    .map_err(|e| e.in_target(&outdir))?;
     for p in stale {
         report.warnings.push(format!(
             "{}: temporary output of an interrupted (or concurrent) conversion; \

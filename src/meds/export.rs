@@ -262,6 +262,15 @@ pub fn export_meds(
     out: &Path,
     options: &MedsExportOptions,
 ) -> Result<MedsExportSummary> {
+    export_meds_staged(store, out, options).map_err(|e| e.in_target(out))
+}
+
+/// [`export_meds`] itself: errors may still name the staging directory.
+fn export_meds_staged(
+    store: &dyn SignalStore,
+    out: &Path,
+    options: &MedsExportOptions,
+) -> Result<MedsExportSummary> {
     check_target(out, OutputKind::Export, options.force)?;
     let plan = Plan::of(store.catalog());
     let schema = data_schema(&plan);

@@ -160,6 +160,15 @@ pub fn write_shards(
     out: &Path,
     options: &ShardOptions,
 ) -> Result<PathBuf> {
+    write_shards_staged(store, out, options).map_err(|e| e.in_target(out))
+}
+
+/// [`write_shards`] itself: errors may still name the staging directory.
+fn write_shards_staged(
+    store: &dyn SignalStore,
+    out: &Path,
+    options: &ShardOptions,
+) -> Result<PathBuf> {
     if options.shards == 0 {
         return Err(Error::InvalidInput {
             what: "--shards must be at least 1".into(),

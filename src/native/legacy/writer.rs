@@ -90,7 +90,7 @@ pub fn write_legacy(
     legacy_groups(store, options)?;
     check_target(out, &config_name, &options.prefix, options.force)?;
     let dir = AtomicDir::create(out)?;
-    write_legacy_into(store, dir.path(), options)?;
+    write_legacy_into(store, dir.path(), options).map_err(|e| e.in_target(out))?;
     dir.commit()?;
     Ok(out.join(config_name))
 }

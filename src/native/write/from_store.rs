@@ -41,6 +41,15 @@ pub(crate) fn check_target(out: &Path, config_name: &str, prefix: &str, force: b
 /// # Ok::<_, inframed::Error>(())
 /// ```
 pub fn write_mode3(store: &dyn SignalStore, out: &Path, options: &Mode3Options) -> Result<PathBuf> {
+    write_mode3_staged(store, out, options).map_err(|e| e.in_target(out))
+}
+
+/// [`write_mode3`] itself: errors may still name the staging directory.
+fn write_mode3_staged(
+    store: &dyn SignalStore,
+    out: &Path,
+    options: &Mode3Options,
+) -> Result<PathBuf> {
     let config_name = format!("{}.repository", options.name);
     check_target(out, &config_name, &options.prefix, options.force)?;
     if relative_inside(&out.join(&options.prefix), out).is_none() {
