@@ -20,8 +20,10 @@ def totals(rep: inframed.Repository, name: str) -> tuple[int, float]:
     n, s = 0, 0.0
     for pid in rep.pids:
         a = rep.get(int(pid), name)
+        # the first value channel: `val0`, or `val` when the signal's type names its channels
+        field = next(f for f in a.dtype.names if f.startswith("val"))
         n += len(a)
-        s += float(np.sum(a["val0"].astype(np.float32).astype(np.float64)))
+        s += float(np.sum(a[field].astype(np.float32).astype(np.float64)))
     return n, s
 
 
@@ -42,7 +44,7 @@ def test_meds_export_totals_per_code_in_duckdb_and_polars(golden, tmp_path):
     assert df.schema["numeric_value"] == pl.Float32
     assert df.height == sum(n for n, _ in by_code.values())
     # sorted by subject, then time with static rows first
-    keys = df.select(["subject_id", pl.col("time").is_not_null(), "time"]).rows()
+    keys = df.select(["subject_id", pl.col("time").is_not_null().alias("timed"), "time"]).rows()
     assert keys == sorted(keys, key=lambda k: (k[0], k[1], k[2] or 0))
 
 
@@ -50,11 +52,11 @@ def test_parquet_and_arrow_exports_are_read_by_duckdb_and_pyarrow(golden, tmp_pa
     golden.export(tmp_path / "pq", to="parquet")
     p = tmp_path / "pq" / "Hemoglobin.parquet"
     n, s = totals(golden, "Hemoglobin")
-    got = duckdb.sql(f"SELECT count(*), sum(value0) FROM '{p}'").fetchone()
+    got = duckdb.sql(f"SELECT count(*), sum(value0) FROM '{p}'").fetchall()[0]
     assert got[0] == n and got[1] == pytest.approx(s, rel=1e-6)
     # a pid filter reads only what it needs and finds the patient's rows
     pid = int(golden.pids[0])
-    k = duckdb.sql(f"SELECT count(*) FROM '{p}' WHERE pid = {pid}").fetchone()[0]
+    k = duckdb.sql(f"SELECT count(*) FROM '{p}' WHERE pid = {pid}").fetchall()[0][0]
     assert k == len(golden.get(pid, "Hemoglobin"))
     golden.export(tmp_path / "long", to="parquet", layout="long")
     t = pl.read_parquet(tmp_path / "long" / "events.parquet")
