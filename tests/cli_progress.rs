@@ -144,3 +144,33 @@ fn verify_and_index_draw_real_bars() {
     let quiet = on_terminal(&["--quiet", "verify", cfg]).unwrap();
     assert!(!quiet.contains("verifying"), "--quiet drew: {quiet:?}");
 }
+
+#[test]
+fn library_progress_steps_end_at_their_total() {
+    let t = tempfile::tempdir().unwrap();
+    let m3 = t.path().join("m3");
+    let o = run(&[
+        &"export",
+        &common::golden_repo_path(),
+        &m3,
+        &"--to",
+        &"mode3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg = m3.join("m3.repository");
+    let repo = inframed::Repository::open(&cfg).unwrap();
+    let mut steps = Vec::new();
+    repo.layers()[0]
+        .store
+        .verify_with(&mut |d, n| steps.push((d, n)))
+        .unwrap();
+    let expected: Vec<(u64, u64)> = (0..=15).map(|d| (d, 15)).collect();
+    assert_eq!(steps, expected);
+    let mut steps = Vec::new();
+    inframed::native::write::build_transpose_with_progress(&cfg, false, &mut |d, n| {
+        steps.push((d, n))
+    })
+    .unwrap();
+    let expected: Vec<(u64, u64)> = (0..=40).map(|d| (d, 40)).collect();
+    assert_eq!(steps, expected);
+}
