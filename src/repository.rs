@@ -338,6 +338,24 @@ impl SignalStore for Repository {
         Ok(())
     }
 
+    /// Each layer's own steps; with several layers, layer `i` of `n` covers the `i`-th n-th
+    /// of one scale (1,000 steps per layer).
+    fn verify_with(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<()> {
+        if let [one] = self.layers.as_slice() {
+            return one.store.verify_with(progress);
+        }
+        const STEPS: u64 = 1000;
+        let total = STEPS * self.layers.len() as u64;
+        for (i, l) in self.layers.iter().enumerate() {
+            let base = STEPS * i as u64;
+            l.store.verify_with(&mut |done, of| {
+                progress(base + done.min(of) * STEPS / of.max(1), total)
+            })?;
+        }
+        progress(total, total);
+        Ok(())
+    }
+
     fn warnings(&self) -> &[Warning] {
         &self.warnings
     }

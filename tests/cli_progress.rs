@@ -174,3 +174,20 @@ fn library_progress_steps_end_at_their_total() {
     let expected: Vec<(u64, u64)> = (0..=40).map(|d| (d, 40)).collect();
     assert_eq!(steps, expected);
 }
+
+/// `Repository::verify_with` passes a single layer's steps through unchanged, and a stack's
+/// steps end at their total.
+#[test]
+fn repository_verify_with_passes_the_steps_through() {
+    use inframed::SignalStore;
+    let path = common::golden_repo_path();
+    let one = inframed::Repository::open(&path).unwrap();
+    let mut steps = Vec::new();
+    one.verify_with(&mut |d, t| steps.push((d, t))).unwrap();
+    assert_eq!(steps.last(), Some(&(15, 15)), "{steps:?}"); // pid list + 14 signals
+    let two = inframed::Repository::open_stacked(&[&path, &path]).unwrap();
+    let mut steps = Vec::new();
+    two.verify_with(&mut |d, t| steps.push((d, t))).unwrap();
+    assert!(steps.windows(2).all(|w| w[0].0 <= w[1].0), "{steps:?}");
+    assert_eq!(steps.last(), Some(&(2000, 2000)), "{steps:?}");
+}
