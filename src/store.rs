@@ -109,6 +109,20 @@ pub trait SignalStore: Send + Sync + fmt::Debug {
         verify_elements(self)
     }
 
+    /// [`SignalStore::verify`] that reports its progress as `progress(done, total)` steps
+    /// (the CLI draws a bar from it; the library draws nothing). The default reports `0/1`,
+    /// runs [`SignalStore::verify`], then reports `1/1` if it passed; stores with many
+    /// parts (MODE 3: one step per signal) report each.
+    ///
+    /// # Errors
+    /// As [`SignalStore::verify`].
+    fn verify_with(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<()> {
+        progress(0, 1);
+        self.verify()?;
+        progress(1, 1);
+        Ok(())
+    }
+
     /// Non-fatal problems found at open (ignored config keywords, dropped SET lines, …).
     fn warnings(&self) -> &[Warning] {
         &[]

@@ -242,3 +242,82 @@ fn stacked_repository_overrides_by_name() {
     ]));
     assert_eq!(lines, rows_for("Hemoglobin", 1025, false));
 }
+
+/// Options that take a value and state no default, each with the reason (issue #13 item 9).
+const NO_DEFAULT: &[(&str, &str, &str)] =
+    &[("export", "--to", "required: the target has no default")];
+
+/// Issue #13 item 9: every subcommand's `--help` (subcommands read from `inframed --help`)
+/// states every default: each `--option <VALUE>` either shows `[default: …]`, says "default"
+/// in its text, or is in [`NO_DEFAULT`] with a reason.
+#[test]
+fn every_help_states_every_default() {
+    let top = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    let commands: Vec<&str> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 10, "{commands:?}");
+    let mut missing = Vec::new();
+    let mut excepted = Vec::new();
+    for cmd in &commands {
+        let o = run(&[cmd, "--help"]);
+        assert!(o.status.success(), "{cmd} --help");
+        let help = String::from_utf8(o.stdout).unwrap();
+        // Each option's block: its line and the lines up to the next option or the example.
+        let mut blocks: Vec<(String, String)> = Vec::new();
+        for line in help
+            .lines()
+            .skip_while(|l| !l.starts_with("Options:"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("Example"))
+        {
+            let t = line.trim_start();
+            let t = t
+                .strip_prefix('-')
+                .filter(|r| r.chars().nth(1) == Some(','))
+                .map_or(t, |r| r[2..].trim_start());
+            if line.starts_with("  ") && t.starts_with("--") {
+                let name = t.split_whitespace().next().unwrap().to_string();
+                blocks.push((name, t.to_string()));
+            } else if let Some((_, text)) = blocks.last_mut() {
+                text.push(' ');
+                text.push_str(line.trim());
+            }
+        }
+        assert!(
+            blocks.iter().any(|(n, _)| n == "--help"),
+            "{cmd}: no options parsed from {help}"
+        );
+        for (name, text) in blocks {
+            let head = text.split("  ").next().unwrap_or("");
+            if !head.contains('<') {
+                continue; // a flag: off unless given
+            }
+            if text.contains("[default:") || text.to_lowercase().contains("default") {
+                continue;
+            }
+            if NO_DEFAULT.iter().any(|(c, n, _)| c == cmd && *n == name) {
+                excepted.push((cmd.to_string(), name));
+                continue;
+            }
+            missing.push(format!("{cmd} {name}: {text}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "options that take a value but state no default:\n{}",
+        missing.join("\n")
+    );
+    // The exception list must not go stale.
+    for (c, n, _) in NO_DEFAULT {
+        assert!(
+            excepted.iter().any(|(a, b)| a == c && b == n),
+            "{c} {n} is excepted but states a default or is gone"
+        );
+    }
+}

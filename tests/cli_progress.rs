@@ -117,3 +117,60 @@ fn quiet_hides_warnings_not_errors() {
     assert_eq!(err.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&err.stderr).contains("unknown signal"));
 }
+
+#[test]
+fn verify_and_index_draw_real_bars() {
+    let g = common::golden_repo_path();
+    let t = tempfile::tempdir().unwrap();
+    let m3 = t.path().join("m3");
+    let o = run(&[&"export", &g, &m3, &"--to", &"mode3"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg = m3.join("m3.repository");
+    let cfg = cfg.to_str().unwrap();
+    let Some(shown) = on_terminal(&["verify", cfg]) else {
+        eprintln!("`script` is not installed: terminal case not checked");
+        return;
+    };
+    // MODE 3 verify: one step for the pids, one per signal (the golden repository has 14).
+    assert!(shown.contains("/15 verifying every structure"), "{shown:?}");
+    assert!(shown.contains("ok\t40 patients\t14 signals"), "{shown:?}");
+    // index: one step per patient (40).
+    let shown = on_terminal(&["index", cfg]).unwrap();
+    assert!(
+        shown.contains("/40 patients in the by-pid transpose"),
+        "{shown:?}"
+    );
+    assert!(shown.contains(".pid_idx"), "{shown:?}");
+    let quiet = on_terminal(&["--quiet", "verify", cfg]).unwrap();
+    assert!(!quiet.contains("verifying"), "--quiet drew: {quiet:?}");
+}
+
+#[test]
+fn library_progress_steps_end_at_their_total() {
+    let t = tempfile::tempdir().unwrap();
+    let m3 = t.path().join("m3");
+    let o = run(&[
+        &"export",
+        &common::golden_repo_path(),
+        &m3,
+        &"--to",
+        &"mode3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg = m3.join("m3.repository");
+    let repo = inframed::Repository::open(&cfg).unwrap();
+    let mut steps = Vec::new();
+    repo.layers()[0]
+        .store
+        .verify_with(&mut |d, n| steps.push((d, n)))
+        .unwrap();
+    let expected: Vec<(u64, u64)> = (0..=15).map(|d| (d, 15)).collect();
+    assert_eq!(steps, expected);
+    let mut steps = Vec::new();
+    inframed::native::write::build_transpose_with_progress(&cfg, false, &mut |d, n| {
+        steps.push((d, n))
+    })
+    .unwrap();
+    let expected: Vec<(u64, u64)> = (0..=40).map(|d| (d, 40)).collect();
+    assert_eq!(steps, expected);
+}

@@ -19,7 +19,7 @@ pub(crate) struct Args {
     #[arg(required_unless_present = "from_meds")]
     config: Option<PathBuf>,
     /// Import this MEDS dataset folder (data/**/*.parquet) instead of a convert config; needs
-    /// --outdir (the repository is named after its last component).
+    /// --outdir (the repository is named after its last component). Default: read CONFIG.
     #[arg(
         long,
         value_name = "MEDS_DIR",
@@ -44,7 +44,8 @@ pub(crate) struct Args {
     /// The original loader's behaviour: --drop-unsorted --no-date-validation.
     #[arg(long)]
     original: bool,
-    /// Write into this directory instead of the config's OUTDIR.
+    /// Write into this directory instead of the config's OUTDIR (default: the config's
+    /// OUTDIR).
     #[arg(long, value_name = "DIR")]
     outdir: Option<PathBuf>,
     /// Where to write the dropped lines (default: <OUTDIR>/<repo>.convert_errors).
@@ -80,7 +81,8 @@ pub(crate) struct Args {
     build_dicts: bool,
     /// Write N pid-range shards and OUTDIR/shards.json instead of one repository (converted
     /// into a staging folder beside OUTDIR, then sharded; the dropped-lines file defaults to
-    /// <OUTDIR>.convert_errors beside it). Needs the convert config's CONFIG line.
+    /// <OUTDIR>.convert_errors beside it). Needs the convert config's CONFIG line. Default:
+    /// one unsharded repository.
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
 }

@@ -14,7 +14,8 @@ use crate::cli::hints;
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// Any repository (config, directory holding one, or container) instead of the bundled
-    /// example: the demo picks signals and a patient that exist in it.
+    /// example (default: the bundled example): the demo picks signals and a patient that exist
+    /// in it.
     #[arg(long, value_name = "REPO")]
     repo: Option<PathBuf>,
 }

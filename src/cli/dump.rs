@@ -18,10 +18,12 @@ pub(crate) struct GetArgs {
     /// Signal name (case-sensitive); without it, every signal of the patient in catalog order.
     signal: Option<String>,
     /// Only elements whose first time channel is at or after T, in the signal's time unit
-    /// (e.g. 20190101 or 2019-01-01 for dates); an error on a signal without time channels.
+    /// (e.g. 20190101 or 2019-01-01 for dates); an error on a signal without time channels
+    /// (default: from the first element).
     #[arg(long, value_name = "T")]
     from: Option<String>,
-    /// Only elements whose first time channel is at or before T.
+    /// Only elements whose first time channel is at or before T (default: to the last
+    /// element).
     #[arg(long, value_name = "T")]
     to: Option<String>,
     /// Print categorical codes instead of dictionary names.

@@ -44,7 +44,8 @@ pub(crate) struct Args {
     /// parquet, arrow: one file per signal (wide, the default) or one long table (long).
     #[arg(long, value_name = "wide|long")]
     layout: Option<String>,
-    /// meds: a `pid<TAB>split` file for metadata/subject_splits.parquet.
+    /// meds: a `pid<TAB>split` file for metadata/subject_splits.parquet (default: none, no
+    /// splits file is written).
     #[arg(long, value_name = "FILE")]
     splits: Option<PathBuf>,
 }
@@ -53,7 +54,8 @@ pub(crate) struct Args {
 pub(crate) struct LsArgs {
     /// Container file or dataset.
     file: PathBuf,
-    /// Read FILE as this container instead of detecting it: iac, gnz, trx, itar.
+    /// Read FILE as this container instead of detecting it: iac, gnz, trx, itar (default:
+    /// detected by content).
     #[arg(long = "format", value_name = "NAME")]
     format: Option<String>,
 }
@@ -65,7 +67,8 @@ pub(crate) struct CatArgs {
     /// Record row, array name or member name.
     #[arg(allow_negative_numbers = true)]
     name: String,
-    /// Read FILE as this container instead of detecting it: iac, gnz, trx, itar.
+    /// Read FILE as this container instead of detecting it: iac, gnz, trx, itar (default:
+    /// detected by content).
     #[arg(long = "format", value_name = "NAME")]
     format: Option<String>,
 }

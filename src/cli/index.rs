@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use inframed::backend::{detect, Container, Format};
 use inframed::native::transpose::TransposeStore;
-use inframed::native::write::build_transpose_forced;
+use inframed::native::write::build_transpose_with_progress;
 use inframed::SignalStore;
 
 #[derive(clap::Args, Debug)]
@@ -42,8 +42,9 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             a.repo.display()
         );
     }
-    let bar = crate::cli::progress::spinner("building the by-pid transpose");
-    let built = build_transpose_forced(&a.repo, a.force);
+    let bar = crate::cli::progress::bar(0, "patients in the by-pid transpose");
+    let built =
+        build_transpose_with_progress(&a.repo, a.force, &mut crate::cli::progress::reporter(&bar));
     crate::cli::progress::finish(bar);
     built?;
     let store = TransposeStore::open(&a.repo)?;

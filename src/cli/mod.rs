@@ -39,11 +39,12 @@ pub(crate) struct RepoArgs {
     /// Repository config (*.repository), a directory holding one, or a container (.iac, .gnz,
     /// .trx, indexed-tar dataset).
     pub repo: PathBuf,
-    /// Further repositories stacked on top (calculated or cleaned signals); repeatable.
+    /// Further repositories stacked on top (calculated or cleaned signals); repeatable
+    /// (default: none).
     #[arg(long = "stack", value_name = "REPO")]
     pub stack: Vec<PathBuf>,
     /// Read REPO as this format instead of detecting it by content: iac, gnz, trx, itar,
-    /// repository.
+    /// repository (default: detected by content).
     #[arg(long = "format", value_name = "NAME")]
     pub format: Option<String>,
 }
@@ -55,11 +56,12 @@ pub(crate) struct RepoArgsReadAs {
     /// Repository config (*.repository), a directory holding one, or a container (.iac, .gnz,
     /// .trx, indexed-tar dataset).
     pub repo: PathBuf,
-    /// Further repositories stacked on top (calculated or cleaned signals); repeatable.
+    /// Further repositories stacked on top (calculated or cleaned signals); repeatable
+    /// (default: none).
     #[arg(long = "stack", value_name = "REPO")]
     pub stack: Vec<PathBuf>,
     /// Read REPO as this format instead of detecting it by content: iac, gnz, trx, itar,
-    /// repository.
+    /// repository (default: detected by content).
     #[arg(long = "read-as", value_name = "NAME")]
     pub read_as: Option<String>,
 }

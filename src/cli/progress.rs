@@ -58,6 +58,17 @@ pub(crate) fn spinner(what: &str) -> Option<ProgressBar> {
     Some(bar)
 }
 
+/// A `progress(done, total)` callback for the library's `*_with`/`_with_progress` calls that
+/// moves `bar` (if any) to `done` of `total`.
+pub(crate) fn reporter(bar: &Option<ProgressBar>) -> impl FnMut(u64, u64) + '_ {
+    move |done, total| {
+        if let Some(b) = bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    }
+}
+
 /// Clears a bar or spinner (if any) from the terminal.
 pub(crate) fn finish(bar: Option<ProgressBar>) {
     if let Some(b) = bar {
@@ -125,6 +136,10 @@ impl SignalStore for Counted<'_> {
 
     fn verify(&self) -> inframed::Result<()> {
         self.inner.verify()
+    }
+
+    fn verify_with(&self, progress: &mut dyn FnMut(u64, u64)) -> inframed::Result<()> {
+        self.inner.verify_with(progress)
     }
 
     fn warnings(&self) -> &[Warning] {

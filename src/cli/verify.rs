@@ -24,9 +24,7 @@ pub(crate) fn run(a: Args) -> ExitCode {
         }
     };
     print_warnings(&repo);
-    let bar = crate::cli::progress::spinner("verifying every structure and checksum");
-    let verified = repo.verify();
-    crate::cli::progress::finish(bar);
+    let verified = verify_layers(&repo);
     match verified {
         Ok(()) => {
             println!(
@@ -41,6 +39,26 @@ pub(crate) fn run(a: Args) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// [`SignalStore::verify`] of every layer (what `Repository::verify` does), drawing a bar per
+/// layer from the store's own progress steps (MODE 3: one per signal).
+fn verify_layers(repo: &inframed::Repository) -> inframed::Result<()> {
+    let layers = repo.layers();
+    for (i, l) in layers.iter().enumerate() {
+        let what = if layers.len() == 1 {
+            "verifying every structure and checksum".to_string()
+        } else {
+            format!("verifying layer {} of {}", i + 1, layers.len())
+        };
+        let bar = crate::cli::progress::bar(1, &what);
+        let verified = l
+            .store
+            .verify_with(&mut crate::cli::progress::reporter(&bar));
+        crate::cli::progress::finish(bar);
+        verified?;
+    }
+    Ok(())
 }
 
 /// A container that holds no inframed patient repository (a TRX, GNZ or tar dataset another

@@ -608,10 +608,21 @@ impl SignalStore for NativeStore {
     }
 
     fn verify(&self) -> Result<()> {
+        self.verify_with(&mut |_, _| {})
+    }
+
+    /// One step for the pid list, then one per signal with files.
+    fn verify_with(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<()> {
+        let total = 1 + self.files.iter().flatten().count() as u64;
+        progress(0, total);
         verify_pids(&self.pids_path, self.pids())?;
+        let mut done = 1;
+        progress(done, total);
         for (pos, f) in self.files.iter().enumerate() {
             if let Some(f) = f {
                 self.verify_signal(f, pos)?;
+                done += 1;
+                progress(done, total);
             }
         }
         Ok(())

@@ -27,6 +27,7 @@ pub use mode3::Mode3Writer;
 pub(crate) use mode3::{check_elements, check_pid};
 pub(crate) use out::{put, Budget, Out};
 pub use transpose::{
-    build_transpose, build_transpose_forced, build_transpose_with, chunk_plan, transpose_bytes,
+    build_transpose, build_transpose_forced, build_transpose_with, build_transpose_with_progress,
+    chunk_plan, transpose_bytes,
 };
 pub(crate) use transpose::{remove_transpose, write_transpose_into};

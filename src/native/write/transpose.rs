@@ -34,9 +34,13 @@ pub(crate) fn write_transpose_into(
     prefix: &Path,
     budget: &Budget,
 ) -> Result<()> {
-    write_transpose_with(store, prefix, budget, |path, budget| {
-        Out::create(path, budget).map(Sink::Plain)
-    })
+    write_transpose_with(
+        store,
+        prefix,
+        budget,
+        |path, budget| Out::create(path, budget).map(Sink::Plain),
+        &mut |_, _| {},
+    )
     .map(|_| ())
 }
 
@@ -68,12 +72,13 @@ impl Sink {
 }
 
 /// Writes chunk files then the `.pid_idx`; returns the bytes of in-memory sinks, in that
-/// order.
+/// order. Reports `progress(pids done, pids)` after each pid's record (and `0/pids` first).
 fn write_transpose_with(
     store: &dyn SignalStore,
     prefix: &Path,
     budget: &Budget,
     open: impl Fn(&Path, &Budget) -> Result<Sink>,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Vec<Vec<u8>>> {
     let mut memory = Vec::new();
     let catalog = store.catalog();
@@ -93,6 +98,8 @@ fn write_transpose_with(
             what: "too many transpose chunks".into(),
         });
     }
+    let n_pids = pids.len() as u64;
+    progress(0, n_pids);
     let mut keys = Vec::with_capacity(pids.len());
     let mut entries = Vec::with_capacity(pids.len() * PID_IDX_ENTRY_LEN);
     let mut at = 0usize;
@@ -117,6 +124,7 @@ fn write_transpose_with(
             keys.push(pid.0);
             entries.extend_from_slice(&pid_idx_entry(k as u16, pos, rec.len() as u32, -1));
             pos += rec.len() as u64;
+            progress(at as u64, n_pids);
         }
         memory.extend(out.done()?);
     }
@@ -146,16 +154,34 @@ pub fn build_transpose(config: impl AsRef<Path>) -> Result<()> {
 /// # Errors
 /// As [`build_transpose`].
 pub fn build_transpose_forced(config: impl AsRef<Path>, force: bool) -> Result<()> {
-    build_transpose_inner(config.as_ref(), None, force)
+    build_transpose_inner(config.as_ref(), None, force, &mut |_, _| {})
+}
+
+/// [`build_transpose_forced`] that reports `progress(pids done, pids)` as each patient's
+/// record is written (the CLI draws a bar from it; the library draws nothing).
+///
+/// # Errors
+/// As [`build_transpose`].
+pub fn build_transpose_with_progress(
+    config: impl AsRef<Path>,
+    force: bool,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<()> {
+    build_transpose_inner(config.as_ref(), None, force, progress)
 }
 
 /// [`build_transpose`] with a fault-injection budget (tests).
 #[doc(hidden)]
 pub fn build_transpose_with(config_path: &Path, fail_after: Option<u64>) -> Result<()> {
-    build_transpose_inner(config_path, fail_after, false)
+    build_transpose_inner(config_path, fail_after, false, &mut |_, _| {})
 }
 
-fn build_transpose_inner(config_path: &Path, fail_after: Option<u64>, force: bool) -> Result<()> {
+fn build_transpose_inner(
+    config_path: &Path,
+    fail_after: Option<u64>,
+    force: bool,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<()> {
     let NativeConfig {
         catalog,
         warnings,
@@ -177,9 +203,13 @@ fn build_transpose_inner(config_path: &Path, fail_after: Option<u64>, force: boo
     for p in chunks.iter().chain([&pid_idx_path(&prefix)]) {
         crate::atomic::check_target(p, kind, force)?;
     }
-    write_transpose_with(&store, &prefix, &budget, |path, budget| {
-        Out::atomic(path, budget).map(Sink::Atomic)
-    })?;
+    write_transpose_with(
+        &store,
+        &prefix,
+        &budget,
+        |path, budget| Out::atomic(path, budget).map(Sink::Atomic),
+        progress,
+    )?;
     for p in &chunks[n..] {
         fs::remove_file(p).map_err(|source| Error::Io {
             path: p.clone(),
@@ -211,9 +241,13 @@ pub(crate) fn remove_transpose(prefix: &Path) -> Result<()> {
 /// The store's read errors; [`Error::InvalidInput`] for pids beyond `i32`.
 pub fn transpose_bytes(store: &dyn SignalStore) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
     let budget = Budget::new(None);
-    let mut files = write_transpose_with(store, Path::new("<memory>"), &budget, |_, _| {
-        Ok(Sink::Memory(Vec::new()))
-    })?;
+    let mut files = write_transpose_with(
+        store,
+        Path::new("<memory>"),
+        &budget,
+        |_, _| Ok(Sink::Memory(Vec::new())),
+        &mut |_, _| {},
+    )?;
     let idx = files.pop().unwrap_or_default();
     Ok((idx, files))
 }
