@@ -110,18 +110,18 @@ pub(super) fn build(cfg: &ConvertConfig, catalog: &Catalog) -> Result<Vec<(Strin
             None => lines.keys().next_back().copied(),
         }
         .unwrap_or(0);
-        let mut next = max.saturating_add(1).max(1);
-        for v in fresh {
-            if next == i32::MAX {
-                return Err(Error::InvalidInput {
-                    what: format!(
-                        "--build-dicts: signal {}: no dictionary code left above {max}",
-                        t.signal
-                    ),
-                });
-            }
-            lines.entry(next).or_default().push(v.clone());
-            next += 1;
+        let first = max.saturating_add(1).max(1);
+        if ((i32::MAX - first) as usize) < fresh.len() {
+            return Err(Error::InvalidInput {
+                what: format!(
+                    "--build-dicts: signal {}: {} new names do not fit above code {max}",
+                    t.signal,
+                    fresh.len()
+                ),
+            });
+        }
+        for (code, v) in (first..).zip(fresh) {
+            lines.entry(code).or_default().push(v.clone());
         }
         let name = built_name(&t.signal);
         if taken.contains(&format!("dicts/{name}")) {
