@@ -75,6 +75,10 @@ pub(crate) struct Args {
     /// what is there).
     #[arg(long)]
     force: bool,
+    /// Build dictionaries for categorical values that have no code (written into the output
+    /// as dicts/built.<signal>.dict and listed in its config; existing codes are kept).
+    #[arg(long)]
+    build_dicts: bool,
     /// Write N pid-range shards and OUTDIR/shards.json instead of one repository (converted
     /// into a staging folder beside OUTDIR, then sharded; the dropped-lines file defaults to
     /// <OUTDIR>.convert_errors beside it). Needs the convert config's CONFIG line. Default:
@@ -107,6 +111,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     options.outdir = a.outdir;
     options.error_file = a.error_file;
     options.force = a.force;
+    options.build_dicts = a.build_dicts;
     let sharded = match a.shards {
         Some(n) => Some(super::shard::Staged::prepare(config, &mut options, n)?),
         None => None,

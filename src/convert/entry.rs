@@ -2,11 +2,12 @@
 
 use std::path::Path;
 
-use crate::convert::build::convert_cfg;
+use crate::convert::build::{convert_cfg, read_catalog};
 use crate::convert::config::ConvertConfig;
 use crate::convert::output::{backend, stale_temporaries};
+use crate::convert::output::{io_err, sibling_dir};
 use crate::convert::{ConvertError, ConvertOptions, ConvertReport};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Converts the inputs named by the convert config at `config` into a repository in its
 /// `OUTDIR` (or `options.outdir`), as the original loader's `create_rep` does. For `MODE 3` the
@@ -27,9 +28,16 @@ use crate::error::Result;
 /// [`Error::Backend`](crate::Error::Backend) with a [`ConvertError`] for a refused load (thresholds, an unsorted file,
 /// an unknown forced signal, an output directory that is not a repository); [`Error::Io`](crate::Error::Io).
 pub fn convert(config: &Path, options: &ConvertOptions) -> Result<ConvertReport> {
-    let cfg = ConvertConfig::read(config)?;
+    let mut cfg = ConvertConfig::read(config)?;
     let outdir = options.outdir.clone().unwrap_or_else(|| cfg.outdir.clone());
     let stale = stale_temporaries(&outdir);
+    // --build-dicts: the built dictionaries live in a temporary directory for the load, which
+    // copies them into the output like any other dictionary.
+    let _built = if options.build_dicts {
+        built_dictionaries(config, &mut cfg, &outdir).map_err(|e| e.in_target(&outdir))?
+    } else {
+        None
+    };
     let mut report = match cfg.mode {
         3 => convert_cfg(config, &cfg, options, None),
         0..=2 => crate::convert::legacy::convert_legacy(config, &cfg, options),
@@ -44,4 +52,36 @@ pub fn convert(config: &Path, options: &ConvertOptions) -> Result<ConvertReport>
         ));
     }
     Ok(report)
+}
+
+/// Builds the dictionaries of `--build-dicts` ([`crate::convert::dicts`]) into a temporary
+/// directory beside `outdir` and adds them to `cfg`'s dictionaries; returns that directory
+/// (`None` when every categorical value has a code).
+fn built_dictionaries(
+    config: &Path,
+    cfg: &mut ConvertConfig,
+    outdir: &Path,
+) -> Result<Option<tempfile::TempDir>> {
+    let (catalog, _) = read_catalog(config, cfg)?;
+    let built = crate::convert::dicts::build(cfg, &catalog)?;
+    if built.is_empty() {
+        return Ok(None);
+    }
+    let parent = sibling_dir(outdir);
+    let dir = tempfile::Builder::new()
+        .prefix(".inframed-dicts")
+        .tempdir_in(&parent)
+        .map_err(io_err(&parent))?;
+    let base = std::fs::canonicalize(dir.path()).map_err(io_err(dir.path()))?;
+    for (name, text) in built {
+        let path = base.join(&name);
+        std::fs::write(&path, text).map_err(io_err(&path))?;
+        let Some(p) = path.to_str() else {
+            return Err(Error::InvalidInput {
+                what: format!("--build-dicts: {} is not a UTF-8 path", path.display()),
+            });
+        };
+        cfg.dictionaries.push(p.to_string());
+    }
+    Ok(Some(dir))
 }

@@ -23,6 +23,7 @@
 mod blocks;
 mod build;
 pub mod config;
+mod dicts;
 mod entry;
 mod external;
 mod legacy;
@@ -134,6 +135,10 @@ pub struct ConvertOptions {
     /// Replace an `OUTDIR` that is not a previous repository (default: refuse it,
     /// [`crate::Error::Occupied`]).
     pub force: bool,
+    /// Build a dictionary for the categorical values of the DATA files that have no code
+    /// (`--build-dicts`): written into the output as `dicts/built.<signal>.dict` and listed in
+    /// the repository config; existing codes are kept (docs/convert.md).
+    pub build_dicts: bool,
 }
 
 impl Default for ConvertOptions {
@@ -149,6 +154,7 @@ impl Default for ConvertOptions {
             block_bytes: None,
             fail_after_pids: None,
             force: false,
+            build_dicts: false,
         }
     }
 }
@@ -176,6 +182,7 @@ impl std::fmt::Debug for ConvertOptions {
             .field("outdir", &self.outdir)
             .field("progress", &self.progress.is_some())
             .field("force", &self.force)
+            .field("build_dicts", &self.build_dicts)
             .finish()
     }
 }

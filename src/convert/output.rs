@@ -62,9 +62,14 @@ pub(super) fn stale_temporaries(outdir: &Path) -> Vec<PathBuf> {
         .filter(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
             n.starts_with(&staging)
-                || [".inframed-legacy", ".inframed-sort", ".inframed-errors"]
-                    .iter()
-                    .any(|p| n.starts_with(p))
+                || [
+                    ".inframed-legacy",
+                    ".inframed-sort",
+                    ".inframed-errors",
+                    ".inframed-dicts",
+                ]
+                .iter()
+                .any(|p| n.starts_with(p))
         })
         .map(|e| e.path())
         .collect();
