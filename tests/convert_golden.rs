@@ -315,3 +315,39 @@ fn threads_do_not_change_the_output() {
         assert_eq!(y, x, "{name:?} with 4 threads");
     }
 }
+
+/// With `--sort`, progress first reports the sort (`sorting`, bytes sorted rising to the
+/// input total), then the load (`!sorting`), so the CLI's bar moves during both phases.
+#[test]
+fn sort_reports_its_own_progress_before_the_load() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<(bool, u64, u64)>>> = Arc::default();
+    let log = seen.clone();
+    let (_dir, _) = run(ConvertOptions {
+        unsorted: UnsortedPolicy::Sort,
+        validate_dates: false,
+        progress: Some(Arc::new(move |p: &inframed::convert::Progress| {
+            log.lock()
+                .unwrap()
+                .push((p.sorting, p.bytes_read, p.bytes_total))
+        })),
+        ..ConvertOptions::default()
+    });
+    let seen = seen.lock().unwrap();
+    let sorting: Vec<_> = seen.iter().take_while(|s| s.0).collect();
+    assert!(sorting.len() >= 2, "{seen:?}");
+    assert_eq!(sorting[0].1, 0);
+    let total = sorting[0].2;
+    assert!(total > 0);
+    assert_eq!(
+        sorting.last().unwrap().1,
+        total,
+        "the sort ends at the input total"
+    );
+    assert!(sorting.windows(2).all(|w| w[0].1 <= w[1].1));
+    assert!(
+        seen[sorting.len()..].iter().all(|s| !s.0),
+        "then only load steps: {seen:?}"
+    );
+    assert!(seen.len() > sorting.len(), "the load reports too");
+}

@@ -146,6 +146,10 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         options.progress = Some(Arc::new(move |p: &Progress| {
             bar.set_length(p.bytes_total);
             bar.set_position(p.bytes_read);
+            if p.sorting {
+                bar.set_message("sorting the inputs by pid (--sort)");
+                return;
+            }
             let secs = start.elapsed().as_secs_f64().max(1e-3);
             bar.set_message(format!(
                 "{} rows ({:.0} rows/s), {} patients",

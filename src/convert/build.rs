@@ -205,12 +205,27 @@ pub(super) fn convert_cfg(
                 source,
             })?;
         let mut sorted = Vec::new();
+        let mut bytes_sorted = 0;
+        let report = |bytes_read| {
+            if let Some(progress) = &options.progress {
+                progress(&crate::convert::Progress {
+                    bytes_read,
+                    bytes_total,
+                    lines: 0,
+                    pids: 0,
+                    sorting: true,
+                });
+            }
+        };
+        report(0);
         for (k, p) in input_paths.iter().enumerate() {
             sorted.push(crate::convert::external::sort_file(
                 p,
                 &d.path().join(format!("{k}.sorted")),
                 options.block_bytes.unwrap_or(64 << 20),
             )?);
+            bytes_sorted += fs::metadata(p).map_or(0, |m| m.len());
+            report(bytes_sorted);
         }
         input_paths = sorted;
         sort_dir = Some(d);

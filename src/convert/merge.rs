@@ -158,6 +158,7 @@ impl Merge<'_> {
                 bytes_total: self.bytes_total,
                 lines: self.lines,
                 pids: self.pids_written,
+                sorting: false,
             });
         }
     }

@@ -103,6 +103,10 @@ pub struct Progress {
     pub lines: u64,
     /// Patients written so far.
     pub pids: u64,
+    /// `true` while `--sort` (`UnsortedPolicy::Sort`) sorts the inputs by pid before the load:
+    /// `bytes_read` then counts input bytes sorted so far (per input file), `lines` and `pids`
+    /// are 0. `false` during the load itself.
+    pub sorting: bool,
 }
 
 /// A progress callback (the library never prints).
