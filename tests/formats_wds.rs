@@ -245,3 +245,35 @@ fn a_duplicate_member_of_a_patient_dataset_warns_through_the_repository() {
     );
     common::conformance(&repo, &golden);
 }
+
+/// `inframed index DATASET` reports bytes of shards scanned, rising to their total.
+#[test]
+fn indexing_a_dataset_reports_bytes_scanned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ds");
+    let golden = common::golden_repo();
+    let o = inframed::backend::ExportOptions {
+        shard_max_size: Some(4096),
+        ..Default::default()
+    };
+    backend::export(Container::Itar, &golden, &out, &o).unwrap();
+    let mut shard_total = 0;
+    for e in std::fs::read_dir(&out).unwrap() {
+        let p = e.unwrap().path();
+        match p.extension().and_then(|e| e.to_str()) {
+            Some("taridx") => std::fs::remove_file(p).unwrap(),
+            Some("tar") => shard_total += std::fs::metadata(&p).unwrap().len(),
+            _ => {}
+        }
+    }
+    let mut steps = Vec::new();
+    let written =
+        inframed::backend::itar::write_indexes_with_progress(&out, &mut |d, t| steps.push((d, t)))
+            .unwrap();
+    assert!(!written.is_empty());
+    assert_eq!(steps.first(), Some(&(0, shard_total)));
+    assert_eq!(steps.last(), Some(&(shard_total, shard_total)));
+    assert!(steps.len() > 3, "one step per shard: {steps:?}");
+    assert!(steps.windows(2).all(|w| w[0].0 <= w[1].0), "{steps:?}");
+    common::conformance(&inframed::Repository::open(&out).unwrap(), &golden);
+}

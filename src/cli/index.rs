@@ -26,8 +26,11 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     if detect(&a.repo)? == Format::Container(Container::Itar) {
         #[cfg(feature = "itar")]
         {
-            let bar = crate::cli::progress::spinner("indexing the tar shards");
-            let written = inframed::backend::itar::write_indexes(&a.repo);
+            let bar = crate::cli::progress::bar(0, "bytes of tar shards indexed");
+            let written = inframed::backend::itar::write_indexes_with_progress(
+                &a.repo,
+                &mut crate::cli::progress::reporter(&bar),
+            );
             crate::cli::progress::finish(bar);
             for path in written? {
                 let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);

@@ -46,18 +46,6 @@ pub(crate) fn bar(len: u64, what: &str) -> Option<ProgressBar> {
     Some(bar)
 }
 
-/// A spinner with elapsed time for work of unknown size, or `None` when progress is off.
-pub(crate) fn spinner(what: &str) -> Option<ProgressBar> {
-    if !enabled() {
-        return None;
-    }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(style("{spinner} [{elapsed_precise}] {msg}"));
-    bar.set_message(what.to_string());
-    bar.enable_steady_tick(Duration::from_millis(200));
-    Some(bar)
-}
-
 /// A `progress(done, total)` callback for the library's `*_with`/`_with_progress` calls that
 /// moves `bar` (if any) to `done` of `total`.
 pub(crate) fn reporter(bar: &Option<ProgressBar>) -> impl FnMut(u64, u64) + '_ {

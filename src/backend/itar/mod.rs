@@ -339,6 +339,43 @@ fn folds_of(path: &Path) -> Result<Vec<Fold>> {
 /// # Errors
 /// As [`Fold::scan`]; [`Error::Io`] writing an index.
 pub fn write_indexes(path: &Path) -> Result<Vec<PathBuf>> {
+    write_indexes_with_progress(path, &mut |_, _| {})
+}
+
+/// [`write_indexes`] reporting `progress(bytes scanned, bytes to scan)` over the shards of the
+/// folds being indexed (a dataset folder); a single shard or brace list reports 0 then its end.
+///
+/// # Errors
+/// As [`write_indexes`].
+pub fn write_indexes_with_progress(
+    path: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Vec<PathBuf>> {
+    if path.is_dir() {
+        let names = fold_names(path)?;
+        if names.is_empty() {
+            return Err(backend_error(path, "folder", ItarError::NotADataset));
+        }
+        let todo: Vec<&String> = names
+            .iter()
+            .filter(|n| !path.join(format!("{n}.taridx")).exists())
+            .collect();
+        let mut total = 0;
+        for n in &todo {
+            total += Fold::shards_len(path, n)?;
+        }
+        progress(0, total);
+        let (mut done, mut written) = (0, Vec::new());
+        for n in todo {
+            let fold = Fold::scan_with(path, n, &mut |b| progress(done + b, total))?;
+            done += Fold::shards_len(path, n)?;
+            fold.write_index()?;
+            written.push(fold.index_path().to_path_buf());
+        }
+        progress(total, total);
+        return Ok(written);
+    }
+    progress(0, 1);
     let mut written = Vec::new();
     for fold in folds_of(path)? {
         if fold.index_path().exists() {
@@ -347,6 +384,7 @@ pub fn write_indexes(path: &Path) -> Result<Vec<PathBuf>> {
         fold.write_index()?;
         written.push(fold.index_path().to_path_buf());
     }
+    progress(1, 1);
     Ok(written)
 }
 

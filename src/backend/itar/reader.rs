@@ -309,7 +309,44 @@ impl Fold {
     /// [`ItarError::NoShards`].
     pub fn scan(dir: &Path, fold: &str) -> Result<Fold> {
         let shards = Self::map_shards(dir, fold)?;
-        Self::scan_shards(fold.to_owned(), dir.join(format!("{fold}.taridx")), shards)
+        Self::scan_shards(
+            fold.to_owned(),
+            dir.join(format!("{fold}.taridx")),
+            shards,
+            &mut |_| {},
+        )
+    }
+
+    /// [`Fold::scan`] reporting progress: `progress(bytes)` after each shard, with the bytes of
+    /// the shards scanned so far; returns the fold and the total bytes of its shards.
+    ///
+    /// # Errors
+    /// As [`Fold::scan`].
+    pub(crate) fn scan_with(dir: &Path, fold: &str, progress: &mut dyn FnMut(u64)) -> Result<Fold> {
+        let shards = Self::map_shards(dir, fold)?;
+        Self::scan_shards(
+            fold.to_owned(),
+            dir.join(format!("{fold}.taridx")),
+            shards,
+            progress,
+        )
+    }
+
+    /// The bytes of fold `fold`'s shards in `dir` (what [`Fold::scan_with`] reports against).
+    ///
+    /// # Errors
+    /// As [`Fold::scan`].
+    pub(crate) fn shards_len(dir: &Path, fold: &str) -> Result<u64> {
+        let mut total = 0;
+        for f in shard_files(dir, fold)? {
+            total += std::fs::metadata(&f)
+                .map_err(|source| Error::Open {
+                    path: f.clone(),
+                    source,
+                })?
+                .len();
+        }
+        Ok(total)
     }
 
     /// [`Fold::scan`] over shard files given in fid order.
@@ -318,11 +355,17 @@ impl Fold {
             .into_iter()
             .map(map_shard)
             .collect::<Result<Vec<_>>>()?;
-        Self::scan_shards(fold, index_path, shards)
+        Self::scan_shards(fold, index_path, shards, &mut |_| {})
     }
 
-    fn scan_shards(fold: String, index_path: PathBuf, shards: Vec<Shard>) -> Result<Fold> {
+    fn scan_shards(
+        fold: String,
+        index_path: PathBuf,
+        shards: Vec<Shard>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Fold> {
         let mut b = IndexBuilder::default();
+        let mut scanned = 0u64;
         let mut resolved = HashMap::new();
         for (fid, shard) in shards.iter().enumerate() {
             let fid = u16::try_from(fid).map_err(|_| {
@@ -348,6 +391,8 @@ impl Fold {
                 b.add(fid, m.offset, m.size, &stem, &ext)
                     .map_err(|e| backend_error(&shard.path, format!("byte {}", m.offset), e))?;
             }
+            scanned += shard.bytes.as_slice().len() as u64;
+            progress(scanned);
         }
         let index = b.finish();
         let mut fold = Self::assemble(fold, index_path, shards, index)?;
