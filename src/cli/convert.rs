@@ -76,7 +76,7 @@ pub(crate) struct Args {
     #[arg(long)]
     force: bool,
     /// Build dictionaries for categorical values that have no code (written into the output
-    /// as dicts/built.<signal>.dict and listed in its config; existing codes are kept).
+    /// as dicts/built.SIGNAL.dict and listed in its config; existing codes are kept).
     #[arg(long)]
     build_dicts: bool,
     /// Write N pid-range shards and OUTDIR/shards.json instead of one repository (converted
