@@ -253,7 +253,7 @@ impl Error {
     }
 
     /// This error with its path under a writer's temporary sibling of `target`
-    /// (`<name>.tmp.<pid>.<n>`, as [`crate::atomic::temp_name`] names it) named as the file would be
+    /// (`<name>.tmp.<pid>.<n>`, as `atomic::temp_name` names it) named as the file would be
     /// called under `target`: users know the path they asked for, not the staging name.
     pub fn in_target(mut self, target: &std::path::Path) -> Error {
         if let Some(path) = self.path_mut() {
