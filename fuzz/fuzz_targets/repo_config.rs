@@ -1,0 +1,6 @@
+#![no_main]
+#[path = "../common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+use libfuzzer_sys::fuzz_target;
+fuzz_target!(|d: &[u8]| { if let Ok(t) = std::str::from_utf8(d) { let _ = inframed::text::config::RepositoryConfig::parse(std::path::Path::new("f.repository"), t); } });
