@@ -27,6 +27,10 @@ pub(crate) struct Args {
         requires = "outdir"
     )]
     from_meds: Option<PathBuf>,
+    /// With --from-meds: a file of `PATTERN SIGNAL [numeric|category]` / `PATTERN -` lines
+    /// overriding the default code rule (docs/meds.md). Default: the default rule only.
+    #[arg(long, value_name = "FILE", requires = "from_meds")]
+    mapping: Option<PathBuf>,
     /// Worker threads for parsing (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -281,6 +285,9 @@ fn run_meds(a: &Args, meds: &std::path::Path) -> anyhow::Result<()> {
         o.name = n.to_string_lossy().into_owned();
     }
     o.thresholds.max_bad_line_ratio = a.max_bad_line_ratio;
+    if let Some(m) = &a.mapping {
+        o.mapping = Some(inframed::meds::Mapping::read(m)?);
+    }
     let s = import_meds(meds, out, &o)?;
     let mut err = io::stderr().lock();
     for w in &s.warnings {
@@ -303,6 +310,16 @@ fn run_meds(a: &Args, meds: &std::path::Path) -> anyhow::Result<()> {
             stdout,
             "{} rows dropped, listed in the error file",
             s.bad_rows
+        )?;
+    }
+    if s.dropped_rows > 0 {
+        writeln!(stdout, "{} rows dropped by the mapping", s.dropped_rows)?;
+    }
+    if s.text_values > 0 {
+        writeln!(
+            stdout,
+            "{} text_value texts not stored (their rows' codes and numeric values are)",
+            s.text_values
         )?;
     }
     Ok(())

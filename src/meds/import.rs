@@ -21,6 +21,7 @@ use crate::native::write::Mode3Writer;
 use crate::native::writer::{Metadata, Mode3Options};
 use crate::time::TimeUnit;
 
+use super::mapping::{Mapping, MappingKind};
 use super::read::{data_files, Chunk, FileReader};
 use super::{split_code, CODE_SEPARATOR};
 
@@ -38,6 +39,8 @@ pub struct MedsImportOptions {
     pub error_file: Option<PathBuf>,
     /// Replace `out` even when it is not a previous repository (never a symbolic link).
     pub force: bool,
+    /// Rules overriding the default code → signal rule (`--mapping FILE`; default: none).
+    pub mapping: Option<Mapping>,
 }
 
 impl Default for MedsImportOptions {
@@ -47,6 +50,7 @@ impl Default for MedsImportOptions {
             thresholds: Thresholds::default(),
             error_file: None,
             force: false,
+            mapping: None,
         }
     }
 }
@@ -67,7 +71,13 @@ pub struct MedsImportSummary {
     /// `(signal, events)` whose time was truncated to the minute (a minutes signal fed
     /// seconds or microseconds).
     pub rounded: Vec<(String, u64)>,
-    /// Small files over a threshold (not fatal), as the converter warns.
+    /// Rows of codes a mapping line drops (`PATTERN -`).
+    pub dropped_rows: u64,
+    /// Rows whose `text_value` was not null: the text is not stored (the row's code and
+    /// numeric value are).
+    pub text_values: u64,
+    /// Small files over a threshold (not fatal), as the converter warns, and mapping lines
+    /// that matched no code.
     pub warnings: Vec<String>,
 }
 
@@ -139,32 +149,96 @@ struct CodeRole {
     needs_numeric: bool,
 }
 
-/// Signals and codes from pass 1's table: the default rule of `docs/meds.md`.
-fn plan(stats: &BTreeMap<String, CodeStats>) -> (Vec<SignalSpec>, HashMap<String, CodeRole>) {
-    // code → (signal name, dictionary name if categorical)
-    let mut assign: Vec<(&str, String, Option<String>)> = Vec::new();
+/// Signals and codes from pass 1's table: the mapping's rules, then the default rule of
+/// `docs/meds.md`. Also returns the mapping lines that matched no code.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the mapping line: a code mapped `numeric` without numeric
+/// values, or a `numeric` code sent to a signal that is categorical.
+#[allow(clippy::type_complexity)]
+fn plan(
+    stats: &BTreeMap<String, CodeStats>,
+    mapping: Option<&Mapping>,
+) -> Result<(Vec<SignalSpec>, HashMap<String, CodeRole>, Vec<String>)> {
+    // code → (signal name, dictionary name if categorical, line of an explicit numeric rule)
+    let mut assign: Vec<(&str, String, Option<String>, Option<usize>)> = Vec::new();
     let mut groups: BTreeSet<String> = BTreeSet::new();
+    let mut used: BTreeSet<usize> = BTreeSet::new();
+    let bad = |m: &Mapping, line: usize, what: String| Error::InvalidInput {
+        what: format!("{}:{line}: {what}", m.path.display()),
+    };
     for (code, s) in stats {
+        if let Some((m, r)) = mapping.and_then(|m| m.rule(code).map(|r| (m, r))) {
+            used.insert(r.line);
+            let kind = match r.kind {
+                MappingKind::Auto if s.numeric > 0 => MappingKind::Numeric,
+                MappingKind::Auto => MappingKind::Category,
+                k => k,
+            };
+            match kind {
+                MappingKind::Drop => {}
+                MappingKind::Numeric => {
+                    if s.numeric == 0 {
+                        return Err(bad(
+                            m,
+                            r.line,
+                            format!("code {code} is mapped numeric but has no numeric_value"),
+                        ));
+                    }
+                    let explicit = (r.kind == MappingKind::Numeric).then_some(r.line);
+                    assign.push((code, r.signal.clone(), None, explicit));
+                }
+                _ => {
+                    groups.insert(r.signal.clone());
+                    assign.push((code, r.signal.clone(), Some(code.clone()), None));
+                }
+            }
+            continue;
+        }
         let by_sep = code
             .find(CODE_SEPARATOR)
             .filter(|&i| i > 0 && i + CODE_SEPARATOR.len() < code.len());
         if by_sep.is_some() || s.numeric == 0 {
             if let Some((sig, name)) = split_code(code) {
                 groups.insert(sig.to_string());
-                assign.push((code, sig.to_string(), Some(name.to_string())));
+                assign.push((code, sig.to_string(), Some(name.to_string()), None));
                 continue;
             }
         }
-        assign.push((code, code.clone(), None));
+        assign.push((code, code.clone(), None, None));
     }
-    // A plain code named like a categorical group joins the group under its own name.
+    // A plain code sent to a categorical group joins the group under its own name.
     for a in &mut assign {
         if a.2.is_none() && groups.contains(&a.1) {
+            if let (Some(line), Some(m)) = (a.3, mapping) {
+                return Err(bad(
+                    m,
+                    line,
+                    format!(
+                        "code {} is mapped numeric to {}, a categorical signal (other codes \
+                         are its dictionary names)",
+                        a.0, a.1
+                    ),
+                ));
+            }
             a.2 = Some(a.0.to_string());
         }
     }
+    let unused = mapping.map_or_else(Vec::new, |m| {
+        m.rules()
+            .into_iter()
+            .filter(|r| !used.contains(&r.line))
+            .map(|r| {
+                format!(
+                    "{}:{}: mapping line matches no code of the data",
+                    m.path.display(),
+                    r.line
+                )
+            })
+            .collect()
+    });
     let mut by_name: BTreeMap<String, SignalSpec> = BTreeMap::new();
-    for (code, sig, name) in &assign {
+    for (code, sig, name, _) in &assign {
         let s = &stats[*code];
         let spec = by_name.entry(sig.clone()).or_insert_with(|| SignalSpec {
             name: sig.clone(),
@@ -220,7 +294,7 @@ fn plan(stats: &BTreeMap<String, CodeStats>) -> (Vec<SignalSpec>, HashMap<String
         .map(|(i, s)| (s.name.clone(), i))
         .collect();
     let mut roles = HashMap::new();
-    for (code, sig, name) in &assign {
+    for (code, sig, name, _) in &assign {
         let i = index[sig.as_str()];
         let s = &signals[i];
         let category = s.category.then(|| s.dict[name.as_deref().unwrap_or(code)]);
@@ -233,7 +307,7 @@ fn plan(stats: &BTreeMap<String, CodeStats>) -> (Vec<SignalSpec>, HashMap<String
             },
         );
     }
-    (signals, roles)
+    Ok((signals, roles, unused))
 }
 
 /// Why a row cannot be read at all (before its code is looked at).
@@ -463,7 +537,7 @@ pub fn import_meds(
     crate::native::write::check_target(out, &config_name, &prefix, options.force)?;
     let files = data_files(meds_dir)?;
     let stats = scan(&files)?;
-    let (signals, roles) = plan(&stats);
+    let (signals, roles, unused) = plan(&stats, options.mapping.as_ref())?;
     let catalog = catalog_of(&signals)?;
     let meta = Metadata::from_catalog(&name, &catalog);
     let mut w = Mode3Writer::create(out, &catalog, &prefix)?;
@@ -494,7 +568,10 @@ pub fn import_meds(
             done: false,
         });
     }
-    let mut summary = MedsImportSummary::default();
+    let mut summary = MedsImportSummary {
+        warnings: unused,
+        ..Default::default()
+    };
     let mut rounded = vec![0u64; signals.len()];
     let mut pending: Vec<Pending> = vec![Pending::default(); signals.len()];
     let mut scratch = Vec::new();
@@ -515,7 +592,7 @@ pub fn import_meds(
                     i,
                     (&signals, &roles),
                     &mut pending,
-                    &mut rounded,
+                    (&mut rounded, &mut summary),
                     &mut scratch,
                 );
                 c.rows += 1;
@@ -599,12 +676,18 @@ fn element(
     i: usize,
     (signals, roles): (&[SignalSpec], &HashMap<String, CodeRole>),
     pending: &mut [Pending],
-    rounded: &mut [u64],
+    (rounded, summary): (&mut [u64], &mut MedsImportSummary),
     e: &mut Vec<u8>,
 ) -> Option<&'static str> {
     let chunk = &c.chunk.as_ref().expect("chunk").1;
     let code = chunk.code(i).expect("checked");
-    let role = &roles[code];
+    if chunk.has_text(i) {
+        summary.text_values += 1;
+    }
+    let Some(role) = roles.get(code) else {
+        summary.dropped_rows += 1;
+        return None;
+    };
     let s = &signals[role.signal];
     e.clear();
     let mut key = 0i64;

@@ -12,10 +12,12 @@
 
 mod export;
 mod import;
+mod mapping;
 mod read;
 
 pub use export::{export_meds, MedsExportOptions, MedsExportSummary};
 pub use import::{import_meds, MedsImportOptions, MedsImportSummary};
+pub use mapping::{Mapping, MappingKind, MappingRule};
 
 /// The MEDS version whose schema this module writes and reads.
 pub const MEDS_VERSION: &str = "0.4.0";

@@ -120,6 +120,8 @@ fn check_schema(path: &Path, schema: &Schema) -> Result<(Vec<usize>, Columns)> {
                 columns.times.push(k);
                 roots.push(i);
             }
+        } else if n == "text_value" && is_text(f.data_type()) {
+            roots.push(i);
         } else if let Some(k) = n
             .strip_prefix("value")
             .and_then(|k| k.parse::<usize>().ok())
@@ -140,6 +142,8 @@ pub(crate) struct Chunk {
     pub(crate) time: Vec<Option<i64>>,
     pub(crate) numeric: Vec<Option<f64>>,
     code: ArrayRef,
+    /// The `text_value` column, when the file has one.
+    text: Option<ArrayRef>,
     pub(crate) times: Vec<Vec<Option<i64>>>,
     pub(crate) values: Vec<Vec<Option<f64>>>,
 }
@@ -147,6 +151,11 @@ pub(crate) struct Chunk {
 impl Chunk {
     pub(crate) fn len(&self) -> usize {
         self.subject.len()
+    }
+
+    /// Row `i` has a non-null `text_value`.
+    pub(crate) fn has_text(&self, i: usize) -> bool {
+        self.text.as_ref().is_some_and(|t| !t.is_null(i))
     }
 
     pub(crate) fn code(&self, i: usize) -> Option<&str> {
@@ -317,6 +326,7 @@ impl FileReader {
             time: micros(get("time").as_ref()),
             numeric,
             code: get("code"),
+            text: b.column_by_name("text_value").cloned(),
             times: self
                 .columns
                 .times

@@ -1,0 +1,105 @@
+//! `convert --from-meds --mapping FILE`: one test per mapping rule on testdata/meds/small
+//! (codes GENDER//F, MEDS_BIRTH, LOINC/718-7, ICD10CM/…, Glucose), and file:line errors.
+#![cfg(feature = "arrow")]
+
+use std::path::Path;
+
+use inframed::meds::{import_meds, Mapping, MedsImportOptions, MedsImportSummary};
+use inframed::Error;
+
+const SMALL: &str = "testdata/meds/small";
+
+fn import(map: &str) -> (tempfile::TempDir, inframed::Result<MedsImportSummary>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = Mapping::parse(Path::new("map.txt"), map).unwrap();
+    let o = MedsImportOptions {
+        mapping: Some(m),
+        ..Default::default()
+    };
+    let r = import_meds(Path::new(SMALL), &tmp.path().join("out"), &o);
+    (tmp, r)
+}
+
+fn names(s: &MedsImportSummary) -> Vec<String> {
+    s.signals.iter().map(|(n, _)| n.clone()).collect()
+}
+
+#[test]
+fn exact_numeric_rule_renames_a_signal() {
+    let (_t, r) = import("LOINC/718-7\tHemoglobin numeric\n");
+    let s = r.unwrap();
+    assert!(names(&s).contains(&"Hemoglobin".to_string()));
+    assert!(!names(&s).contains(&"LOINC/718-7".to_string()));
+}
+
+#[test]
+fn prefix_category_rule_groups_codes() {
+    let (_t, r) = import("ICD10CM/*  DIAGNOSIS  category\n");
+    let s = r.unwrap();
+    assert!(names(&s).contains(&"DIAGNOSIS".to_string()));
+    assert!(!names(&s).contains(&"ICD10CM".to_string()));
+}
+
+#[test]
+fn auto_kind_follows_the_values() {
+    let (_t, r) = import("Glucose GLU\nMEDS_BIRTH BIRTH_EVENTS\n");
+    let s = r.unwrap();
+    let n = names(&s);
+    assert!(n.contains(&"GLU".to_string()) && n.contains(&"BIRTH_EVENTS".to_string()));
+}
+
+#[test]
+fn dash_drops_and_counts() {
+    let (_t, plain) = import("");
+    let plain = plain.unwrap();
+    let (_t2, r) = import("Glucose -\n");
+    let s = r.unwrap();
+    let glucose = plain
+        .signals
+        .iter()
+        .find(|(n, _)| n == "Glucose")
+        .unwrap()
+        .1;
+    assert!(glucose > 0);
+    assert_eq!(s.dropped_rows, glucose);
+    assert_eq!(s.events + glucose, plain.events);
+    assert!(!names(&s).contains(&"Glucose".to_string()));
+}
+
+#[test]
+fn unused_line_is_a_warning() {
+    let (_t, r) = import("NOPE/* X\n");
+    let s = r.unwrap();
+    assert!(s.warnings.iter().any(|w| w.contains("map.txt:1")));
+}
+
+#[test]
+fn numeric_without_values_names_the_line() {
+    let (_t, r) = import("# comment\nMEDS_BIRTH B numeric\n");
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("map.txt:2") && e.contains("MEDS_BIRTH"), "{e}");
+}
+
+#[test]
+fn numeric_into_a_category_names_the_line() {
+    let (_t, r) = import("ICD10CM/* DX\nGlucose DX numeric\n");
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("map.txt:2"), "{e}");
+}
+
+#[test]
+fn bad_lines_name_file_and_line() {
+    for (text, want) in [
+        ("onlyone\n", "map.txt:1"),
+        ("a b c d\n", "map.txt:1"),
+        ("\na b weird\n", "map.txt:2"),
+        ("a*b X\n", "map.txt:1"),
+        ("a - numeric\n", "map.txt:1"),
+        ("a X//Y\n", "map.txt:1"),
+        ("a X\na Y\n", "map.txt:2"),
+    ] {
+        let e = Mapping::parse(Path::new("map.txt"), text).unwrap_err();
+        assert!(matches!(e, Error::InvalidInput { .. }), "{text:?}: {e}");
+        assert!(e.to_string().contains(want), "{text:?}: {e}");
+    }
+}
