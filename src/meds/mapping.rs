@@ -161,7 +161,7 @@ impl Mapping {
         }
         m.prefixes = prefixes.into_values().collect();
         m.prefixes
-            .sort_by(|a, b| b.pattern.len().cmp(&a.pattern.len()));
+            .sort_by_key(|r| std::cmp::Reverse(r.pattern.len()));
         Ok(m)
     }
 
