@@ -387,6 +387,37 @@ fn by_name(c: &mut Criterion) {
             total
         })
     });
+    // The parts of the gap: the by-name call alone, the untyped view by sid, typed lengths.
+    g.bench_function("name_len", |b| {
+        b.iter(|| {
+            pids.iter()
+                .map(|&p| repo.get(p, black_box("Hemoglobin")).unwrap().len())
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("sid_value0", |b| {
+        b.iter(|| {
+            let mut total = 0.0f64;
+            for &p in &pids {
+                let s = repo.get_sid(p, black_box(sid)).unwrap();
+                for e in s.iter() {
+                    total += e.value(0).as_f64();
+                }
+            }
+            total
+        })
+    });
+    g.bench_function("sid_typed_len", |b| {
+        b.iter(|| {
+            pids.iter()
+                .map(|&p| {
+                    SignalStoreExt::get::<DateVal>(&repo, p, black_box(sid))
+                        .unwrap()
+                        .len()
+                })
+                .sum::<usize>()
+        })
+    });
     g.bench_function("sid_typed", |b| {
         b.iter(|| {
             let mut total = 0.0f64;

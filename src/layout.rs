@@ -57,6 +57,7 @@ impl ChannelType {
     }
 
     /// Size in bytes.
+    #[inline]
     pub const fn size(self) -> usize {
         match self {
             ChannelType::I8 | ChannelType::U8 => 1,
@@ -167,6 +168,7 @@ pub enum Value {
 
 impl Value {
     /// As f64 (exact for integers below 2^53 and all floats).
+    #[inline]
     pub fn as_f64(self) -> f64 {
         match self {
             Value::Int(i) => i as f64,
@@ -177,6 +179,7 @@ impl Value {
     }
 
     /// As i64, truncating floats toward zero (saturating).
+    #[inline]
     pub fn as_i64(self) -> i64 {
         match self {
             Value::Int(i) => i,
@@ -404,16 +407,19 @@ impl Layout {
     }
 
     /// Element size in bytes, padding included.
+    #[inline]
     pub fn size(&self) -> usize {
         self.size
     }
 
     /// Time channels in order.
+    #[inline]
     pub fn time_channels(&self) -> &[Channel] {
         &self.time
     }
 
     /// Value channels in order.
+    #[inline]
     pub fn value_channels(&self) -> &[Channel] {
         &self.value
     }
