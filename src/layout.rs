@@ -92,7 +92,7 @@ impl ChannelType {
     ///
     /// # Panics
     /// If `bytes` is shorter than [`ChannelType::size`]; callers slice whole elements first.
-    #[inline]
+    #[inline(always)]
     pub fn read(self, bytes: &[u8]) -> Value {
         #[inline(always)]
         fn arr<const N: usize>(b: &[u8]) -> [u8; N] {

@@ -43,7 +43,7 @@ impl<'a> ElementRef<'a> {
     ///
     /// # Panics
     /// If `ch` is not a time channel of the layout.
-    #[inline]
+    #[inline(always)]
     pub fn time(&self, ch: usize) -> Value {
         let c = self.layout.time_channels()[ch];
         c.ty.read(&self.bytes[c.offset..])
@@ -53,7 +53,7 @@ impl<'a> ElementRef<'a> {
     ///
     /// # Panics
     /// If `ch` is not a value channel of the layout.
-    #[inline]
+    #[inline(always)]
     pub fn value(&self, ch: usize) -> Value {
         let c = self.layout.value_channels()[ch];
         c.ty.read(&self.bytes[c.offset..])
