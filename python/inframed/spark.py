@@ -20,10 +20,13 @@ partition reads the signal through the package's Arrow batches (``Repository.to_
 
 Pid filters: ``pid`` comparisons (``=``, ``<``, ``<=``, ``>``, ``>=``, ``IN``) skip the shards
 (or pid ranges) they exclude, when Spark pushes filters to Python data sources (Spark >= 4.1
-with ``spark.sql.python.filterPushdown.enabled=true``). Spark still applies the filters to
-the rows read, so the result is the same with or without pushdown. Where pushdown is not
-available, ``option("pid_min", …)`` and ``option("pid_max", …)`` (inclusive) do the skipping;
-they are a read restriction, applied to the rows too.
+with ``spark.sql.python.filterPushdown.enabled=true``). Spark refuses to read through a
+reader that accepts filters while that setting is off, so ``register`` looks at the setting
+when it is called (or takes ``pushdown=True|False``) and registers a reader with or without
+filter pushdown accordingly: set the configuration before ``register``. Spark still applies
+the filters to the rows read, so the result is the same with or without pushdown. Where
+pushdown is not available, ``option("pid_min", …)`` and ``option("pid_max", …)`` (inclusive)
+do the skipping; they are a read restriction, applied to the rows too.
 
 The paths must be readable under the same names on every worker (a shared filesystem, or the
 shards copied to the same place on each worker's disk; see docs/scale-out.md). The driver
@@ -56,7 +59,16 @@ from typing import Any, Iterator
 
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 
-__all__ = ["InframedDataSource", "InframedReader", "register", "spark_type"]
+__all__ = [
+    "InframedDataSource",
+    "InframedDataSourceNoPushdown",
+    "InframedFilteringReader",
+    "InframedReader",
+    "register",
+    "spark_type",
+]
+
+_PUSHDOWN_CONF = "spark.sql.python.filterPushdown.enabled"
 
 _MANIFEST_FORMAT = "inframed-shards"
 
@@ -120,7 +132,8 @@ def _arrow_columns(rep: Any, signal: str) -> list[tuple[str, str, str]]:
 
 
 class InframedReader(DataSourceReader):
-    """Partitions (shards or pid ranges) and their Arrow batches; see the module doc."""
+    """Partitions (shards or pid ranges) and their Arrow batches; see the module doc. Takes
+    no filters from Spark (see :class:`InframedFilteringReader`)."""
 
     def __init__(self, path: str, signal: str, options: dict[str, str], columns: list) -> None:
         self.path = path
@@ -135,33 +148,6 @@ class InframedReader(DataSourceReader):
             self.lo = lo if self.lo is None else max(self.lo, lo)
         if hi is not None:
             self.hi = hi if self.hi is None else min(self.hi, hi)
-
-    def pushFilters(self, filters: list) -> Iterator:  # noqa: N802 (Spark's name)
-        """Narrows the pid range by the pid comparisons; returns every filter (Spark still
-        applies them to the rows: pushdown only skips shards)."""
-        from pyspark.sql import datasource as ds
-
-        for f in filters:
-            if getattr(f, "attribute", None) == ("pid",):
-                try:
-                    if isinstance(f, ds.EqualTo):
-                        v = _pid_bound(f.value)
-                        self._narrow(v, v)
-                    elif isinstance(f, ds.GreaterThan):
-                        self._narrow(_pid_bound(f.value) + 1, None)
-                    elif isinstance(f, ds.GreaterThanOrEqual):
-                        self._narrow(_pid_bound(f.value), None)
-                    elif isinstance(f, ds.LessThan):
-                        self._narrow(None, _pid_bound(f.value) - 1)
-                    elif isinstance(f, ds.LessThanOrEqual):
-                        self._narrow(None, _pid_bound(f.value))
-                    elif isinstance(f, ds.In):
-                        vals = [_pid_bound(v) for v in f.value]
-                        if vals:
-                            self._narrow(min(vals), max(vals))
-                except TypeError:
-                    pass
-            yield f
 
     def _overlaps(self, first: int, last: int) -> bool:
         return (self.lo is None or last >= self.lo) and (self.hi is None or first <= self.hi)
@@ -215,6 +201,38 @@ class InframedReader(DataSourceReader):
             yield batch.cast(target)
 
 
+class InframedFilteringReader(InframedReader):
+    """:class:`InframedReader` that also takes Spark's pushed ``pid`` filters to skip shards
+    (needs ``spark.sql.python.filterPushdown.enabled=true``)."""
+
+    def pushFilters(self, filters: list) -> Iterator:  # noqa: N802 (Spark's name)
+        """Narrows the pid range by the pid comparisons; returns every filter (Spark still
+        applies them to the rows: pushdown only skips shards)."""
+        from pyspark.sql import datasource as ds
+
+        for f in filters:
+            if getattr(f, "attribute", None) == ("pid",):
+                try:
+                    if isinstance(f, ds.EqualTo):
+                        v = _pid_bound(f.value)
+                        self._narrow(v, v)
+                    elif isinstance(f, ds.GreaterThan):
+                        self._narrow(_pid_bound(f.value) + 1, None)
+                    elif isinstance(f, ds.GreaterThanOrEqual):
+                        self._narrow(_pid_bound(f.value), None)
+                    elif isinstance(f, ds.LessThan):
+                        self._narrow(None, _pid_bound(f.value) - 1)
+                    elif isinstance(f, ds.LessThanOrEqual):
+                        self._narrow(None, _pid_bound(f.value))
+                    elif isinstance(f, ds.In):
+                        vals = [_pid_bound(v) for v in f.value]
+                        if vals:
+                            self._narrow(min(vals), max(vals))
+                except TypeError:
+                    pass
+            yield f
+
+
 class InframedDataSource(DataSource):
     """``spark.read.format("inframed")``: options ``signal`` (required), ``path`` (the
     ``load`` argument: a ``shards.json`` or a repository), ``partitions`` (a single
@@ -245,11 +263,28 @@ class InframedDataSource(DataSource):
         """`pid` and the signal's channels, from the catalog."""
         return ", ".join(f"{n} {t}" for n, t, _ in self._columns())
 
+    #: Whether the reader takes Spark's pushed filters (set by :func:`register`).
+    pushdown = True
+
     def reader(self, schema: Any) -> InframedReader:
         path, signal = self._path_signal()
-        return InframedReader(path, signal, dict(self.options), self._columns())
+        cls = InframedFilteringReader if self.pushdown else InframedReader
+        return cls(path, signal, dict(self.options), self._columns())
 
 
-def register(spark: Any) -> None:
-    """Registers the ``inframed`` format with a SparkSession (pyspark >= 4.0)."""
-    spark.dataSource.register(InframedDataSource)
+class InframedDataSourceNoPushdown(InframedDataSource):
+    """``inframed`` for a session without Python filter pushdown: the same reads, pid
+    filters applied by Spark to the rows only (``pid_min``/``pid_max`` still skip shards)."""
+
+    pushdown = False
+
+
+def register(spark: Any, pushdown: bool | None = None) -> None:
+    """Registers the ``inframed`` format with a SparkSession (pyspark >= 4.0).
+
+    ``pushdown`` (default: the session's ``spark.sql.python.filterPushdown.enabled`` now)
+    chooses a reader that takes Spark's pushed ``pid`` filters; Spark refuses such a reader
+    while the setting is off, so a default session gets one without."""
+    if pushdown is None:
+        pushdown = str(spark.conf.get(_PUSHDOWN_CONF, "false")).strip().lower() == "true"
+    spark.dataSource.register(InframedDataSource if pushdown else InframedDataSourceNoPushdown)

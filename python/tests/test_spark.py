@@ -5,6 +5,7 @@ another catalog fails the read naming it. One SparkSession for the module."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -129,7 +130,6 @@ def test_per_patient_feature(spark, data):
 
 def test_pid_filters_skip_shards(spark, data):
     m = inframed.open(data["manifest"])
-    import json
 
     shards = json.loads(open(data["manifest"]).read())["shards"]
     first_last = shards[0]["last_pid"]
@@ -169,3 +169,24 @@ def test_missing_or_foreign_shard_is_named(spark, data):
     # Without Spark, inframed says the same.
     with pytest.raises(inframed.Error, match="another catalog"):
         inframed.open(mixed / "shards.json")
+
+
+def test_a_session_without_filter_pushdown_reads(spark, data):
+    """Spark refuses a reader that takes filters while Python filter pushdown is off (its
+    default): `register` then picks the reader without, and filters still hold on the rows."""
+    conf = "spark.sql.python.filterPushdown.enabled"
+    mine = own(data["rep"], "Lab0")
+    shards = json.loads(open(data["manifest"]).read())["shards"]
+    first_last = shards[0]["last_pid"]
+    spark.conf.set(conf, "false")
+    try:
+        inframed.spark.register(spark)
+        df = read(spark, data["manifest"], "Lab0")
+        assert df.count() == sum(len(a) for a in mine.values())
+        filtered = df.filter(f"pid <= {first_last}")
+        assert filtered.count() == sum(len(a) for p, a in mine.items() if p <= first_last)
+        assert filtered.rdd.getNumPartitions() == 3  # not pushed: every shard read
+    finally:
+        spark.conf.set(conf, "true")
+        inframed.spark.register(spark)
+    assert read(spark, data["manifest"], "Lab0").filter(f"pid <= {first_last}").rdd.getNumPartitions() == 1
