@@ -36,6 +36,11 @@ pub struct Layer {
 /// write new files and rename them over the old ones, as inframed's writers and the original
 /// tools do.
 ///
+/// While inframed writers update a repository (`LOAD_ONLY` convert, `add_signal`, `inframed
+/// index`), every read through one open `Repository` comes from one complete generation of
+/// it: an open that overlaps a directory swap is made again (see docs/reliability.md), and
+/// maps already made keep the old files alive.
+///
 /// # Examples
 /// ```
 /// use inframed::{Pid, Repository, SignalStore};
@@ -60,7 +65,8 @@ pub struct Repository {
     route: HashMap<Sid, usize>,
     pids: OnceLock<Vec<Pid>>,
     warnings: Vec<Warning>,
-    /// Per layer, its by-pid transpose (opened on the first `patient` call).
+    /// Per layer, its by-pid transpose (opened with the stores by [`Repository::open`], or on
+    /// the first `patient` call).
     transposes: OnceLock<Vec<Option<Transpose>>>,
 }
 
@@ -83,7 +89,10 @@ impl Repository {
     /// # Ok::<_, inframed::Error>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Repository> {
-        Repository::from_layers(vec![open_layer(path.as_ref())?])
+        let path = path.as_ref();
+        open_one_generation(&[path], || {
+            Repository::from_layers(vec![open_layer(path)?]).map(Repository::with_transposes)
+        })
     }
 
     /// Opens `path` read as `format` (`--format`) instead of the format its content shows.
@@ -91,7 +100,11 @@ impl Repository {
     /// # Errors
     /// As [`Repository::open`] (the forced reader's errors).
     pub fn open_as(path: impl AsRef<Path>, format: crate::backend::Format) -> Result<Repository> {
-        Repository::from_layers(vec![open_layer_as(path.as_ref(), Some(format))?])
+        let path = path.as_ref();
+        open_one_generation(&[path], || {
+            Repository::from_layers(vec![open_layer_as(path, Some(format))?])
+                .map(Repository::with_transposes)
+        })
     }
 
     /// Opens several repositories stacked in order (later ones override signals by name).
@@ -105,11 +118,30 @@ impl Repository {
                 what: "no repository given".into(),
             });
         }
-        let layers = paths
+        let paths: Vec<&Path> = paths.iter().map(AsRef::as_ref).collect();
+        open_one_generation(&paths, || {
+            let layers = paths
+                .iter()
+                .map(|p| open_layer(p))
+                .collect::<Result<Vec<_>>>()?;
+            Repository::from_layers(layers).map(Repository::with_transposes)
+        })
+    }
+
+    /// Opens the by-pid transposes now rather than on the first [`Repository::patient`]
+    /// call, so they belong to the same generation of the files as the stores (see
+    /// [`open_one_generation`]). One that fails to open is left to `patient`, which reports
+    /// the error.
+    fn with_transposes(self) -> Repository {
+        if let Ok(t) = self
+            .layers
             .iter()
-            .map(|p| open_layer(p.as_ref()))
-            .collect::<Result<Vec<_>>>()?;
-        Repository::from_layers(layers)
+            .map(open_transpose)
+            .collect::<Result<Vec<_>>>()
+        {
+            let _ = self.transposes.set(t);
+        }
+        self
     }
 
     /// A repository over stores already opened.
@@ -359,6 +391,85 @@ impl SignalStore for Repository {
     fn warnings(&self) -> &[Warning] {
         &self.warnings
     }
+}
+
+/// How many times [`open_one_generation`] opens again when a writer replaced the repository
+/// while it was being opened.
+const OPEN_ATTEMPTS: usize = 64;
+
+/// Runs `open` (which reads the files under `paths` by name, one after the other) until none
+/// of the files that decide a repository's generation was replaced during the run.
+///
+/// Why: a repository is many files (config, signals file, dictionaries, a `.data`/`.idx`
+/// pair per signal, the pid list, the by-pid transpose), opened by path at different
+/// moments, and writers replace them while readers open:
+/// - a `LOAD_ONLY` convert (and every directory writer, [`crate::atomic::AtomicDir`]) swaps
+///   the whole directory in one step (`renameat2(RENAME_EXCHANGE)`): a swap between two of
+///   the opens would give a catalog of the old tree with vectors of the new, or an `.idx` of
+///   one with the `.data` of the other;
+/// - `add_signal` renames new data files, then the signals file into place, and removes the
+///   transpose; `inframed index` renames chunk files, then the `.pid_idx`: an open that reads
+///   the signals file before and the transpose after would mix them.
+///
+/// So the identity (device, inode) of each path, of its parent directory and, for a
+/// repository config, of its signals files and `.pid_idx` is taken before and after the open;
+/// when one changed (or appeared, or went), the open is thrown away (maps of the old files
+/// included) and made again, at most [`OPEN_ATTEMPTS`] times. The result of an attempt
+/// during which nothing changed is the answer (an error included); after the last attempt
+/// its result is returned whatever happened. Writers publish the files these identities do
+/// not cover (data files of a new signal, transpose chunks) before the files that name them
+/// (docs/reliability.md).
+fn open_one_generation<T>(paths: &[&Path], mut open: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let before = identities(paths);
+        let result = open();
+        if identities(paths) == before || attempt >= OPEN_ATTEMPTS {
+            return result;
+        }
+    }
+}
+
+/// The identities [`open_one_generation`] compares: (device, inode) of each path, its parent
+/// directory, and (a repository config) its signals files and by-pid transpose index;
+/// `None` where absent.
+fn identities(paths: &[&Path]) -> Vec<Option<(u64, u64)>> {
+    fn id(p: &Path) -> Option<(u64, u64)> {
+        let m = std::fs::metadata(p).ok()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Some((m.dev(), m.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            // No inode number: the modification time stands in for it.
+            let t = m.modified().ok()?;
+            let t = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+            Some((t.as_secs(), u64::from(t.subsec_nanos())))
+        }
+    }
+    let mut out = Vec::with_capacity(4 * paths.len());
+    for p in paths {
+        out.push(id(p));
+        let parent = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        out.push(id(parent));
+        let config = matches!(
+            crate::backend::detect(p),
+            Ok(crate::backend::Format::Config)
+        ) && !crate::shard::is_manifest(p);
+        if let Some(c) = config.then(|| RepositoryConfig::read(p).ok()).flatten() {
+            out.extend(c.signals_files.iter().map(|f| id(f)));
+            out.push(id(&crate::native::transpose::pid_idx_path(
+                &c.prefix_path(),
+            )));
+        }
+    }
+    out
 }
 
 /// Opens one path as a store: a container or a repository config, decided by content

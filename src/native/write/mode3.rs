@@ -190,12 +190,19 @@ impl Mode3Writer {
 
     /// A writer that rewrites some signals of the existing repository in `out` and keeps
     /// every other file (and the pid list) as it is: the staging directory starts as links to
-    /// `out`'s files. Restrict the signals with [`Mode3Writer::only`].
+    /// `out`'s files. Restrict the signals with [`Mode3Writer::only`]. The by-pid transpose
+    /// is not kept (it holds the old vectors of the signals rewritten): rebuild it with
+    /// [`crate::native::write::build_transpose`], as after `add_signal`.
     ///
     /// # Errors
     /// As [`Mode3Writer::create`]; errors linking `out`'s files.
     pub fn update(out: &Path, catalog: &Catalog, prefix: &str) -> Result<Mode3Writer> {
-        Self::with_staging(Staging::linked(out)?, catalog, prefix, None)
+        let w = Self::with_staging(Staging::linked(out)?, catalog, prefix, None)?;
+        // Only the staged links go (prefix checked relative above); the live files stay.
+        // Kept, the stale transpose would serve `patient` the old vectors, and records with
+        // sids the new signals file no longer has (tests/reliability_readers_during_writes.rs).
+        super::remove_transpose(&w.staging.root().join(&w.prefix))?;
+        Ok(w)
     }
 
     fn with_staging(
