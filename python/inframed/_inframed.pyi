@@ -64,10 +64,18 @@ class Dictionaries:
     ) -> npt.NDArray[np.bool_]: ...
 
 class ArrowStream:
-    """Record batches behind the Arrow PyCapsule interface (``__arrow_c_stream__``)."""
+    """Record batches behind the Arrow PyCapsule interface (``__arrow_c_stream__``).
+
+    Each ``__arrow_c_stream__`` call starts a fresh stream from the map that builds one batch
+    of at most ``batch_rows`` rows at a time (readable any number of times; never holds the
+    whole signal). ``len()`` counts rows from the element lengths.
+    """
 
     @property
-    def num_batches(self) -> int: ...
+    def num_batches(self) -> int:
+        """``ceil(len / batch_rows)``: 0 when there are no rows."""
+    @property
+    def batch_rows(self) -> int: ...
     @property
     def columns(self) -> list[str]: ...
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
@@ -103,7 +111,10 @@ class Repository:
         translate: bool = False,
         float32to64: bool = False,
     ) -> pandas.DataFrame: ...
-    def to_arrow(self, signal: _Signal, pids: _Pids | None = None) -> ArrowStream: ...
+    def to_arrow(
+        self, signal: _Signal, pids: _Pids | None = None, *, batch_rows: int = 65536
+    ) -> ArrowStream:
+        """get_sig's columns as a bounded-batch Arrow stream (pids in the order given)."""
     def patient(self, pid: int) -> dict[str, npt.NDArray[np.void]]: ...
     def export(
         self,

@@ -361,19 +361,23 @@ impl PyRepository {
         crate::frame::to_pandas(py, self, st, table, translate, float32to64)
     }
 
-    /// The whole signal (or the rows of `pids`) as Arrow record batches behind the Arrow
-    /// PyCapsule interface (`__arrow_c_stream__`): `pyarrow.table(x)`, `polars.DataFrame(x)`,
-    /// `duckdb.sql("SELECT … FROM x")` read it without a copy. Columns as `get_sig`.
-    #[pyo3(signature = (signal, pids=None))]
+    /// The whole signal (or the rows of `pids`, in that order) as Arrow record batches behind
+    /// the Arrow PyCapsule interface (`__arrow_c_stream__`): `pyarrow.table(x)`,
+    /// `polars.DataFrame(x)`, `duckdb.sql("SELECT … FROM x")` read it. Columns as `get_sig`
+    /// (`pid` int32, `time0…`, `val0…` in their stored types). Nothing is read here: each
+    /// consumer gets a fresh stream that de-interleaves one batch of at most `batch_rows` rows
+    /// at a time straight from the map (one copy per column, as any columnar reader needs).
+    #[pyo3(signature = (signal, pids=None, *, batch_rows=crate::arrow::BATCH_ROWS))]
     fn to_arrow<'py>(
         &self,
         py: Python<'py>,
         signal: &Bound<'py, PyAny>,
         pids: Option<&Bound<'py, PyAny>>,
+        batch_rows: usize,
     ) -> PyResult<crate::arrow::ArrowStream> {
         let st = self.sig(signal)?;
-        let table = crate::frame::collect(py, self, st, pids)?;
-        crate::arrow::stream(st, table)
+        let pids = pids.map(|p| pid_list(py, p)).transpose()?;
+        crate::arrow::stream(&self.repo, &st.name, pids, batch_rows)
     }
 
     /// One patient's whole record: `{signal name: array}` for every signal with elements.
