@@ -38,8 +38,13 @@ def convert(
     threads: int | None = None,
     *,
     original: bool = False,
+    build_dicts: bool = False,
 ) -> dict[str, Any]:
-    """Converts a raw export (MedConvert convert config) into a MODE 3 repository."""
+    """Converts a raw export (MedConvert convert config) into a MODE 3 repository.
+
+    ``build_dicts=True`` builds dictionaries (``dicts/built.<signal>.dict``) for categorical
+    values without a code, as ``inframed convert --build-dicts``.
+    """
 
 def from_meds(
     meds_dir: _Path,
