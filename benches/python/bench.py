@@ -3,10 +3,13 @@
     cargo run --release -- synth /tmp/synth100k --patients 100000 --repository
     .venv/bin/python benches/python/bench.py /tmp/synth100k/<name>.repository [--signal Hemoglobin]
 
-Prints ns per `get` call, ns per patient of `get_many`, `get_sig` seconds, `open` ms and the
-RSS after open. With medpython (and/or meds_reader) importable in the same interpreter, the
-same calls are timed on the same data beside ours: `--medpython` (uget, get_sig, read_all).
-Figures go into BENCHMARKS.md as ratios, with the command and the machine.
+Prints ns per `get` call, ns per patient of `get_many`, `get_sig` and `to_arrow` seconds,
+`open` ms and the RSS after open. With medpython (and/or meds_reader) importable in the same
+interpreter, the same calls are timed on the same data beside ours: `--medpython` (uget,
+get_sig, read_all), `--meds-reader DB` (a `meds_reader_convert` database of the same data,
+e.g. of `rep.export(out, to="meds")`: `SubjectDatabase` open, `db[pid]` per call, and the
+Hemoglobin measurements of one subject). Figures go into BENCHMARKS.md as ratios, with the
+command and the machine.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import argparse
 import random
 import resource
 import time
+
+import numpy as np
 
 import inframed
 
@@ -42,6 +47,7 @@ def main() -> None:
     ap.add_argument("--signal", default="Hemoglobin")
     ap.add_argument("--calls", type=int, default=200_000)
     ap.add_argument("--medpython", action="store_true")
+    ap.add_argument("--meds-reader", metavar="DB")
     a = ap.parse_args()
 
     base = rss_mb()
@@ -60,33 +66,77 @@ def main() -> None:
         for p in keys:
             get(p, sig)
 
-    s = best(loop, 3)
+    s = best(loop, 5)
     print(f"get: {s / len(keys) * 1e9:.0f} ns per call")
     batch = keys[:10_000]
-    s = best(lambda: rep.get_many(batch, sig))
-    print(f"get_many: {s / len(batch) * 1e9:.0f} ns per patient")
+    arr = np.asarray(batch, dtype=np.int64)
+    s = best(lambda: rep.get_many(arr, sig), 20)
+    print(f"get_many: {s / len(batch) * 1e9:.0f} ns per patient (int64 array of 10 000 pids)")
+    s = best(lambda: rep.get_many(batch, sig), 20)
+    print(f"get_many: {s / len(batch) * 1e9:.0f} ns per patient (list of 10 000 ints)")
     s = best(lambda: rep.get_sig(sig), 3)
     n = len(rep.get_sig(sig))
     print(f"get_sig({sig}): {s:.3f} s for {n} rows")
+    try:
+        import pyarrow as pa
+    except ImportError:
+        pa = None
+    if pa is not None:
+        s = best(lambda: pa.table(rep.to_arrow(sig)), 3)
+        print(f"to_arrow({sig}) -> pyarrow.table: {s:.3f} s")
+        peak = rss_mb()
+
+        def stream():
+            return sum(b.num_rows for b in pa.RecordBatchReader.from_stream(rep.to_arrow(sig)))
+
+        s = best(stream, 3)
+        print(f"to_arrow({sig}) batch by batch: {s:.3f} s, RSS +{rss_mb() - peak:.1f} MB")
+    print(f"RSS now {rss_mb():.0f} MB")
 
     if a.medpython:
         import med  # medpython
 
         mrep = med.PidRepository()
+        before = rss_mb()
         t = time.perf_counter()
         mrep.read_all(a.repo, [], [])
-        print(f"medpython read_all: {time.perf_counter() - t:.3f} s, RSS {rss_mb():.0f} MB")
-        sid = mrep.sigs.sid(sig)
+        dt = time.perf_counter() - t
+        print(f"medpython read_all: {dt:.3f} s, RSS +{rss_mb() - before:.0f} MB")
+        sid = mrep.sig_id(sig)
         uget = mrep.uget
 
         def mloop():
             for p in keys:
                 uget(p, sid)
 
-        s = best(mloop, 3)
+        s = best(mloop, 5)
         print(f"medpython uget: {s / len(keys) * 1e9:.0f} ns per call")
         s = best(lambda: mrep.get_sig(sig, translate=False, float32to64=False, free_signal=False), 3)
         print(f"medpython get_sig({sig}): {s:.3f} s")
+
+    if a.meds_reader:
+        import meds_reader
+
+        before = rss_mb()
+        t = time.perf_counter()
+        db = meds_reader.SubjectDatabase(a.meds_reader, num_threads=1)
+        dt = (time.perf_counter() - t) * 1e3
+        print(f"meds_reader open: {dt:.2f} ms, RSS +{rss_mb() - before:.1f} MB")
+        mkeys = keys[: max(1, len(keys) // 10)]
+
+        def dloop():
+            for p in mkeys:
+                db[p]
+
+        s = best(dloop, 3)
+        print(f"meds_reader db[pid]: {s / len(mkeys) * 1e9:.0f} ns per call")
+
+        def dsig():
+            for p in mkeys:
+                [e for e in db[p].events if e.code == sig]
+
+        s = best(dsig, 3)
+        print(f"meds_reader db[pid] + {sig} events: {s / len(mkeys) * 1e9:.0f} ns per call")
 
 
 if __name__ == "__main__":

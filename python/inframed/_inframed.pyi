@@ -38,8 +38,13 @@ def convert(
     threads: int | None = None,
     *,
     original: bool = False,
+    build_dicts: bool = False,
 ) -> dict[str, Any]:
-    """Converts a raw export (MedConvert convert config) into a MODE 3 repository."""
+    """Converts a raw export (MedConvert convert config) into a MODE 3 repository.
+
+    ``build_dicts=True`` builds dictionaries (``dicts/built.<signal>.dict``) for categorical
+    values without a code, as ``inframed convert --build-dicts``.
+    """
 
 def from_meds(
     meds_dir: _Path,
@@ -64,10 +69,18 @@ class Dictionaries:
     ) -> npt.NDArray[np.bool_]: ...
 
 class ArrowStream:
-    """Record batches behind the Arrow PyCapsule interface (``__arrow_c_stream__``)."""
+    """Record batches behind the Arrow PyCapsule interface (``__arrow_c_stream__``).
+
+    Each ``__arrow_c_stream__`` call starts a fresh stream from the map that builds one batch
+    of at most ``batch_rows`` rows at a time (readable any number of times; never holds the
+    whole signal). ``len()`` counts rows from the element lengths.
+    """
 
     @property
-    def num_batches(self) -> int: ...
+    def num_batches(self) -> int:
+        """``ceil(len / batch_rows)``: 0 when there are no rows."""
+    @property
+    def batch_rows(self) -> int: ...
     @property
     def columns(self) -> list[str]: ...
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
@@ -103,7 +116,10 @@ class Repository:
         translate: bool = False,
         float32to64: bool = False,
     ) -> pandas.DataFrame: ...
-    def to_arrow(self, signal: _Signal, pids: _Pids | None = None) -> ArrowStream: ...
+    def to_arrow(
+        self, signal: _Signal, pids: _Pids | None = None, *, batch_rows: int = 65536
+    ) -> ArrowStream:
+        """get_sig's columns as a bounded-batch Arrow stream (pids in the order given)."""
     def patient(self, pid: int) -> dict[str, npt.NDArray[np.void]]: ...
     def export(
         self,

@@ -35,27 +35,10 @@ pub struct SigType {
     pub view_align: Option<usize>,
 }
 
-/// medpython's field names: `time0…`, `val0…` for generic signals; for legacy type numbers
-/// 1 and 3 the names its `get_sig` shows (`date, val`; `date_start, date_end, val`: seen in
-/// the medpython 1.2.1 fixture). Other legacy numbers keep the generic names (their
-/// medpython names are not established by a fixture).
+/// medpython's field names (`time0…`, `val0…`; `date`, `val` … for legacy types 1 and 3): the
+/// library's [`inframed::arrow::medpython_names`], which `to_arrow`'s Arrow columns also use.
 pub fn field_names(info: &SignalInfo) -> Vec<String> {
-    let n_time = info.layout.time_channels().len();
-    let n_val = info.layout.value_channels().len();
-    let legacy: Option<&[&str]> = match info.type_text.trim() {
-        "1" => Some(&["date", "val"]),
-        "3" => Some(&["date_start", "date_end", "val"]),
-        _ => None,
-    };
-    if let Some(names) = legacy {
-        if names.len() == n_time + n_val {
-            return names.iter().map(|s| s.to_string()).collect();
-        }
-    }
-    (0..n_time)
-        .map(|i| format!("time{i}"))
-        .chain((0..n_val).map(|i| format!("val{i}")))
-        .collect()
+    inframed::arrow::medpython_names(info)
 }
 
 impl SigType {

@@ -1,78 +1,89 @@
-//! `to_arrow`: a signal's rows as Arrow record batches behind the Arrow PyCapsule interface.
+//! `to_arrow`: a signal's rows as Arrow record batches behind the Arrow PyCapsule interface,
+//! streamed from the library's Arrow views (`inframed::arrow::signal_batches` with
+//! medpython's names and the stored types).
 
 use std::ffi::CString;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
-use arrow_array::{
-    ArrayRef, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, Int8Array,
-    RecordBatch, RecordBatchIterator, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
-};
-use arrow_schema::{ArrowError, Field, Schema};
+use arrow_schema::SchemaRef;
+use inframed::arrow::{signal_batches, signal_schema, ArrowNaming, ArrowOptions};
+use inframed::{Pid, Repository, SignalStore};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
-use crate::arrays::SigType;
-use crate::columns::{Column, Table};
 use crate::errors::IntoPy;
 
-/// Rows per record batch.
-const BATCH_ROWS: usize = 1 << 16;
+/// Rows per record batch unless the caller asks otherwise.
+pub const BATCH_ROWS: usize = 1 << 16;
 
-/// Record batches of one signal: `pid` (int32) and one column per channel, non-null.
-/// Exposes `__arrow_c_stream__`; each call streams the same batches again (no copy).
+/// One signal's rows as a stream of record batches: `pid` (int32) and one column per channel
+/// (get_sig's names, stored types, non-null). Holds the repository, the signal and the pid
+/// list only: each `__arrow_c_stream__` call starts a fresh stream over the map that builds
+/// one batch of at most `batch_rows` rows at a time, so a stream can be read any number of
+/// times and never holds the whole signal.
 #[pyclass(frozen, module = "inframed", name = "ArrowStream")]
 pub struct ArrowStream {
-    schema: Arc<Schema>,
-    batches: Vec<RecordBatch>,
+    repo: Arc<Repository>,
+    signal: String,
+    /// `None`: every patient, pids ascending.
+    pids: Option<Vec<Pid>>,
+    options: ArrowOptions,
+    schema: SchemaRef,
+    rows: OnceLock<usize>,
 }
 
-fn array(c: Column) -> ArrayRef {
-    match c {
-        Column::I8(v) => Arc::new(Int8Array::from(v)),
-        Column::I16(v) => Arc::new(Int16Array::from(v)),
-        Column::I32(v) => Arc::new(Int32Array::from(v)),
-        Column::I64(v) => Arc::new(Int64Array::from(v)),
-        Column::U8(v) => Arc::new(UInt8Array::from(v)),
-        Column::U16(v) => Arc::new(UInt16Array::from(v)),
-        Column::U32(v) => Arc::new(UInt32Array::from(v)),
-        Column::U64(v) => Arc::new(UInt64Array::from(v)),
-        Column::F32(v) => Arc::new(Float32Array::from(v)),
-        Column::F64(v) => Arc::new(Float64Array::from(v)),
+/// The stream of `signal` over `pids` (in the order given, repeats kept), batches of at most
+/// `batch_rows` rows.
+pub fn stream(
+    repo: &Arc<Repository>,
+    signal: &str,
+    pids: Option<Vec<u32>>,
+    batch_rows: usize,
+) -> PyResult<ArrowStream> {
+    if batch_rows == 0 {
+        return Err(PyValueError::new_err("batch_rows must be at least 1"));
     }
+    let options = ArrowOptions::default()
+        .with_batch_rows(batch_rows)
+        .with_naming(ArrowNaming::Medpython)
+        .with_pids_any_order(true);
+    let catalog = repo.catalog();
+    let info = catalog.signal(signal).py_err()?;
+    let schema = signal_schema(catalog, info, &options);
+    Ok(ArrowStream {
+        repo: Arc::clone(repo),
+        signal: signal.to_string(),
+        pids: pids.map(|p| p.into_iter().map(Pid).collect()),
+        options,
+        schema,
+        rows: OnceLock::new(),
+    })
 }
 
-fn arrow_err(e: ArrowError) -> PyErr {
-    crate::errors::Error::new_err(format!("arrow: {e}"))
-}
-
-/// Builds the batches (columns built once, then sliced into batches without copying).
-pub fn stream(st: &SigType, table: Table) -> PyResult<ArrowStream> {
-    let rows = table.pids.len();
-    let mut cols: Vec<ArrayRef> = vec![Arc::new(Int32Array::from(table.pids))];
-    cols.extend(table.columns.into_iter().map(array));
-    let mut fields = vec![Field::new("pid", cols[0].data_type().clone(), false)];
-    for (name, c) in st.fields.iter().zip(&cols[1..]) {
-        fields.push(Field::new(name, c.data_type().clone(), false));
+impl ArrowStream {
+    /// Counts the rows (element lengths only; nothing is gathered).
+    fn count(&self) -> inframed::Result<usize> {
+        let info = self.repo.catalog().signal(&self.signal)?;
+        let size = info.layout.size();
+        let mut n = 0usize;
+        match &self.pids {
+            None => self.repo.scan(info.sid, &mut |_, b| n += b.len() / size)?,
+            Some(pids) => {
+                for &p in pids {
+                    n += self.repo.get_bytes(p, info.sid)?.len() / size;
+                }
+            }
+        }
+        Ok(n)
     }
-    let schema = Arc::new(Schema::new(fields));
-    let whole = RecordBatch::try_new(Arc::clone(&schema), cols).map_err(arrow_err)?;
-    let batches = if rows == 0 {
-        vec![whole]
-    } else {
-        (0..rows)
-            .step_by(BATCH_ROWS)
-            .map(|at| whole.slice(at, BATCH_ROWS.min(rows - at)))
-            .collect()
-    };
-    Ok(ArrowStream { schema, batches })
 }
 
 #[pymethods]
 impl ArrowStream {
-    /// The Arrow C stream capsule (`arrow_array_stream`). A `requested_schema` other than
-    /// None is not supported (the stream's own schema is used).
+    /// The Arrow C stream capsule (`arrow_array_stream`) of a fresh stream. A
+    /// `requested_schema` other than None is not supported (the stream's own schema is used).
     #[pyo3(signature = (requested_schema=None))]
     fn __arrow_c_stream__<'py>(
         &self,
@@ -80,25 +91,39 @@ impl ArrowStream {
         requested_schema: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema;
-        let reader = RecordBatchIterator::new(
-            self.batches.clone().into_iter().map(Ok),
-            Arc::clone(&self.schema),
-        );
-        let stream = FFI_ArrowArrayStream::new(Box::new(reader));
+        let batches = signal_batches(
+            Arc::clone(&self.repo),
+            &self.signal,
+            self.pids.clone(),
+            &self.options,
+        )
+        .py_err()?;
+        let stream = FFI_ArrowArrayStream::new(Box::new(batches.into_reader()));
         let name =
             CString::new("arrow_array_stream").map_err(|e| PyValueError::new_err(e.to_string()))?;
         PyCapsule::new(py, stream, Some(name))
     }
 
-    /// Number of rows.
-    fn __len__(&self) -> usize {
-        self.batches.iter().map(|b| b.num_rows()).sum()
+    /// Number of rows (counted once, from the element lengths, with the GIL released).
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        if let Some(&n) = self.rows.get() {
+            return Ok(n);
+        }
+        let n = py.detach(|| self.count()).py_err()?;
+        Ok(*self.rows.get_or_init(|| n))
     }
 
-    /// Number of record batches.
+    /// Number of record batches a read yields: `ceil(len / batch_rows)` (0 for no rows; a
+    /// patient larger than a batch is split across batches).
     #[getter]
-    fn num_batches(&self) -> usize {
-        self.batches.len()
+    fn num_batches(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.__len__(py)?.div_ceil(self.options.batch_rows))
+    }
+
+    /// Upper bound on the rows of one batch.
+    #[getter]
+    fn batch_rows(&self) -> usize {
+        self.options.batch_rows
     }
 
     /// Column names.
@@ -113,9 +138,14 @@ impl ArrowStream {
 
     fn __repr__(&self) -> String {
         format!(
-            "<inframed.ArrowStream {} rows, columns {:?}>",
-            self.__len__(),
-            self.columns()
+            "<inframed.ArrowStream {} ({}), columns {:?}, batches of <= {} rows>",
+            self.signal,
+            match &self.pids {
+                None => "every patient".to_string(),
+                Some(p) => format!("{} pids", p.len()),
+            },
+            self.columns(),
+            self.options.batch_rows
         )
     }
 }

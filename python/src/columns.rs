@@ -1,5 +1,5 @@
 //! A whole signal as columns (`pid`, then one typed column per channel): what `get_sig`
-//! hands to pandas and `to_arrow` to Arrow.
+//! hands to pandas (`to_arrow` streams the library's Arrow views instead).
 
 use inframed::layout::ChannelType;
 use inframed::{Pid, Repository, SignalStore};

@@ -88,17 +88,22 @@ pub fn export(
 /// Converts a raw export with the original loader's convert config (MedConvert) into a
 /// MODE 3 repository, with the GIL released. `outdir` overrides the config's OUTDIR,
 /// `threads` the parser threads; `original=True` takes the original loader's leniencies
-/// (lines of an unsorted file dropped, dates not validated) instead of refusing. Returns the report as a dict (`outdir`, `config`,
-/// `error_file`, `error_lines`, `pids_read`, `pids_written`, `signals`, `missing_forced`,
-/// `dictionary_misses`, `warnings`, `files`).
+/// (lines of an unsorted file dropped, dates not validated) instead of refusing;
+/// `build_dicts=True` (`inframed convert --build-dicts`) builds a dictionary for the
+/// categorical values that have no code, written as `dicts/built.<signal>.dict` in the
+/// output (existing codes kept; without it such values are dictionary misses, and SAFE_MODE
+/// refuses the load beyond `allowed_unknown_category_cnt`). Returns the report as a dict
+/// (`outdir`, `config`, `error_file`, `error_lines`, `pids_read`, `pids_written`, `signals`,
+/// `missing_forced`, `dictionary_misses`, `warnings`, `files`).
 #[pyfunction]
-#[pyo3(signature = (config, outdir=None, threads=None, *, original=false))]
+#[pyo3(signature = (config, outdir=None, threads=None, *, original=false, build_dicts=false))]
 pub fn convert<'py>(
     py: Python<'py>,
     config: PathBuf,
     outdir: Option<PathBuf>,
     threads: Option<usize>,
     original: bool,
+    build_dicts: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let base = if original {
         ConvertOptions::original()
@@ -108,6 +113,7 @@ pub fn convert<'py>(
     let options = ConvertOptions {
         threads,
         outdir,
+        build_dicts,
         ..base
     };
     let r = py

@@ -31,6 +31,9 @@ pub struct PyRepository {
     by_sid: HashMap<u32, usize>,
 }
 
+/// Keys per `SignalStore::get_many` call of `Repository.get_many`.
+const GET_MANY_LANE: usize = 4096;
+
 /// A pid argument as the store's `Pid`.
 pub(crate) fn to_pid(pid: i64) -> PyResult<Pid> {
     u32::try_from(pid)
@@ -313,8 +316,9 @@ impl PyRepository {
 
     /// One call for a batch: the elements of `signal` for every pid of `pids`, concatenated
     /// in that order into one structured array (a copy), and `offsets` (int64, `len(pids) + 1`)
-    /// so that patient `i`'s elements are `arr[offsets[i]:offsets[i+1]]`. The GIL is released
-    /// while the elements are gathered.
+    /// so that patient `i`'s elements are `arr[offsets[i]:offsets[i+1]]`. The elements are
+    /// looked up with the store's batched `get_many` (prefetching on the native store) with
+    /// the GIL released.
     fn get_many<'py>(
         &self,
         py: Python<'py>,
@@ -327,12 +331,23 @@ impl PyRepository {
         let repo = Arc::clone(&self.repo);
         let (bytes, offsets) = py
             .detach(move || -> inframed::Result<(Vec<u8>, Vec<i64>)> {
+                // The store's batched lookup (the native store overlaps the index and element
+                // reads of a lane of keys), a lane of pids at a time so that the borrowed
+                // vectors held at once stay bounded.
+                let mut keys = Vec::with_capacity(GET_MANY_LANE.min(pids.len()));
+                let mut got = Vec::new();
                 let mut bytes = Vec::new();
                 let mut offsets = Vec::with_capacity(pids.len() + 1);
                 offsets.push(0i64);
-                for p in pids {
-                    bytes.extend_from_slice(&repo.get_bytes(Pid(p), sid)?);
-                    offsets.push((bytes.len() / size) as i64);
+                for lane in pids.chunks(GET_MANY_LANE) {
+                    keys.clear();
+                    keys.extend(lane.iter().map(|&p| (Pid(p), sid)));
+                    repo.get_many(&keys, &mut got)?;
+                    bytes.reserve(got.iter().map(|b| b.len()).sum());
+                    for b in got.drain(..) {
+                        bytes.extend_from_slice(&b);
+                        offsets.push((bytes.len() / size) as i64);
+                    }
                 }
                 Ok((bytes, offsets))
             })
@@ -361,19 +376,23 @@ impl PyRepository {
         crate::frame::to_pandas(py, self, st, table, translate, float32to64)
     }
 
-    /// The whole signal (or the rows of `pids`) as Arrow record batches behind the Arrow
-    /// PyCapsule interface (`__arrow_c_stream__`): `pyarrow.table(x)`, `polars.DataFrame(x)`,
-    /// `duckdb.sql("SELECT … FROM x")` read it without a copy. Columns as `get_sig`.
-    #[pyo3(signature = (signal, pids=None))]
+    /// The whole signal (or the rows of `pids`, in that order) as Arrow record batches behind
+    /// the Arrow PyCapsule interface (`__arrow_c_stream__`): `pyarrow.table(x)`,
+    /// `polars.DataFrame(x)`, `duckdb.sql("SELECT … FROM x")` read it. Columns as `get_sig`
+    /// (`pid` int32, `time0…`, `val0…` in their stored types). Nothing is read here: each
+    /// consumer gets a fresh stream that de-interleaves one batch of at most `batch_rows` rows
+    /// at a time straight from the map (one copy per column, as any columnar reader needs).
+    #[pyo3(signature = (signal, pids=None, *, batch_rows=crate::arrow::BATCH_ROWS))]
     fn to_arrow<'py>(
         &self,
         py: Python<'py>,
         signal: &Bound<'py, PyAny>,
         pids: Option<&Bound<'py, PyAny>>,
+        batch_rows: usize,
     ) -> PyResult<crate::arrow::ArrowStream> {
         let st = self.sig(signal)?;
-        let table = crate::frame::collect(py, self, st, pids)?;
-        crate::arrow::stream(st, table)
+        let pids = pids.map(|p| pid_list(py, p)).transpose()?;
+        crate::arrow::stream(&self.repo, &st.name, pids, batch_rows)
     }
 
     /// One patient's whole record: `{signal name: array}` for every signal with elements.

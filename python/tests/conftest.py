@@ -43,3 +43,15 @@ def assert_same_content(rep: inframed.Repository, ref: inframed.Repository) -> N
             a, b = rep.get(int(pid), sig), ref.get(int(pid), sig)
             assert a.dtype == b.dtype
             assert a.tobytes() == b.tobytes(), (sig, int(pid))
+
+
+def assert_get_many_matches(rep: inframed.Repository) -> None:
+    """`get_many` over every pid (reversed, repeated, plus pids without data) equals `get`."""
+    pids = [int(p) for p in rep.pids][::-1]
+    pids = pids + pids[:3] + [0, 7, 2**32 - 1]
+    for sig in rep.signals:
+        arr, offsets = rep.get_many(pids, sig)
+        assert arr.dtype == rep.dtype(sig)
+        assert len(offsets) == len(pids) + 1 and offsets[0] == 0 and offsets[-1] == len(arr)
+        for i, p in enumerate(pids):
+            assert arr[offsets[i] : offsets[i + 1]].tobytes() == rep.get(p, sig).tobytes(), (sig, p)

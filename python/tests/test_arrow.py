@@ -6,6 +6,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pytest
 
 
 def test_pyarrow_equals_get_sig(golden, expected):
@@ -26,6 +27,33 @@ def test_stream_can_be_read_twice_and_in_batches(golden):
     assert sum(b.num_rows for b in r) == len(s) == 130
     assert pa.table(s).num_rows == 130
     assert s.columns == ["pid", "time0", "val0"]
+
+
+def test_batches_bounded_and_stream_reread(golden, expected):
+    rows = expected["signals"]["Hemoglobin"]["rows"]
+    s = golden.to_arrow("Hemoglobin", batch_rows=7)
+    assert s.batch_rows == 7 and s.num_batches == -(-len(rows) // 7)
+    for _ in range(2):  # a fresh stream on each read, the same rows each time
+        batches = list(pa.RecordBatchReader.from_stream(s))
+        assert all(b.num_rows <= 7 for b in batches)
+        assert len(batches) == s.num_batches
+        got = [list(r.values()) for b in batches for r in b.to_pylist()]
+        assert got == rows
+    assert pa.table(s).num_rows == len(rows)
+    with pytest.raises(ValueError):
+        golden.to_arrow("Hemoglobin", batch_rows=0)
+
+
+def test_pids_in_given_order_with_repeats(golden, expected):
+    rows = expected["signals"]["Glucose"]["rows"]
+    order = [30000, 1025, 30000]
+    s = golden.to_arrow("Glucose", pids=order, batch_rows=3)
+    want = [r for p in order for r in rows if r[0] == p]
+    assert len(want) > 3
+    t = pa.table(s)
+    assert [list(r.values()) for r in t.to_pylist()] == want
+    assert len(s) == len(want)
+    assert t.column_names == ["pid", "time0", "val0"]
 
 
 def test_pids_filter(golden, expected):

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 import inframed
+from conftest import assert_get_many_matches
 
 
 def test_pids_and_signals(golden, expected):
@@ -95,6 +96,16 @@ def test_get_many(golden):
     for i, p in enumerate(pids):
         assert arr[offsets[i] : offsets[i + 1]].tobytes() == golden.get(p, "Hemoglobin").tobytes()
     assert offsets[-1] == len(arr)
+    assert_get_many_matches(golden)
+    # More pids than one batched lookup takes (4096): the lanes join up in order.
+    many = [int(p) for p in golden.pids] * 120 + [7]
+    arr, offsets = golden.get_many(many, "Hemoglobin")
+    assert len(many) > 4096 and offsets[-1] == len(arr)
+    for i in (0, 4095, 4096, 4097, len(many) - 2, len(many) - 1):
+        assert arr[offsets[i] : offsets[i + 1]].tobytes() == golden.get(many[i], "Hemoglobin").tobytes()
+    assert len(arr) == 120 * sum(len(golden.get(int(p), "Hemoglobin")) for p in golden.pids)
+    empty, offsets = golden.get_many([], "Hemoglobin")
+    assert len(empty) == 0 and list(offsets) == [0]
 
 
 def test_info(golden):

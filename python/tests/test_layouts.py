@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import inframed
-from conftest import GOLDEN, TESTDATA, assert_same_content
+from conftest import GOLDEN, TESTDATA, assert_get_many_matches, assert_same_content
 
 LEGACY = ["mode0_full", "mode1", "mode2", "trap"]
 
@@ -15,6 +15,7 @@ def test_legacy_layouts(golden, name):
     rep = inframed.open(TESTDATA / "legacy" / name / "legacy.repository")
     assert "MODE" in rep.info()["format"]
     assert_same_content(rep, golden)
+    assert_get_many_matches(rep)
 
 
 EXPORTS = [
@@ -39,6 +40,7 @@ def test_export_and_open(golden, tmp_path, to, out, options):
     written = golden.export(tmp_path / out, to=to, **options)
     rep = inframed.open(written)
     assert_same_content(rep, golden)
+    assert_get_many_matches(rep)
     assert rep.get_sig("DIAGNOSIS", translate=True).equals(golden.get_sig("DIAGNOSIS", translate=True))
     if to == "transpose":
         for pid in golden.pids:
@@ -56,4 +58,5 @@ def test_stacked(golden, tmp_path):
     rep = inframed.open(GOLDEN, stack=[top])
     assert rep.info()["paths"] == [str(GOLDEN), str(top)]
     assert_same_content(rep, golden)
+    assert_get_many_matches(rep)
     assert {s["layer"] for s in rep.info()["signals"]} == {1}

@@ -15,8 +15,9 @@ use super::schema::{column_specs, schema_of, ColumnSpec};
 use super::ArrowOptions;
 
 /// A signal over a list of patients as a stream of `RecordBatch`es of at most
-/// [`ArrowOptions::batch_rows`] rows, pids ascending (in the order given), each patient's
-/// elements time-sorted. Only one batch is in memory at a time.
+/// [`ArrowOptions::batch_rows`] rows, pids ascending (in the order given; any order with
+/// [`ArrowOptions::pids_any_order`]), each patient's elements time-sorted. Only one batch is
+/// in memory at a time.
 ///
 /// `S` is anything that derefs to a store: `&Repository`, `Arc<Repository>`,
 /// `&dyn SignalStore`. An owning `S` (`Arc`) makes the stream `'static`, as the Arrow C stream
@@ -38,7 +39,8 @@ pub struct SignalBatches<S> {
 /// The stream of signal `name` over `pids` (every patient of the store when `None`).
 ///
 /// # Errors
-/// [`Error::UnknownSignal`]; [`Error::InvalidInput`] for pids not ascending.
+/// [`Error::UnknownSignal`]; [`Error::InvalidInput`] for pids not strictly ascending (unless
+/// [`ArrowOptions::pids_any_order`]).
 pub fn signal_batches<S>(
     store: S,
     name: &str,
@@ -55,7 +57,7 @@ where
     let schema = schema_of(info, fields);
     let pids = match pids {
         Some(p) => {
-            if p.windows(2).any(|w| w[0] >= w[1]) {
+            if !options.pids_any_order && p.windows(2).any(|w| w[0] >= w[1]) {
                 return Err(Error::InvalidInput {
                     what: "the pid list of an Arrow view must be strictly ascending".into(),
                 });
@@ -264,5 +266,132 @@ impl<I: Iterator<Item = Result<RecordBatch>>> Iterator for ArrowReader<I> {
 impl<I: Iterator<Item = Result<RecordBatch>>> RecordBatchReader for ArrowReader<I> {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{
+        Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
+        UInt32Type, UInt64Type, UInt8Type,
+    };
+    use arrow_array::Array;
+    use arrow_schema::DataType;
+
+    use super::*;
+    use crate::arrow::ArrowNaming;
+    use crate::Repository;
+
+    const GOLDEN: &str = "testdata/inframed/small/repo/small.repository";
+
+    /// Value `i` of a numeric column as f64 (the fixture's JSON numbers).
+    fn number(a: &dyn Array, i: usize) -> f64 {
+        macro_rules! at {
+            ($t:ty) => {
+                a.as_primitive::<$t>().value(i) as f64
+            };
+        }
+        match a.data_type() {
+            DataType::Int8 => at!(Int8Type),
+            DataType::Int16 => at!(Int16Type),
+            DataType::Int32 => at!(Int32Type),
+            DataType::Int64 => at!(Int64Type),
+            DataType::UInt8 => at!(UInt8Type),
+            DataType::UInt16 => at!(UInt16Type),
+            DataType::UInt32 => at!(UInt32Type),
+            DataType::UInt64 => at!(UInt64Type),
+            DataType::Float32 => at!(Float32Type),
+            DataType::Float64 => at!(Float64Type),
+            t => panic!("not a stored number: {t}"),
+        }
+    }
+
+    /// Medpython naming reproduces what medpython 1.2.1's `get_sig` returned on the golden
+    /// repository (testdata/inframed/small/expected.json): names, rows, no nulls.
+    #[test]
+    fn medpython_naming_equals_medpython_get_sig() {
+        let repo = Repository::open(GOLDEN).unwrap();
+        let text = std::fs::read_to_string("testdata/inframed/small/expected.json").unwrap();
+        let expected: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let options = ArrowOptions::default()
+            .with_batch_rows(7)
+            .with_naming(ArrowNaming::Medpython);
+        let signals = expected["signals"].as_object().unwrap();
+        assert!(signals.len() > 10);
+        for (name, sig) in signals {
+            let want_cols: Vec<&str> = sig["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            let stream = signal_batches(&repo, name, None, &options).unwrap();
+            let cols: Vec<String> = stream
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            assert_eq!(cols, want_cols, "{name}");
+            let mut rows = Vec::new();
+            for b in stream {
+                let b = b.unwrap();
+                assert!(b.num_rows() <= 7);
+                for i in 0..b.num_rows() {
+                    let row: Vec<f64> = b
+                        .columns()
+                        .iter()
+                        .map(|c| {
+                            assert_eq!(c.null_count(), 0);
+                            number(c.as_ref(), i)
+                        })
+                        .collect();
+                    rows.push(row);
+                }
+            }
+            let want: Vec<Vec<f64>> = sig["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    r.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_f64().unwrap())
+                        .collect()
+                })
+                .collect();
+            assert_eq!(rows, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn pids_in_any_order_only_when_asked() {
+        let repo = Repository::open(GOLDEN).unwrap();
+        let order = vec![Pid(30000), Pid(1025), Pid(30000)];
+        let strict = ArrowOptions::default();
+        let err = signal_batches(&repo, "Glucose", Some(order.clone()), &strict).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+        let any = strict.with_pids_any_order(true).with_batch_rows(3);
+        let mut pids = Vec::new();
+        for b in signal_batches(&repo, "Glucose", Some(order.clone()), &any).unwrap() {
+            let b = b.unwrap();
+            assert!(b.num_rows() <= 3);
+            pids.extend(
+                b.column(0)
+                    .as_primitive::<Int32Type>()
+                    .values()
+                    .iter()
+                    .copied(),
+            );
+        }
+        let mut want = Vec::new();
+        for p in &order {
+            let n = repo.get(*p, "Glucose").unwrap().len();
+            assert!(n > 0);
+            want.resize(want.len() + n, p.0 as i32);
+        }
+        assert_eq!(pids, want);
     }
 }

@@ -11,6 +11,10 @@
 //! | categorical value channels | `dictionary<int32, utf8>` holding the dictionary name of each code |
 //! | `time0_raw`, `value0_raw`, … (with [`ArrowOptions::raw`]) | the stored integer, for converted time channels and categorical channels |
 //!
+//! With [`ArrowNaming::Medpython`] the channel columns are instead medpython's `get_sig`
+//! columns ([`medpython_names`]: `time0…`, `val0…`), each the stored number in its own type
+//! (what the Python package's `to_arrow` streams).
+//!
 //! A date that is not a real calendar date (`0`, `20230231`) and a categorical code without a
 //! dictionary name are null in the converted column; the raw column keeps the stored number.
 //!
@@ -50,7 +54,7 @@ pub use arrow_schema::{ArrowError, SchemaRef};
 pub use batches::{patient_batches, signal_batch, signal_batches, ArrowReader, SignalBatches};
 pub use columns::{date_to_days, days_to_date, time_to_micros};
 pub use events::{long_batches, LongBatches};
-pub use schema::signal_schema;
+pub use schema::{medpython_names, signal_schema};
 
 use crate::error::Error;
 
@@ -61,8 +65,28 @@ pub struct ArrowOptions {
     /// split across batches.
     pub batch_rows: usize,
     /// Also emit the stored integers of converted time channels and categorical channels
-    /// (`time0_raw`, `value0_raw`, …).
+    /// (`time0_raw`, `value0_raw`, …). Ignored with [`ArrowNaming::Medpython`], whose
+    /// columns are all stored numbers.
     pub raw: bool,
+    /// Which names and types the channel columns get (default [`ArrowNaming::Native`]).
+    pub naming: ArrowNaming,
+    /// Accept a pid list in any order, repeats included, streamed in the order given (what
+    /// medpython's `get_sig(pids=…)` does). Default `false`: the list must be strictly
+    /// ascending, as the exports and MEDS need.
+    pub pids_any_order: bool,
+}
+
+/// The names and types of a signal's channel columns (the `pid` column is `int32` in both).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ArrowNaming {
+    /// `time0…`, `value0…` with converted times (`date32`, `timestamp[us]`) and categorical
+    /// values as `dictionary<int32, utf8>` (see the module docs).
+    #[default]
+    Native,
+    /// medpython's `get_sig` columns: the names of [`medpython_names`] (`time0…`, `val0…`;
+    /// `date`, `val` … for legacy type numbers 1 and 3), every channel the stored number in
+    /// its own type (`int32` dates stay `YYYYMMDD`, categorical codes stay codes), never null.
+    Medpython,
 }
 
 impl Default for ArrowOptions {
@@ -70,6 +94,8 @@ impl Default for ArrowOptions {
         ArrowOptions {
             batch_rows: 65_536,
             raw: false,
+            naming: ArrowNaming::Native,
+            pids_any_order: false,
         }
     }
 }
@@ -84,6 +110,19 @@ impl ArrowOptions {
     /// With or without the raw columns.
     pub fn with_raw(mut self, raw: bool) -> ArrowOptions {
         self.raw = raw;
+        self
+    }
+
+    /// With these column names and types.
+    pub fn with_naming(mut self, naming: ArrowNaming) -> ArrowOptions {
+        self.naming = naming;
+        self
+    }
+
+    /// With or without the strictly-ascending check of a pid list (see
+    /// [`ArrowOptions::pids_any_order`]).
+    pub fn with_pids_any_order(mut self, any: bool) -> ArrowOptions {
+        self.pids_any_order = any;
         self
     }
 }

@@ -10,7 +10,7 @@ use crate::catalog::{Catalog, SignalInfo};
 use crate::layout::{Channel, ChannelType};
 use crate::time::TimeUnit;
 
-use super::ArrowOptions;
+use super::{ArrowNaming, ArrowOptions};
 
 /// How one channel is turned into a column.
 #[derive(Clone, Debug)]
@@ -71,6 +71,21 @@ pub(crate) fn column_specs(
 ) -> (Vec<ColumnSpec>, Vec<Field>) {
     let mut specs = Vec::new();
     let mut fields = Vec::new();
+    if options.naming == ArrowNaming::Medpython {
+        let layout = &info.layout;
+        let chans = layout.time_channels().iter().chain(layout.value_channels());
+        for (name, ch) in medpython_names(info).into_iter().zip(chans) {
+            push(
+                &mut specs,
+                &mut fields,
+                &name,
+                *ch,
+                ColumnKind::Plain,
+                false,
+            );
+        }
+        return (specs, fields);
+    }
     for (i, ch) in info.layout.time_channels().iter().enumerate() {
         let kind = time_kind(info.time_unit, ch.ty);
         let name = format!("time{i}");
@@ -90,6 +105,38 @@ pub(crate) fn column_specs(
         push(&mut specs, &mut fields, &name, *ch, kind, options.raw);
     }
     (specs, fields)
+}
+
+/// medpython's column names of a signal (`get_sig`, `uget` fields): `time0…`, `val0…` for
+/// generic signals; for legacy type numbers 1 and 3 the names medpython 1.2.1 shows (`date`,
+/// `val`; `date_start`, `date_end`, `val`). Other legacy numbers keep the generic names
+/// (their medpython names are not established by a fixture). Time channels first.
+///
+/// # Examples
+/// ```
+/// use inframed::{Repository, SignalStore};
+/// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
+/// let info = repo.catalog().signal("Hemoglobin")?;
+/// assert_eq!(inframed::arrow::medpython_names(info), ["time0", "val0"]);
+/// # Ok::<_, inframed::Error>(())
+/// ```
+pub fn medpython_names(info: &SignalInfo) -> Vec<String> {
+    let n_time = info.layout.time_channels().len();
+    let n_val = info.layout.value_channels().len();
+    let legacy: Option<&[&str]> = match info.type_text.trim() {
+        "1" => Some(&["date", "val"]),
+        "3" => Some(&["date_start", "date_end", "val"]),
+        _ => None,
+    };
+    if let Some(names) = legacy {
+        if names.len() == n_time + n_val {
+            return names.iter().map(|s| s.to_string()).collect();
+        }
+    }
+    (0..n_time)
+        .map(|i| format!("time{i}"))
+        .chain((0..n_val).map(|i| format!("val{i}")))
+        .collect()
 }
 
 fn push(
