@@ -231,11 +231,6 @@ impl Repository {
             })
     }
 
-    /// Warnings of every layer (ignored keywords, dropped SET lines, …).
-    pub fn warnings_all(&self) -> &[Warning] {
-        &self.warnings
-    }
-
     /// One patient's whole record: `(sid, elements)` for every non-empty signal, sids
     /// ascending, each signal from the layer that serves it. A layer with a by-pid transpose
     /// (`inframed index`) serves its part in one contiguous read of its `.pid_data`, borrowed

@@ -179,7 +179,7 @@ fn other_payload_types_open_as_empty_stores_with_a_warning() {
     let repo = Repository::open(&out).unwrap();
     assert!(repo.pids().is_empty());
     assert!(repo.catalog().signals().is_empty());
-    assert!(repo.warnings_all()[0].message.contains("raw_bytes"));
+    assert!(repo.warnings()[0].message.contains("raw_bytes"));
     repo.verify().unwrap();
 }
 

@@ -19,11 +19,7 @@ fn hand_built_legacy_repositories_read_like_the_golden_one() {
     let golden = common::golden_repo();
     for name in ["mode0_full", "mode1", "mode2"] {
         let repo = Repository::open(fixture(name)).unwrap();
-        assert!(
-            repo.warnings_all().is_empty(),
-            "{name}: {:?}",
-            repo.warnings_all()
-        );
+        assert!(repo.warnings().is_empty(), "{name}: {:?}", repo.warnings());
         common::conformance(&repo, &golden);
         let d = repo.describe();
         assert!(d.format.contains("MODE"), "{name}: {}", d.format);
@@ -37,7 +33,7 @@ fn both_traps_are_handled_and_reported() {
     let golden = common::golden_repo();
     let repo = Repository::open(fixture("trap")).unwrap();
     common::conformance(&repo, &golden);
-    let w: Vec<String> = repo.warnings_all().iter().map(|w| w.to_string()).collect();
+    let w: Vec<String> = repo.warnings().iter().map(|w| w.to_string()).collect();
     assert!(
         w.iter().any(|m| m.contains("default prefix \"rep\"")),
         "{w:?}"
@@ -99,7 +95,7 @@ fn our_legacy_writer_produces_the_hand_built_bytes() {
             "{name}"
         );
         let repo = Repository::open(&config).unwrap();
-        assert!(repo.warnings_all().is_empty());
+        assert!(repo.warnings().is_empty());
         common::conformance(&repo, &golden);
     }
 }
@@ -113,7 +109,7 @@ fn our_full_mode2_files_avoid_the_position_trap() {
     let text = fs::read_to_string(&config).unwrap();
     assert!(text.contains("PREFIX\tdata/lg\n"), "{text}");
     let repo = Repository::open(&config).unwrap();
-    assert!(repo.warnings_all().is_empty(), "{:?}", repo.warnings_all());
+    assert!(repo.warnings().is_empty(), "{:?}", repo.warnings());
     common::conformance(&repo, &golden);
     // The ADMISSION file is larger than the unpadded one by its padding only.
     let ours = fs::metadata(out.path().join("m2f/data/lg_ADMISSION.data"))

@@ -154,7 +154,7 @@ proptest! {
         }
         let lconfig = write_legacy(&source, &d.path().join("lg"), &o).unwrap();
         let legacy = Repository::open(&lconfig).unwrap();
-        prop_assert!(legacy.warnings_all().is_empty(), "{:?}", legacy.warnings_all());
+        prop_assert!(legacy.warnings().is_empty(), "{:?}", legacy.warnings());
         check(&legacy, &model, &pids_of(&model, None))?;
     }
 }

@@ -269,7 +269,7 @@ impl PyRepository {
         out.set_item(
             "warnings",
             self.repo
-                .warnings_all()
+                .warnings()
                 .iter()
                 .map(|w| w.to_string())
                 .collect::<Vec<_>>(),

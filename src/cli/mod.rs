@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use inframed::Repository;
+use inframed::{Repository, SignalStore};
 
 /// inframed: memory-mapped patient time-series repositories (InfraMed-compatible).
 #[derive(Parser, Debug)]
@@ -233,7 +233,7 @@ pub(crate) fn print_warnings(repo: &Repository) {
         return;
     }
     let mut err = io::stderr().lock();
-    for w in repo.warnings_all() {
+    for w in repo.warnings() {
         let _ = writeln!(err, "warning: {w}");
     }
 }
