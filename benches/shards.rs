@@ -80,11 +80,19 @@ fn routing(c: &mut Criterion) {
         .collect();
     let pairs = synth::existing_pairs(&repo).unwrap();
     let keys = synth::sample_keys(&repo, &pairs, KEYS, 11, 10);
-    let native = {
-        let c = RepositoryConfig::read(&config).unwrap();
+    let open_native = |config: &Path| {
+        let c = RepositoryConfig::read(config).unwrap();
         let (catalog, _) = read_catalog(&c).unwrap();
         NativeStore::open(catalog, &c.prefix_path(), vec![]).unwrap()
     };
+    let native = open_native(&config);
+    // The one shard's repository opened alone: the same bytes as the source in other files,
+    // to tell the routing from the files' placement in memory.
+    let shard0 = open_native(
+        &inframed::shard::Manifest::read(&manifests[0].1)
+            .unwrap()
+            .shard_path(&manifests[0].1, 0),
+    );
     let repos: Vec<(usize, Repository)> = manifests
         .iter()
         .map(|(n, m)| (*n, Repository::open(m).unwrap()))
@@ -102,6 +110,9 @@ fn routing(c: &mut Criterion) {
     for (n, r) in &repos {
         assert_eq!(lookup_sum(r, &keys), expected, "{n} shards (repository)");
     }
+
+    assert_eq!(lookup_sum(&shard0, &keys), expected);
+    interleaved(&native, &shard0, &stores, &repo, &repos, &keys);
 
     let mut g = c.benchmark_group("shard_routing");
     g.throughput(Throughput::Elements(keys.len() as u64));
@@ -138,6 +149,94 @@ fn routing(c: &mut Criterion) {
         g.bench_function(format!("scan/shards_{n}"), |b| b.iter(|| scan_sum(s)));
     }
     g.finish();
+}
+
+/// Rounds of the interleaved A/B below.
+const ROUNDS: usize = 41;
+
+/// Criterion times one function after the other, so on a shared machine a change of load
+/// between two functions shows up as a difference between them. This A/B times one (warm)
+/// pass over the keys per store per round, the stores in a rotating order within each round, and prints
+/// the median (and quartiles) of the per-round ratios to the source: the load of a round is
+/// common to both sides of its ratios.
+fn interleaved<'a>(
+    native: &'a NativeStore,
+    shard0: &'a NativeStore,
+    stores: &'a [(usize, ShardedStore)],
+    repo: &'a Repository,
+    repos: &'a [(usize, Repository)],
+    keys: &'a [(Pid, Sid)],
+) {
+    type Pass<'a> = Box<dyn Fn() -> usize + 'a>;
+    let pass =
+        |store: &'a dyn SignalStore| -> Pass<'a> { Box::new(move || lookup_sum(store, keys)) };
+    let mut sides: Vec<(String, Pass<'a>)> = vec![
+        ("source_native".into(), pass(native)),
+        ("shard_0_alone_native".into(), pass(shard0)),
+    ];
+    for (n, s) in stores {
+        sides.push((format!("shards_{n}"), pass(s)));
+        // The same shards with the shard of every key found beforehand: the lookups without
+        // the routing, to tell the routing's cost from that of spreading the data over more
+        // files.
+        let routed: Vec<(Option<usize>, Pid, Sid)> = keys
+            .iter()
+            .map(|&(p, sid)| (s.shard_index(p), p, sid))
+            .collect();
+        sides.push((
+            format!("shards_{n}_pre_routed"),
+            Box::new(move || {
+                routed
+                    .iter()
+                    .map(|&(i, p, sid)| match black_box(i) {
+                        Some(i) => s.shard(i).unwrap().get_bytes(p, sid).unwrap().len(),
+                        None => 0,
+                    })
+                    .sum()
+            }),
+        ));
+    }
+    let source_repo = sides.len();
+    sides.push(("source_repository".into(), pass(repo)));
+    for (n, r) in repos {
+        sides.push((format!("shards_{n}_repository"), pass(r)));
+    }
+    let mut ns = vec![Vec::with_capacity(ROUNDS); sides.len()];
+    for round in 0..ROUNDS {
+        for k in 0..sides.len() {
+            let i = (k + round) % sides.len();
+            // An untimed pass first: every timed pass starts from its own files in the
+            // caches, not from whichever store ran before it (stores over the same files
+            // would otherwise inherit each other's warm caches).
+            black_box((sides[i].1)());
+            let t = std::time::Instant::now();
+            black_box((sides[i].1)());
+            ns[i].push(t.elapsed().as_nanos() as f64 / keys.len() as f64);
+        }
+    }
+    let quartiles = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 4], v[v.len() / 2], v[3 * v.len() / 4])
+    };
+    println!(
+        "interleaved A/B, {ROUNDS} rounds of {} keys: ns per lookup (median), then the median \
+         (quartiles) of the per-round ratios to the baselines named",
+        keys.len()
+    );
+    for (i, (name, _)) in sides.iter().enumerate() {
+        let mut bases = vec![if i < source_repo { 0 } else { source_repo }];
+        if i + 1 < source_repo && sides[i + 1].0.ends_with("_pre_routed") {
+            bases.push(i + 1);
+        }
+        let (_, median, _) = quartiles(ns[i].clone());
+        let mut line = format!("  {name:<26} {median:>7.1} ns");
+        for b in bases {
+            let ratios: Vec<f64> = ns[i].iter().zip(&ns[b]).map(|(x, y)| x / y).collect();
+            let (q1, r, q3) = quartiles(ratios);
+            line += &format!("   ÷ {}: {r:.3} ({q1:.3}–{q3:.3})", sides[b].0);
+        }
+        println!("{line}");
+    }
 }
 
 criterion_group!(benches, routing);

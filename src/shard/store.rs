@@ -13,12 +13,14 @@ use crate::Warning;
 
 use super::manifest::{catalog_checksum, Manifest};
 
-/// One opened shard: its inclusive pid range and its store.
+/// One opened shard: its inclusive pid range and its store. The store is the concrete
+/// [`NativeStore`] (shards are MODE 3), not a `Box<dyn SignalStore>`: the lookup then makes
+/// no second virtual call and the native lookup is inlined into the routing.
 #[derive(Debug)]
 struct Shard {
     first: u32,
     last: u32,
-    store: Box<dyn SignalStore>,
+    store: NativeStore,
 }
 
 /// The shards of a `shards.json` as one store: `get_bytes` finds the shard by binary search
@@ -32,6 +34,10 @@ pub struct ShardedStore {
     /// the lookup path is no further virtual call.
     catalog: Catalog,
     shards: Vec<Shard>,
+    /// `(first, last)` pid of each shard, apart from the stores (one compact array).
+    ranges: Vec<(u32, u32)>,
+    /// The pid → shard routing table, see [`Router`].
+    router: Router,
     pids: OnceLock<Vec<Pid>>,
     warnings: Vec<Warning>,
 }
@@ -81,8 +87,7 @@ impl ShardedStore {
                     what: format!("shard of MODE {} (shards are MODE 3)", config.mode),
                 });
             }
-            let store: Box<dyn SignalStore> =
-                Box::new(NativeStore::open(catalog, &prefix, open_warnings)?);
+            let store = NativeStore::open(catalog, &prefix, open_warnings)?;
             if let Some(first) = shards.first() {
                 let first: &Shard = first;
                 if store.catalog().signals() != first.store.catalog().signals() {
@@ -106,11 +111,15 @@ impl ShardedStore {
             });
         }
         let catalog = shards[0].store.catalog().clone();
+        let ranges: Vec<(u32, u32)> = shards.iter().map(|s| (s.first, s.last)).collect();
+        let router = Router::new(&ranges);
         Ok(ShardedStore {
             manifest_path: path.to_path_buf(),
             manifest,
             catalog,
             shards,
+            ranges,
+            router,
             pids: OnceLock::new(),
             warnings,
         })
@@ -121,22 +130,22 @@ impl ShardedStore {
         &self.manifest
     }
 
-    /// The shard holding `pid`, if any: binary search on the ranges.
+    /// The shard holding `pid`, if any.
     #[inline]
     fn shard_of(&self, pid: Pid) -> Option<&Shard> {
-        let i = self.shards.partition_point(|s| s.last < pid.0);
-        self.shards.get(i).filter(|s| s.first <= pid.0)
+        self.shard_index(pid).map(|i| &self.shards[i])
     }
 
-    /// Index of the shard holding `pid`, if any.
+    /// Index of the shard holding `pid`, if any: a table lookup by the pid's high bits,
+    /// then (rarely) a step to the next range ([`Router`]).
+    #[inline]
     pub fn shard_index(&self, pid: Pid) -> Option<usize> {
-        let i = self.shards.partition_point(|s| s.last < pid.0);
-        (i < self.shards.len() && self.shards[i].first <= pid.0).then_some(i)
+        self.router.route(&self.ranges, pid.0)
     }
 
     /// The store of shard `i` (manifest order).
     pub fn shard(&self, i: usize) -> Option<&dyn SignalStore> {
-        self.shards.get(i).map(|s| &*s.store)
+        self.shards.get(i).map(|s| &s.store as &dyn SignalStore)
     }
 }
 
@@ -208,5 +217,109 @@ impl SignalStore for ShardedStore {
 
     fn warnings(&self) -> &[Warning] {
         &self.warnings
+    }
+}
+
+/// Routes a pid to its shard in a few instructions: the lookup path is memory-bound, and a
+/// binary search (a chain of dependent loads and compares per lookup) measurably cut how many
+/// independent lookups the CPU overlaps (benches/shards.rs: 1.4-1.5x at 8 shards against the
+/// same lookups routed beforehand). The pid span `[min, max]` of all shards is cut into at
+/// most [`Router::BUCKETS`] buckets of `2^shift` pids; `first[b]` is the first shard whose range
+/// ends at or after the bucket's first pid. A pid's shard is then `first[b]`, or one of the
+/// next ones when shards are narrower than a bucket (the loop steps over them).
+#[derive(Debug)]
+struct Router {
+    min: u32,
+    max: u32,
+    shift: u32,
+    first: Vec<u32>,
+}
+
+impl Router {
+    /// Buckets at most (4096 `u32`s: 16 KiB, a few cache lines touched per lookup).
+    const BUCKETS: u64 = 4096;
+
+    fn new(ranges: &[(u32, u32)]) -> Router {
+        let (Some(&(min, _)), Some(&(_, max))) = (ranges.first(), ranges.last()) else {
+            return Router {
+                min: 1,
+                max: 0,
+                shift: 0,
+                first: Vec::new(),
+            };
+        };
+        let span = u64::from(max - min) + 1;
+        let mut shift = 0;
+        while (span >> shift) >= Router::BUCKETS {
+            shift += 1;
+        }
+        let buckets = ((span - 1) >> shift) + 1;
+        let mut first = Vec::with_capacity(buckets as usize);
+        let mut i = 0usize;
+        for b in 0..buckets {
+            let lo = u64::from(min) + (b << shift);
+            while i + 1 < ranges.len() && u64::from(ranges[i].1) < lo {
+                i += 1;
+            }
+            first.push(i as u32);
+        }
+        Router {
+            min,
+            max,
+            shift,
+            first,
+        }
+    }
+
+    /// The index in `ranges` (ascending, disjoint, the ranges this router was built from)
+    /// of the range holding `pid`.
+    #[inline]
+    fn route(&self, ranges: &[(u32, u32)], pid: u32) -> Option<usize> {
+        if pid < self.min || pid > self.max {
+            return None;
+        }
+        let mut i = self.first[((pid - self.min) >> self.shift) as usize] as usize;
+        while ranges[i].1 < pid {
+            i += 1;
+        }
+        (ranges[i].0 <= pid).then_some(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Router;
+
+    /// The router against a plain scan of the ranges, over every pid around every bound,
+    /// for shards wider and narrower than a bucket and with gaps between them.
+    #[test]
+    fn routes_like_a_scan_of_the_ranges() {
+        let cases: Vec<Vec<(u32, u32)>> = vec![
+            vec![(5, 5)],
+            vec![(1, 10), (11, 20), (30, 40)],
+            vec![(0, u32::MAX)],
+            (0..3000u32).map(|k| (k * 7, k * 7 + 3)).collect(),
+            vec![(7, 124_991), (125_003, 250_000), (250_001, 10_000_994)],
+            vec![(0, 0), (u32::MAX - 1, u32::MAX)],
+        ];
+        for ranges in cases {
+            let r = Router::new(&ranges);
+            let scan = |pid: u32| ranges.iter().position(|&(a, b)| a <= pid && pid <= b);
+            let mut probes = vec![0, 1, 2, u32::MAX, u32::MAX - 1];
+            for &(a, b) in &ranges {
+                for p in [a, b] {
+                    probes.extend([p.saturating_sub(1), p, p.saturating_add(1)]);
+                }
+                probes.push(a / 2 + b / 2);
+            }
+            for p in probes {
+                assert_eq!(
+                    r.route(&ranges, p),
+                    scan(p),
+                    "pid {p} in {:?}",
+                    &ranges[..ranges.len().min(4)]
+                );
+            }
+        }
     }
 }
