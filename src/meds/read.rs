@@ -1,8 +1,10 @@
-//! Reading MEDS data files: the schema check, and a cursor over one file's rows in batches,
-//! naming the file and row group in every error.
+//! Reading MEDS data files: the schema check, and readers of one row group's rows in batches
+//! (one per row group, so that row groups can be decoded on several threads), naming the file
+//! and row group in every error.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -11,7 +13,10 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Schema, TimeUnit as ArrowTimeUnit};
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 
 use crate::arrow::backend_error;
@@ -227,50 +232,51 @@ fn numbers(a: &dyn Array) -> Vec<Option<f64>> {
     }
 }
 
-/// A file's rows, batch by batch, with the row group and row of each batch's first row.
-pub(crate) struct FileReader {
+/// One data file: its checked schema, the projection of the MEDS columns and where its row
+/// groups start. Shared (behind an `Arc`) by the readers of its row groups, which may decode
+/// on different threads.
+pub(crate) struct FileMeta {
     pub(crate) path: PathBuf,
-    reader: ParquetRecordBatchReader,
+    meta: ArrowReaderMetadata,
+    mask: ProjectionMask,
     pub(crate) columns: Columns,
     /// First row of each row group.
     starts: Vec<u64>,
-    /// File row of the next batch's first row.
-    row: u64,
 }
 
-impl FileReader {
-    /// Opens `path` and checks its schema.
+impl FileMeta {
+    /// Opens `path`, reads its footer and checks its schema.
     ///
     /// # Errors
     /// [`Error::Open`]; [`Error::Backend`] for a file that is not Parquet (truncated, no
     /// footer); [`Error::Unsupported`] for missing or mistyped MEDS columns.
-    pub(crate) fn open(path: &Path) -> Result<FileReader> {
+    pub(crate) fn open(path: &Path) -> Result<Arc<FileMeta>> {
         let file = File::open(path).map_err(|source| Error::Open {
             path: path.into(),
             source,
         })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
             .map_err(|e| backend_error(path, "reading the Parquet footer", e))?;
-        let (roots, columns) = check_schema(path, builder.schema())?;
+        let (roots, columns) = check_schema(path, meta.schema())?;
         let mut starts = Vec::new();
         let mut at = 0u64;
-        for rg in builder.metadata().row_groups() {
+        for rg in meta.metadata().row_groups() {
             starts.push(at);
             at += rg.num_rows().max(0) as u64;
         }
-        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(|e| backend_error(path, "opening the row groups", e))?;
-        Ok(FileReader {
+        let mask = ProjectionMask::roots(meta.parquet_schema(), roots);
+        Ok(Arc::new(FileMeta {
             path: path.into(),
-            reader,
+            meta,
+            mask,
             columns,
             starts,
-            row: 0,
-        })
+        }))
+    }
+
+    /// Row groups of the file.
+    pub(crate) fn row_groups(&self) -> usize {
+        self.starts.len()
     }
 
     /// `(row group, row within it)` of file row `row`.
@@ -279,6 +285,40 @@ impl FileReader {
         (g, row - self.starts.get(g).copied().unwrap_or(0))
     }
 
+    /// A reader of row group `g` (its own file handle), batch by batch.
+    ///
+    /// # Errors
+    /// [`Error::Open`]; [`Error::Backend`] naming the file and row group.
+    pub(crate) fn group(self: &Arc<Self>, g: usize) -> Result<GroupReader> {
+        let file = File::open(&self.path).map_err(|source| Error::Open {
+            path: self.path.clone(),
+            source,
+        })?;
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
+            .with_row_groups(vec![g])
+            .with_projection(self.mask.clone())
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| backend_error(&self.path, format!("opening row group {g}"), e))?;
+        Ok(GroupReader {
+            file: Arc::clone(self),
+            reader,
+            group: g,
+            row: self.starts[g],
+        })
+    }
+}
+
+/// The rows of one row group, batch by batch, with the file row of each batch's first row.
+pub(crate) struct GroupReader {
+    pub(crate) file: Arc<FileMeta>,
+    reader: ParquetRecordBatchReader,
+    group: usize,
+    /// File row of the next batch's first row.
+    row: u64,
+}
+
+impl GroupReader {
     /// The next batch and the file row of its first row.
     ///
     /// # Errors
@@ -288,10 +328,9 @@ impl FileReader {
         let batch = match self.reader.next() {
             None => return Ok(None),
             Some(Err(e)) => {
-                let (g, _) = self.locate(first);
                 return Err(backend_error(
-                    &self.path,
-                    format!("decoding row group {g} (rows from {first})"),
+                    &self.file.path,
+                    format!("decoding row group {} (rows from {first})", self.group),
                     e,
                 ));
             }
@@ -328,12 +367,14 @@ impl FileReader {
             code: get("code"),
             text: b.column_by_name("text_value").cloned(),
             times: self
+                .file
                 .columns
                 .times
                 .iter()
                 .map(|k| micros(get(&format!("time{k}")).as_ref()))
                 .collect(),
             values: self
+                .file
                 .columns
                 .values
                 .iter()
