@@ -81,7 +81,8 @@ pub(crate) struct Args {
     #[arg(long)]
     force: bool,
     /// Build dictionaries for categorical values that have no code (written into the output
-    /// as dicts/built.SIGNAL.dict and listed in its config; existing codes are kept).
+    /// as dicts/built.SIGNAL.dict and listed in its config; existing codes are kept). With
+    /// --from-meds, which always builds its dictionaries from the codes, it changes nothing.
     #[arg(long)]
     build_dicts: bool,
     /// Write N pid-range shards and OUTDIR/shards.json instead of one repository (converted
