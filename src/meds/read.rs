@@ -11,7 +11,7 @@ use arrow_array::types::{
     Date32Type, Float32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, LargeStringArray, RecordBatch, StringArray, StringViewArray};
 use arrow_schema::{DataType, Schema, TimeUnit as ArrowTimeUnit};
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
@@ -140,13 +140,32 @@ fn check_schema(path: &Path, schema: &Schema) -> Result<(Vec<usize>, Columns)> {
     Ok((roots, columns))
 }
 
+/// The `code` column, downcast once per batch.
+#[derive(Debug)]
+enum Codes {
+    Utf8(StringArray),
+    Large(LargeStringArray),
+    View(StringViewArray),
+}
+
+impl Codes {
+    fn of(a: &ArrayRef) -> Codes {
+        match a.data_type() {
+            DataType::Utf8 => Codes::Utf8(a.as_string::<i32>().clone()),
+            DataType::LargeUtf8 => Codes::Large(a.as_string::<i64>().clone()),
+            // The schema check admits only the three string types.
+            _ => Codes::View(a.as_string_view().clone()),
+        }
+    }
+}
+
 /// One decoded batch.
 #[derive(Debug)]
 pub(crate) struct Chunk {
     pub(crate) subject: Vec<Option<i64>>,
     pub(crate) time: Vec<Option<i64>>,
     pub(crate) numeric: Vec<Option<f64>>,
-    code: ArrayRef,
+    code: Codes,
     /// The `text_value` column, when the file has one.
     text: Option<ArrayRef>,
     pub(crate) times: Vec<Vec<Option<i64>>>,
@@ -164,14 +183,11 @@ impl Chunk {
     }
 
     pub(crate) fn code(&self, i: usize) -> Option<&str> {
-        if self.code.is_null(i) {
-            return None;
+        match &self.code {
+            Codes::Utf8(a) => (!a.is_null(i)).then(|| a.value(i)),
+            Codes::Large(a) => (!a.is_null(i)).then(|| a.value(i)),
+            Codes::View(a) => (!a.is_null(i)).then(|| a.value(i)),
         }
-        Some(match self.code.data_type() {
-            DataType::Utf8 => self.code.as_string::<i32>().value(i),
-            DataType::LargeUtf8 => self.code.as_string::<i64>().value(i),
-            _ => self.code.as_string_view().value(i),
-        })
     }
 }
 
@@ -364,7 +380,7 @@ impl GroupReader {
             subject,
             time: micros(get("time").as_ref()),
             numeric,
-            code: get("code"),
+            code: Codes::of(&get("code")),
             text: b.column_by_name("text_value").cloned(),
             times: self
                 .file

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use hashbrown::HashMap;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -69,7 +70,7 @@ fn unsorted(file: &FileMeta, row: u64, subject: i64, last: i64) -> Error {
 /// One row group's share of pass 1.
 #[derive(Default)]
 struct GroupScan {
-    stats: BTreeMap<String, CodeStats>,
+    stats: HashMap<String, CodeStats>,
     /// The first good row's subject and file row.
     first: Option<(i64, u64)>,
     /// The last good row's subject.
