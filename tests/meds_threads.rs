@@ -110,7 +110,7 @@ fn synthetic_exports_import_alike_on_one_two_and_three_threads() {
     assert!(sa.data_files.len() >= 4);
     let s = same_on_every_thread_count(&many);
     assert_eq!(s.subjects, 1000);
-    // One file whose row groups hold more rows than a decoded batch (16 384).
+    // One file whose row groups hold more rows than a decoded batch (4 096).
     let one = tmp.path().join("one");
     let e = MedsExportOptions {
         row_group_rows: 40_000,
@@ -122,7 +122,7 @@ fn synthetic_exports_import_alike_on_one_two_and_three_threads() {
     let meta =
         parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&f, Default::default()).unwrap();
     let groups = meta.metadata().row_groups();
-    assert!(groups.len() >= 2 && groups[0].num_rows() > 2 * 16_384);
+    assert!(groups.len() >= 2 && groups[0].num_rows() > 2 * 4_096);
     let s2 = same_on_every_thread_count(&one);
     assert_eq!(s2.events, s.events);
 }

@@ -7,7 +7,7 @@
 //! file are decoded and prepared ahead on the worker threads (src/meds/rows.rs) while this
 //! thread merges and writes, in an order that does not depend on the threads.
 //!
-//! Memory holds, per data file, at most `threads` decoded batches of 16 384 rows (one
+//! Memory holds, per data file, at most `threads` decoded batches of 4 096 rows (one
 //! without a pool), one subject's events and the code table.
 
 use std::collections::{BTreeMap, BTreeSet};

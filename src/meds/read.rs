@@ -22,8 +22,10 @@ use parquet::arrow::ProjectionMask;
 use crate::arrow::backend_error;
 use crate::error::{Error, Result};
 
-/// Rows decoded per batch.
-const BATCH_ROWS: usize = 16_384;
+/// Rows decoded per batch: small enough that the buffers of a batch (16 bytes a row per
+/// column) stay under the allocator's mmap threshold and are reused instead of faulted in
+/// anew for every batch (16 384 rows cost the 100k import a second of page faults).
+const BATCH_ROWS: usize = 4_096;
 
 /// Every `*.parquet` under `dir/data`, sorted by path.
 pub(crate) fn data_files(dir: &Path) -> Result<Vec<PathBuf>> {
