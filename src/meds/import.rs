@@ -7,8 +7,9 @@
 //! file are decoded and prepared ahead on the worker threads (src/meds/rows.rs) while this
 //! thread merges and writes, in an order that does not depend on the threads.
 //!
-//! Memory holds, per data file, at most `threads` decoded batches of 4 096 rows (one
-//! without a pool), one subject's events and the code table.
+//! Memory holds, per data file, the prepared batches its cursor reads ahead (`rows::Ahead`:
+//! at most `threads × 20` batches of 4 096 rows with up to 8 files, 2 with more or without a
+//! pool), one subject's events and the code table.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -29,7 +30,7 @@ use crate::time::TimeUnit;
 
 use super::mapping::{Mapping, MappingKind};
 use super::read::{data_files, FileMeta};
-use super::rows::{Cursor, Outcome, Plan};
+use super::rows::{Ahead, Cursor, Outcome, Plan};
 use super::scan::{scan, CodeStats};
 use super::{split_code, CODE_SEPARATOR};
 
@@ -437,7 +438,10 @@ pub fn import_meds(
     let signals = &plan.signals;
     let mut cursors: Vec<Cursor> = files
         .iter()
-        .map(|f| Cursor::new(Arc::clone(f), Arc::clone(&plan), pool.as_ref(), threads))
+        .map(|f| {
+            let ahead = Ahead::new(files.len(), threads);
+            Cursor::new(Arc::clone(f), Arc::clone(&plan), pool.as_ref(), ahead)
+        })
         .collect();
     let mut summary = MedsImportSummary {
         warnings: unused,

@@ -1,9 +1,9 @@
 //! Pass 2 of the MEDS import, the per-row half: each decoded batch is turned into a
 //! [`Prepared`] batch (for every row: its subject and what becomes of it, with the element
 //! bytes and error lines ready) by [`prepare`], on a worker thread when there is a pool.
-//! A [`Cursor`] walks one data file's prepared batches in row order, keeping up to `depth`
-//! batches in flight (the next batch of the current row group and the first batches of the
-//! following ones). The merge by subject, which writes, stays on the calling thread and
+//! A [`Cursor`] walks one data file's prepared batches in row order, with several row groups
+//! of the file decoding at once, each a few batches ahead ([`Ahead`]); jobs never block, the
+//! calling thread waits only for the row group it merges. The merge by subject, which writes, stays on the calling thread and
 //! consumes rows in the same order whatever the threads, so the output is the same.
 
 use std::collections::VecDeque;
@@ -190,27 +190,100 @@ pub(super) fn prepare(file: &FileMeta, first: u64, c: &Chunk, plan: &Plan) -> Pr
     p
 }
 
-/// A row group's reader after one step, and the batch it read (`None`: the group is done).
-type Step = (GroupReader, Result<Option<Prepared>>);
-
-fn step(mut r: GroupReader, plan: &Plan) -> Step {
-    let res = r.next_chunk().map(|c| {
-        c.map(|(first, chunk)| {
-            let file = Arc::clone(&r.file);
-            prepare(&file, first, &chunk, plan)
-        })
-    });
-    (r, res)
+/// How far a cursor reads ahead: row groups open at once, batches one job decodes before it
+/// hands them over, and batches a row group may hold ready before it waits for the merge.
+/// A file holds at most `groups × (ready + job)` prepared batches.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Ahead {
+    pub(super) groups: usize,
+    pub(super) job: usize,
+    pub(super) ready: usize,
 }
 
-/// A row group in a cursor's queue.
-enum Slot {
-    /// Nothing in flight (no pool: the next step runs in the calling thread).
+impl Ahead {
+    /// For `files` data files on `threads` threads: with few files, `threads` row groups of
+    /// each decode at once, 4 batches a job, 16 ready; with many (or one thread), one row
+    /// group, one batch a job, one ready (about what a single-threaded merge holds).
+    pub(super) fn new(files: usize, threads: usize) -> Ahead {
+        if threads > 1 && files <= 8 {
+            Ahead {
+                groups: threads,
+                job: 4,
+                ready: 16,
+            }
+        } else {
+            Ahead {
+                groups: 1,
+                job: 1,
+                ready: 1,
+            }
+        }
+    }
+}
+
+/// A row group's reader after one job, the batches it read, and whether the group is done
+/// (or the error that stopped it, after those batches).
+struct Step {
+    reader: GroupReader,
+    batches: Vec<Prepared>,
+    end: bool,
+    error: Option<Error>,
+}
+
+fn step(mut reader: GroupReader, plan: &Plan, job: usize) -> Step {
+    let mut batches = Vec::new();
+    let (mut end, mut error) = (false, None);
+    while batches.len() < job {
+        match reader.next_chunk() {
+            Ok(Some((first, chunk))) => {
+                let file = Arc::clone(&reader.file);
+                batches.push(prepare(&file, first, &chunk, plan));
+            }
+            Ok(None) => {
+                end = true;
+                break;
+            }
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    Step {
+        reader,
+        batches,
+        end,
+        error,
+    }
+}
+
+/// Where a row group's reading stands.
+enum State {
+    /// Nothing in flight (no pool: the next job runs in the calling thread).
     Idle(GroupReader),
-    /// A step running on the pool.
+    /// A job running on the pool.
     Running(mpsc::Receiver<Step>),
-    /// The group could not be opened: the error, reported when the cursor gets there.
+    /// Every batch read.
+    End,
+    /// The error that stopped the group, reported once its ready batches are merged.
     Failed(Error),
+}
+
+/// A row group in a cursor's queue: its state and the batches ready for the merge.
+struct Slot {
+    state: State,
+    ready: VecDeque<Prepared>,
+}
+
+impl Slot {
+    fn absorb(&mut self, s: Step) {
+        self.ready.extend(s.batches);
+        self.state = match (s.error, s.end) {
+            (Some(e), _) => State::Failed(e),
+            (None, true) => State::End,
+            (None, false) => State::Idle(s.reader),
+        };
+    }
 }
 
 /// One data file being merged: its prepared batches in row order, and its row counts.
@@ -218,8 +291,7 @@ pub(super) struct Cursor<'a> {
     pub(super) file: Arc<FileMeta>,
     plan: Arc<Plan>,
     pool: Option<&'a rayon::ThreadPool>,
-    /// Row groups open at once (each with at most one batch in flight).
-    depth: usize,
+    ahead: Ahead,
     next_group: usize,
     slots: VecDeque<Slot>,
     /// The batch being merged.
@@ -234,18 +306,26 @@ pub(super) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    /// A cursor over `file`; with a pool, up to `depth` row groups decode ahead.
+    /// A cursor over `file`; with a pool, row groups decode ahead as `ahead` says.
     pub(super) fn new(
         file: Arc<FileMeta>,
         plan: Arc<Plan>,
         pool: Option<&'a rayon::ThreadPool>,
-        depth: usize,
+        ahead: Ahead,
     ) -> Cursor<'a> {
+        let ahead = match pool {
+            Some(_) => Ahead {
+                groups: ahead.groups.max(1),
+                job: ahead.job.max(1),
+                ready: ahead.ready.max(1),
+            },
+            None => Ahead::new(1, 1),
+        };
         Cursor {
             file,
             plan,
             pool,
-            depth: if pool.is_some() { depth.max(1) } else { 1 },
+            ahead,
             next_group: 0,
             slots: VecDeque::new(),
             cur: None,
@@ -256,52 +336,86 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn start(&self, r: GroupReader) -> Slot {
-        match self.pool {
-            None => Slot::Idle(r),
-            Some(pool) => {
-                let (tx, rx) = mpsc::sync_channel(1);
-                let plan = Arc::clone(&self.plan);
-                pool.spawn(move || {
-                    // The cursor may be gone (an error elsewhere): nothing to tell then.
-                    let _ = tx.send(step(r, &plan));
-                });
-                Slot::Running(rx)
-            }
+    fn gone(&self) -> Error {
+        Error::Io {
+            path: self.file.path.clone(),
+            source: std::io::Error::other("a decoding thread stopped without an answer"),
         }
     }
 
-    fn fill(&mut self) {
-        while self.slots.len() < self.depth && self.next_group < self.file.row_groups() {
+    /// Opens row groups up to `ahead.groups`; with a pool, collects finished jobs and starts
+    /// the next job of every group that has room for its batches. Never blocks.
+    fn advance(&mut self) {
+        while self.slots.len() < self.ahead.groups && self.next_group < self.file.row_groups() {
             let g = self.next_group;
             self.next_group += 1;
-            let slot = match self.file.group(g) {
-                Ok(r) => self.start(r),
-                Err(e) => Slot::Failed(e),
+            let state = match self.file.group(g) {
+                Ok(r) => State::Idle(r),
+                Err(e) => State::Failed(e),
             };
-            self.slots.push_back(slot);
+            self.slots.push_back(Slot {
+                state,
+                ready: VecDeque::new(),
+            });
+        }
+        let Some(pool) = self.pool else { return };
+        let path = &self.file.path;
+        for slot in &mut self.slots {
+            if let State::Running(rx) = &slot.state {
+                match rx.try_recv() {
+                    Ok(s) => slot.absorb(s),
+                    Err(mpsc::TryRecvError::Empty) => {}
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        slot.state = State::Failed(Error::Io {
+                            path: path.clone(),
+                            source: std::io::Error::other(
+                                "a decoding thread stopped without an answer",
+                            ),
+                        });
+                    }
+                }
+            }
+            if slot.ready.len() < self.ahead.ready && matches!(slot.state, State::Idle(_)) {
+                let State::Idle(r) = std::mem::replace(&mut slot.state, State::End) else {
+                    unreachable!("matched Idle")
+                };
+                let (tx, rx) = mpsc::sync_channel(1);
+                let plan = Arc::clone(&self.plan);
+                let job = self.ahead.job;
+                pool.spawn(move || {
+                    // The cursor may be gone (an error elsewhere): nothing to tell then.
+                    let _ = tx.send(step(r, &plan, job));
+                });
+                slot.state = State::Running(rx);
+            }
         }
     }
 
     /// The next prepared batch of the file, `None` at its end.
     fn next_batch(&mut self) -> Result<Option<Prepared>> {
         loop {
-            self.fill();
-            let Some(head) = self.slots.pop_front() else {
+            self.advance();
+            let Some(head) = self.slots.front_mut() else {
                 return Ok(None);
             };
-            let (r, res) = match head {
-                Slot::Failed(e) => return Err(e),
-                Slot::Idle(r) => step(r, &self.plan),
-                Slot::Running(rx) => rx.recv().map_err(|_| Error::Io {
-                    path: self.file.path.clone(),
-                    source: std::io::Error::other("a decoding thread stopped without an answer"),
-                })?,
-            };
-            if let Some(p) = res? {
-                let next = self.start(r);
-                self.slots.push_front(next);
+            if let Some(p) = head.ready.pop_front() {
+                // Room again: the head's next job starts before this batch is merged.
+                self.advance();
                 return Ok(Some(p));
+            }
+            match std::mem::replace(&mut head.state, State::End) {
+                State::End => {
+                    self.slots.pop_front();
+                }
+                State::Failed(e) => return Err(e),
+                State::Idle(r) => {
+                    let s = step(r, &self.plan, self.ahead.job);
+                    head.absorb(s);
+                }
+                State::Running(rx) => match rx.recv() {
+                    Ok(s) => head.absorb(s),
+                    Err(_) => return Err(self.gone()),
+                },
             }
         }
     }
