@@ -24,28 +24,43 @@ fn names(s: &MedsImportSummary) -> Vec<String> {
     s.signals.iter().map(|(n, _)| n.clone()).collect()
 }
 
+/// Imports with `map` and checks that the signals `present` are made and `absent` are not.
+fn signals_after(map: &str, present: &[&str], absent: &[&str]) {
+    let (_t, r) = import(map);
+    let n = names(&r.unwrap());
+    for p in present {
+        assert!(n.iter().any(|x| x == p), "{map:?}: no {p} in {n:?}");
+    }
+    for a in absent {
+        assert!(!n.iter().any(|x| x == a), "{map:?}: {a} in {n:?}");
+    }
+}
+
 #[test]
 fn exact_numeric_rule_renames_a_signal() {
-    let (_t, r) = import("LOINC/718-7\tHemoglobin numeric\n");
-    let s = r.unwrap();
-    assert!(names(&s).contains(&"Hemoglobin".to_string()));
-    assert!(!names(&s).contains(&"LOINC/718-7".to_string()));
+    signals_after(
+        "LOINC/718-7\tHemoglobin numeric\n",
+        &["Hemoglobin"],
+        &["LOINC/718-7"],
+    );
 }
 
 #[test]
 fn prefix_category_rule_groups_codes() {
-    let (_t, r) = import("ICD10CM/*  DIAGNOSIS  category\n");
-    let s = r.unwrap();
-    assert!(names(&s).contains(&"DIAGNOSIS".to_string()));
-    assert!(!names(&s).contains(&"ICD10CM".to_string()));
+    signals_after(
+        "ICD10CM/*  DIAGNOSIS  category\n",
+        &["DIAGNOSIS"],
+        &["ICD10CM"],
+    );
 }
 
 #[test]
 fn auto_kind_follows_the_values() {
-    let (_t, r) = import("Glucose GLU\nMEDS_BIRTH BIRTH_EVENTS\n");
-    let s = r.unwrap();
-    let n = names(&s);
-    assert!(n.contains(&"GLU".to_string()) && n.contains(&"BIRTH_EVENTS".to_string()));
+    signals_after(
+        "Glucose GLU\nMEDS_BIRTH BIRTH_EVENTS\n",
+        &["GLU", "BIRTH_EVENTS"],
+        &["Glucose", "MEDS_BIRTH"],
+    );
 }
 
 #[test]

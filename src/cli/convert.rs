@@ -31,7 +31,8 @@ pub(crate) struct Args {
     /// overriding the default code rule (docs/meds.md). Default: the default rule only.
     #[arg(long, value_name = "FILE", requires = "from_meds")]
     mapping: Option<PathBuf>,
-    /// Worker threads for parsing (default: one per core).
+    /// Worker threads for parsing (with --from-meds: for decoding the Parquet row groups;
+    /// the output is the same for any number). Default: one per core.
     #[arg(long)]
     threads: Option<usize>,
     /// Sort unsorted inputs by pid first (external sort in bounded memory).
@@ -80,7 +81,8 @@ pub(crate) struct Args {
     #[arg(long)]
     force: bool,
     /// Build dictionaries for categorical values that have no code (written into the output
-    /// as dicts/built.SIGNAL.dict and listed in its config; existing codes are kept).
+    /// as dicts/built.SIGNAL.dict and listed in its config; existing codes are kept). With
+    /// --from-meds, which always builds its dictionaries from the codes, it changes nothing.
     #[arg(long)]
     build_dicts: bool,
     /// Write N pid-range shards and OUTDIR/shards.json instead of one repository (converted
@@ -279,6 +281,7 @@ fn run_meds(a: &Args, meds: &std::path::Path) -> anyhow::Result<()> {
     let mut o = MedsImportOptions {
         error_file: a.error_file.clone(),
         force: a.force,
+        threads: a.threads,
         ..Default::default()
     };
     if let Some(n) = out.file_name() {

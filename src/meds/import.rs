@@ -3,12 +3,19 @@
 //! of day or not, which extra columns it fills), the second merges the data files by subject
 //! and writes each subject's vectors through the one [`Mode3Writer`].
 //!
-//! Memory holds one decoded batch per data file, one subject's events and the code table.
+//! Pass 1 scans row groups in parallel (src/meds/scan.rs); in pass 2 the row groups of each
+//! file are decoded and prepared ahead on the worker threads (src/meds/rows.rs) while this
+//! thread merges and writes, in an order that does not depend on the threads.
+//!
+//! Memory holds, per data file, the prepared batches its cursor reads ahead (`rows::Ahead`:
+//! at most `threads × 20` batches of 4 096 rows with up to 8 files, 2 with more or without a
+//! pool), one subject's events and the code table.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 
@@ -22,7 +29,9 @@ use crate::native::writer::{Metadata, Mode3Options};
 use crate::time::TimeUnit;
 
 use super::mapping::{Mapping, MappingKind};
-use super::read::{data_files, Chunk, FileReader};
+use super::read::{data_files, FileMeta};
+use super::rows::{Ahead, Cursor, Outcome, Plan};
+use super::scan::{scan, CodeStats};
 use super::{split_code, CODE_SEPARATOR};
 
 /// Options of [`import_meds`].
@@ -41,6 +50,10 @@ pub struct MedsImportOptions {
     pub force: bool,
     /// Rules overriding the default code → signal rule (`--mapping FILE`; default: none).
     pub mapping: Option<Mapping>,
+    /// Threads decoding the data files (`--threads`; default: one per core). Row groups
+    /// are decoded in parallel, at most this many per file ahead of the merge; the output
+    /// is the same whatever the number.
+    pub threads: Option<usize>,
 }
 
 impl Default for MedsImportOptions {
@@ -51,6 +64,7 @@ impl Default for MedsImportOptions {
             error_file: None,
             force: false,
             mapping: None,
+            threads: None,
         }
     }
 }
@@ -81,34 +95,21 @@ pub struct MedsImportSummary {
     pub warnings: Vec<String>,
 }
 
-/// What pass 1 learned of one code.
-#[derive(Clone, Debug, Default)]
-struct CodeStats {
-    timed: u64,
-    timeless: u64,
-    numeric: u64,
-    time_of_day: bool,
-    /// Highest extra time column (`time<k>`) holding a value.
-    max_time: usize,
-    /// Extra value columns (`value<k>`) holding a value.
-    values: BTreeSet<usize>,
-}
-
 /// One signal to write.
 #[derive(Clone, Debug)]
-struct SignalSpec {
-    name: String,
-    sid: Sid,
-    timed: bool,
-    unit: TimeUnit,
+pub(super) struct SignalSpec {
+    pub(super) name: String,
+    pub(super) sid: Sid,
+    pub(super) timed: bool,
+    pub(super) unit: TimeUnit,
     /// Time channels (≥ 1 when timed).
-    times: usize,
-    category: bool,
-    numeric: bool,
+    pub(super) times: usize,
+    pub(super) category: bool,
+    pub(super) numeric: bool,
     /// Extra `value<k>` columns, as `d` channels after the others.
-    values: Vec<usize>,
+    pub(super) values: Vec<usize>,
     /// Dictionary name → code.
-    dict: BTreeMap<String, i32>,
+    pub(super) dict: BTreeMap<String, i32>,
 }
 
 impl SignalSpec {
@@ -131,7 +132,8 @@ impl SignalSpec {
         parts.join(",")
     }
 
-    fn size(&self) -> usize {
+    /// Bytes of one element.
+    pub(super) fn size(&self) -> usize {
         4 * self.times * usize::from(self.timed)
             + 4 * usize::from(self.category)
             + 4 * usize::from(self.numeric)
@@ -141,12 +143,12 @@ impl SignalSpec {
 
 /// How the rows of one code become elements.
 #[derive(Clone, Debug)]
-struct CodeRole {
-    signal: usize,
+pub(super) struct CodeRole {
+    pub(super) signal: usize,
     /// The dictionary code of a categorical signal's value.
-    category: Option<i32>,
+    pub(super) category: Option<i32>,
     /// Rows must carry a numeric value (a numeric signal named after the code).
-    needs_numeric: bool,
+    pub(super) needs_numeric: bool,
 }
 
 /// Signals and codes from pass 1's table: the mapping's rules, then the default rule of
@@ -310,80 +312,6 @@ fn plan(
     Ok((signals, roles, unused))
 }
 
-/// Why a row cannot be read at all (before its code is looked at).
-fn row_problem(c: &Chunk, i: usize) -> Option<&'static str> {
-    let Some(s) = c.subject[i] else {
-        return Some("null subject_id");
-    };
-    if !(0..=i32::MAX as i64).contains(&s) {
-        return Some("subject_id beyond the formats' 32-bit pid range");
-    }
-    match c.code(i) {
-        None => Some("null code"),
-        Some(code) if code.is_empty() || code.contains(['\t', '\n', '\r']) => {
-            Some("empty code, or a code holding a tab or line break")
-        }
-        _ => None,
-    }
-}
-
-/// Pass 1: the code table, and subjects ascending within each file.
-fn scan(files: &[PathBuf]) -> Result<BTreeMap<String, CodeStats>> {
-    let mut stats: BTreeMap<String, CodeStats> = BTreeMap::new();
-    for path in files {
-        let mut r = FileReader::open(path)?;
-        let mut last: Option<i64> = None;
-        while let Some((first, c)) = r.next_chunk()? {
-            for i in 0..c.len() {
-                if row_problem(&c, i).is_some() {
-                    continue;
-                }
-                let subject = c.subject[i].expect("checked");
-                if last.is_some_and(|l| subject < l) {
-                    let (g, row) = r.locate(first + i as u64);
-                    return Err(Error::InvalidInput {
-                        what: format!(
-                            "{}: row group {g} row {row}: subject_id {subject} after {}: a MEDS \
-                             file must hold its subjects in ascending order (sort it by \
-                             subject_id, time)",
-                            path.display(),
-                            last.expect("set")
-                        ),
-                    });
-                }
-                last = Some(subject);
-                let code = c.code(i).expect("checked");
-                let s = match stats.get_mut(code) {
-                    Some(s) => s,
-                    None => stats.entry(code.to_string()).or_default(),
-                };
-                match c.time[i] {
-                    Some(t) => {
-                        s.timed += 1;
-                        s.time_of_day |= t.rem_euclid(86_400_000_000) != 0;
-                    }
-                    None => s.timeless += 1,
-                }
-                if c.numeric[i].is_some() {
-                    s.numeric += 1;
-                }
-                for (j, &k) in r.columns.times.iter().enumerate() {
-                    if c.times[j][i].is_some() {
-                        s.max_time = s.max_time.max(k);
-                        s.time_of_day |= c.times[j][i].is_some_and(|t| t % 86_400_000_000 != 0);
-                    }
-                }
-                for (j, &k) in r.columns.values.iter().enumerate() {
-                    if c.values[j][i].is_some() {
-                        s.values.insert(k);
-                    }
-                }
-            }
-        }
-    }
-    Ok(stats)
-}
-
 /// The signals file and dictionaries of the plan, as a catalog.
 fn catalog_of(signals: &[SignalSpec]) -> Result<Catalog> {
     let mut text = String::new();
@@ -418,89 +346,12 @@ fn catalog_of(signals: &[SignalSpec]) -> Result<Catalog> {
     Ok(catalog)
 }
 
-/// One file being merged in pass 2.
-struct Cursor {
-    reader: FileReader,
-    chunk: Option<(u64, Chunk)>,
-    pos: usize,
-    rows: u64,
-    bad: u64,
-    done: bool,
-}
-
-/// Where dropped rows go, one line each: file, row group, row, reason, then the row.
-struct Errors {
-    out: BufWriter<File>,
-    path: PathBuf,
-    count: u64,
-}
-
-impl Errors {
-    fn write(&mut self, c: &Cursor, i: usize, why: &str) -> Result<()> {
-        let (first, chunk) = c.chunk.as_ref().expect("current chunk");
-        let (g, row) = c.reader.locate(first + i as u64);
-        let show = |v: Option<String>| v.unwrap_or_else(|| "null".into());
-        let line = format!(
-            "{}\trow group {g}\trow {row}\t{why}\t{}\t{}\t{}\t{}\n",
-            c.reader.path.display(),
-            show(chunk.subject[i].map(|v| v.to_string())),
-            show(chunk.time[i].map(|v| v.to_string())),
-            show(chunk.code(i).map(str::to_string)),
-            show(chunk.numeric[i].map(|v| v.to_string())),
-        );
-        self.count += 1;
-        self.out
-            .write_all(line.as_bytes())
-            .map_err(|source| Error::Io {
-                path: self.path.clone(),
-                source,
-            })
-    }
-}
-
-impl Cursor {
-    /// The subject of the next good row (reading on as needed), dropping unreadable rows.
-    fn peek(&mut self, errors: &mut Errors) -> Result<Option<i64>> {
-        loop {
-            if self.done {
-                return Ok(None);
-            }
-            let len = self.chunk.as_ref().map_or(0, |(_, c)| c.len());
-            if self.pos >= len {
-                self.chunk = self.reader.next_chunk()?;
-                self.pos = 0;
-                if self.chunk.is_none() {
-                    self.done = true;
-                }
-                continue;
-            }
-            let c = &self.chunk.as_ref().expect("chunk").1;
-            if let Some(why) = row_problem(c, self.pos) {
-                self.rows += 1;
-                self.bad += 1;
-                errors.write(self, self.pos, why)?;
-                self.pos += 1;
-                continue;
-            }
-            return Ok(c.subject[self.pos]);
-        }
-    }
-}
-
 /// One subject's elements of one signal: `(time key, arrival)` and the element bytes in
 /// arrival order.
 #[derive(Clone, Debug, Default)]
 struct Pending {
     keys: Vec<(i64, u32)>,
     bytes: Vec<u8>,
-}
-
-/// Converts a time in µs since 1970 into `unit` (`Date` or `Minutes`); `None` outside `i32`.
-fn stored_time(unit: TimeUnit, micros: i64) -> Option<(i32, bool)> {
-    let dt = chrono::DateTime::from_timestamp_micros(micros)?.naive_utc();
-    let v = unit.from_datetime(dt);
-    let rounded = unit == TimeUnit::Minutes && micros.rem_euclid(60_000_000) != 0;
-    i32::try_from(v).ok().map(|v| (v, rounded))
 }
 
 /// Reads the MEDS dataset in `meds_dir` (`data/**/*.parquet`) and writes it as a MODE 3
@@ -535,9 +386,29 @@ pub fn import_meds(
     let (name, prefix) = (names.name, names.prefix);
     let config_name = format!("{name}.repository");
     crate::native::write::check_target(out, &config_name, &prefix, options.force)?;
-    let files = data_files(meds_dir)?;
-    let stats = scan(&files)?;
+    let threads = match options.threads {
+        Some(n) => n.max(1),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let pool = if threads > 1 {
+        Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| Error::InvalidInput {
+                    what: format!("cannot start worker threads: {e}"),
+                })?,
+        )
+    } else {
+        None
+    };
+    let files = data_files(meds_dir)?
+        .iter()
+        .map(|f| FileMeta::open(f))
+        .collect::<Result<Vec<_>>>()?;
+    let stats = scan(&files, pool.as_ref())?;
     let (signals, roles, unused) = plan(&stats, options.mapping.as_ref())?;
+    drop(stats);
     let catalog = catalog_of(&signals)?;
     let meta = Metadata::from_catalog(&name, &catalog);
     let mut w = Mode3Writer::create(out, &catalog, &prefix)?;
@@ -552,29 +423,32 @@ pub fn import_meds(
         path: err_path.clone(),
         source,
     })?;
-    let mut errors = Errors {
-        out: BufWriter::new(err_file),
-        path: err_path,
-        count: 0,
+    let mut err_out = BufWriter::new(err_file);
+    let mut bad_rows = 0u64;
+    let mut errors = |line: &str| -> Result<()> {
+        bad_rows += 1;
+        err_out
+            .write_all(line.as_bytes())
+            .map_err(|source| Error::Io {
+                path: err_path.clone(),
+                source,
+            })
     };
-    let mut cursors = Vec::new();
-    for f in &files {
-        cursors.push(Cursor {
-            reader: FileReader::open(f)?,
-            chunk: None,
-            pos: 0,
-            rows: 0,
-            bad: 0,
-            done: false,
-        });
-    }
+    let plan = Arc::new(Plan { signals, roles });
+    let signals = &plan.signals;
+    let mut cursors: Vec<Cursor> = files
+        .iter()
+        .map(|f| {
+            let ahead = Ahead::new(files.len(), threads);
+            Cursor::new(Arc::clone(f), Arc::clone(&plan), pool.as_ref(), ahead)
+        })
+        .collect();
     let mut summary = MedsImportSummary {
         warnings: unused,
         ..Default::default()
     };
     let mut rounded = vec![0u64; signals.len()];
     let mut pending: Vec<Pending> = vec![Pending::default(); signals.len()];
-    let mut scratch = Vec::new();
     let mut sorted = Vec::new();
     loop {
         let mut next: Option<i64> = None;
@@ -586,21 +460,31 @@ pub fn import_meds(
         let Some(subject) = next else { break };
         for c in &mut cursors {
             while c.peek(&mut errors)? == Some(subject) {
-                let i = c.pos;
-                let why = element(
-                    c,
-                    i,
-                    (&signals, &roles),
-                    &mut pending,
-                    (&mut rounded, &mut summary),
-                    &mut scratch,
-                );
+                let p = c.cur.as_ref().expect("a batch");
+                let row = p.rows[c.pos];
                 c.rows += 1;
-                if let Some(why) = why {
-                    c.bad += 1;
-                    errors.write(c, i, why)?;
-                }
                 c.pos += 1;
+                if row.text {
+                    summary.text_values += 1;
+                }
+                if let Some(s) = row.rounded {
+                    rounded[s as usize] += 1;
+                }
+                match row.outcome {
+                    Outcome::Element { signal, key, at } => {
+                        let size = signals[signal as usize].size();
+                        let q = &mut pending[signal as usize];
+                        q.keys.push((key, q.keys.len() as u32));
+                        q.bytes
+                            .extend_from_slice(&p.bytes[at as usize..at as usize + size]);
+                    }
+                    Outcome::Bad(l) => {
+                        c.bad += 1;
+                        errors(&p.lines[l as usize])?;
+                    }
+                    Outcome::Dropped => summary.dropped_rows += 1,
+                    Outcome::Problem(_) => unreachable!("peek consumes unreadable rows"),
+                }
             }
         }
         let pid = Pid(subject as u32);
@@ -632,12 +516,12 @@ pub fn import_meds(
             summary.subjects += 1;
         }
     }
-    errors.out.flush().map_err(|source| Error::Io {
-        path: errors.path.clone(),
+    err_out.flush().map_err(|source| Error::Io {
+        path: err_path.clone(),
         source,
     })?;
-    summary.bad_rows = errors.count;
-    drop(errors);
+    drop(err_out);
+    summary.bad_rows = bad_rows;
     let t = &options.thresholds;
     for c in &cursors {
         let bad_ratio = (c.bad + 1) as f32 / (c.rows + 1) as f32;
@@ -650,11 +534,11 @@ pub fn import_meds(
             max: t.max_bad_line_ratio,
         };
         if c.rows > t.ratio_min_lines {
-            return Err(backend_error(&c.reader.path, "import refused", e));
+            return Err(backend_error(&c.file.path, "import refused", e));
         }
         summary.warnings.push(format!(
             "{}: {e} (a small file: not fatal)",
-            c.reader.path.display()
+            c.file.path.display()
         ));
     }
     let text = meta.config_text(&prefix);
@@ -667,81 +551,4 @@ pub fn import_meds(
         .collect();
     summary.config = out.join(config_name);
     Ok(summary)
-}
-
-/// Turns row `i` of the cursor's chunk into an element of its signal; the reason when it
-/// cannot be stored.
-fn element(
-    c: &Cursor,
-    i: usize,
-    (signals, roles): (&[SignalSpec], &HashMap<String, CodeRole>),
-    pending: &mut [Pending],
-    (rounded, summary): (&mut [u64], &mut MedsImportSummary),
-    e: &mut Vec<u8>,
-) -> Option<&'static str> {
-    let chunk = &c.chunk.as_ref().expect("chunk").1;
-    let code = chunk.code(i).expect("checked");
-    if chunk.has_text(i) {
-        summary.text_values += 1;
-    }
-    let Some(role) = roles.get(code) else {
-        summary.dropped_rows += 1;
-        return None;
-    };
-    let s = &signals[role.signal];
-    e.clear();
-    let mut key = 0i64;
-    if s.timed {
-        let Some(t) = chunk.time[i] else {
-            return Some("null time for a code that is timed elsewhere");
-        };
-        let Some((v, r)) = stored_time(s.unit, t) else {
-            return Some("time outside the 32-bit range of the signal's unit");
-        };
-        key = v as i64;
-        e.extend_from_slice(&v.to_le_bytes());
-        let mut round = r;
-        for k in 1..s.times {
-            let col = c.reader.columns.times.iter().position(|&x| x == k);
-            let t = col.and_then(|j| chunk.times[j][i]);
-            let v = match t {
-                None => 0,
-                Some(t) => match stored_time(s.unit, t) {
-                    Some((v, r)) => {
-                        round |= r;
-                        v
-                    }
-                    None => return Some("time outside the 32-bit range of the signal's unit"),
-                },
-            };
-            e.extend_from_slice(&v.to_le_bytes());
-        }
-        if round {
-            rounded[role.signal] += 1;
-        }
-    } else if chunk.time[i].is_some() {
-        return Some("a time for a static code");
-    }
-    if let Some(cat) = role.category {
-        e.extend_from_slice(&cat.to_le_bytes());
-    }
-    if s.numeric {
-        let v = match chunk.numeric[i] {
-            Some(v) => v as f32,
-            None if role.needs_numeric => {
-                return Some("no numeric_value for a code that has numeric values elsewhere")
-            }
-            None => f32::NAN,
-        };
-        e.extend_from_slice(&v.to_le_bytes());
-    }
-    for k in &s.values {
-        let col = c.reader.columns.values.iter().position(|x| x == k);
-        let v = col.and_then(|j| chunk.values[j][i]).unwrap_or(0.0);
-        e.extend_from_slice(&v.to_le_bytes());
-    }
-    let p = &mut pending[role.signal];
-    p.keys.push((key, p.keys.len() as u32));
-    p.bytes.extend_from_slice(e);
-    None
 }

@@ -14,6 +14,8 @@ mod export;
 mod import;
 mod mapping;
 mod read;
+mod rows;
+mod scan;
 
 pub use export::{export_meds, MedsExportOptions, MedsExportSummary};
 pub use import::{import_meds, MedsImportOptions, MedsImportSummary};

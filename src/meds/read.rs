@@ -1,24 +1,31 @@
-//! Reading MEDS data files: the schema check, and a cursor over one file's rows in batches,
-//! naming the file and row group in every error.
+//! Reading MEDS data files: the schema check, and readers of one row group's rows in batches
+//! (one per row group, so that row groups can be decoded on several threads), naming the file
+//! and row group in every error.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Date32Type, Float32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, LargeStringArray, RecordBatch, StringArray, StringViewArray};
 use arrow_schema::{DataType, Schema, TimeUnit as ArrowTimeUnit};
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 
 use crate::arrow::backend_error;
 use crate::error::{Error, Result};
 
-/// Rows decoded per batch.
-const BATCH_ROWS: usize = 16_384;
+/// Rows decoded per batch: small enough that the buffers of a batch (16 bytes a row per
+/// column) stay under the allocator's mmap threshold and are reused instead of faulted in
+/// anew for every batch (16 384 rows cost the 100k import a second of page faults).
+const BATCH_ROWS: usize = 4_096;
 
 /// Every `*.parquet` under `dir/data`, sorted by path.
 pub(crate) fn data_files(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -135,13 +142,32 @@ fn check_schema(path: &Path, schema: &Schema) -> Result<(Vec<usize>, Columns)> {
     Ok((roots, columns))
 }
 
+/// The `code` column, downcast once per batch.
+#[derive(Debug)]
+enum Codes {
+    Utf8(StringArray),
+    Large(LargeStringArray),
+    View(StringViewArray),
+}
+
+impl Codes {
+    fn of(a: &ArrayRef) -> Codes {
+        match a.data_type() {
+            DataType::Utf8 => Codes::Utf8(a.as_string::<i32>().clone()),
+            DataType::LargeUtf8 => Codes::Large(a.as_string::<i64>().clone()),
+            // The schema check admits only the three string types.
+            _ => Codes::View(a.as_string_view().clone()),
+        }
+    }
+}
+
 /// One decoded batch.
 #[derive(Debug)]
 pub(crate) struct Chunk {
     pub(crate) subject: Vec<Option<i64>>,
     pub(crate) time: Vec<Option<i64>>,
     pub(crate) numeric: Vec<Option<f64>>,
-    code: ArrayRef,
+    code: Codes,
     /// The `text_value` column, when the file has one.
     text: Option<ArrayRef>,
     pub(crate) times: Vec<Vec<Option<i64>>>,
@@ -159,14 +185,11 @@ impl Chunk {
     }
 
     pub(crate) fn code(&self, i: usize) -> Option<&str> {
-        if self.code.is_null(i) {
-            return None;
+        match &self.code {
+            Codes::Utf8(a) => (!a.is_null(i)).then(|| a.value(i)),
+            Codes::Large(a) => (!a.is_null(i)).then(|| a.value(i)),
+            Codes::View(a) => (!a.is_null(i)).then(|| a.value(i)),
         }
-        Some(match self.code.data_type() {
-            DataType::Utf8 => self.code.as_string::<i32>().value(i),
-            DataType::LargeUtf8 => self.code.as_string::<i64>().value(i),
-            _ => self.code.as_string_view().value(i),
-        })
     }
 }
 
@@ -227,50 +250,51 @@ fn numbers(a: &dyn Array) -> Vec<Option<f64>> {
     }
 }
 
-/// A file's rows, batch by batch, with the row group and row of each batch's first row.
-pub(crate) struct FileReader {
+/// One data file: its checked schema, the projection of the MEDS columns and where its row
+/// groups start. Shared (behind an `Arc`) by the readers of its row groups, which may decode
+/// on different threads.
+pub(crate) struct FileMeta {
     pub(crate) path: PathBuf,
-    reader: ParquetRecordBatchReader,
+    meta: ArrowReaderMetadata,
+    mask: ProjectionMask,
     pub(crate) columns: Columns,
     /// First row of each row group.
     starts: Vec<u64>,
-    /// File row of the next batch's first row.
-    row: u64,
 }
 
-impl FileReader {
-    /// Opens `path` and checks its schema.
+impl FileMeta {
+    /// Opens `path`, reads its footer and checks its schema.
     ///
     /// # Errors
     /// [`Error::Open`]; [`Error::Backend`] for a file that is not Parquet (truncated, no
     /// footer); [`Error::Unsupported`] for missing or mistyped MEDS columns.
-    pub(crate) fn open(path: &Path) -> Result<FileReader> {
+    pub(crate) fn open(path: &Path) -> Result<Arc<FileMeta>> {
         let file = File::open(path).map_err(|source| Error::Open {
             path: path.into(),
             source,
         })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
             .map_err(|e| backend_error(path, "reading the Parquet footer", e))?;
-        let (roots, columns) = check_schema(path, builder.schema())?;
+        let (roots, columns) = check_schema(path, meta.schema())?;
         let mut starts = Vec::new();
         let mut at = 0u64;
-        for rg in builder.metadata().row_groups() {
+        for rg in meta.metadata().row_groups() {
             starts.push(at);
             at += rg.num_rows().max(0) as u64;
         }
-        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(|e| backend_error(path, "opening the row groups", e))?;
-        Ok(FileReader {
+        let mask = ProjectionMask::roots(meta.parquet_schema(), roots);
+        Ok(Arc::new(FileMeta {
             path: path.into(),
-            reader,
+            meta,
+            mask,
             columns,
             starts,
-            row: 0,
-        })
+        }))
+    }
+
+    /// Row groups of the file.
+    pub(crate) fn row_groups(&self) -> usize {
+        self.starts.len()
     }
 
     /// `(row group, row within it)` of file row `row`.
@@ -279,6 +303,40 @@ impl FileReader {
         (g, row - self.starts.get(g).copied().unwrap_or(0))
     }
 
+    /// A reader of row group `g` (its own file handle), batch by batch.
+    ///
+    /// # Errors
+    /// [`Error::Open`]; [`Error::Backend`] naming the file and row group.
+    pub(crate) fn group(self: &Arc<Self>, g: usize) -> Result<GroupReader> {
+        let file = File::open(&self.path).map_err(|source| Error::Open {
+            path: self.path.clone(),
+            source,
+        })?;
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
+            .with_row_groups(vec![g])
+            .with_projection(self.mask.clone())
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| backend_error(&self.path, format!("opening row group {g}"), e))?;
+        Ok(GroupReader {
+            file: Arc::clone(self),
+            reader,
+            group: g,
+            row: self.starts[g],
+        })
+    }
+}
+
+/// The rows of one row group, batch by batch, with the file row of each batch's first row.
+pub(crate) struct GroupReader {
+    pub(crate) file: Arc<FileMeta>,
+    reader: ParquetRecordBatchReader,
+    group: usize,
+    /// File row of the next batch's first row.
+    row: u64,
+}
+
+impl GroupReader {
     /// The next batch and the file row of its first row.
     ///
     /// # Errors
@@ -288,10 +346,9 @@ impl FileReader {
         let batch = match self.reader.next() {
             None => return Ok(None),
             Some(Err(e)) => {
-                let (g, _) = self.locate(first);
                 return Err(backend_error(
-                    &self.path,
-                    format!("decoding row group {g} (rows from {first})"),
+                    &self.file.path,
+                    format!("decoding row group {} (rows from {first})", self.group),
                     e,
                 ));
             }
@@ -325,15 +382,17 @@ impl FileReader {
             subject,
             time: micros(get("time").as_ref()),
             numeric,
-            code: get("code"),
+            code: Codes::of(&get("code")),
             text: b.column_by_name("text_value").cloned(),
             times: self
+                .file
                 .columns
                 .times
                 .iter()
                 .map(|k| micros(get(&format!("time{k}")).as_ref()))
                 .collect(),
             values: self
+                .file
                 .columns
                 .values
                 .iter()
