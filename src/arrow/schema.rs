@@ -33,25 +33,64 @@ pub(crate) enum ColumnKind {
 pub(crate) struct Categories {
     /// The names, in key order.
     pub(crate) values: ArrayRef,
-    /// code → key.
-    pub(crate) keys: HashMap<i64, i32>,
+    /// code → key, looked up once per element.
+    keys: CodeKeys,
+}
+
+/// code → dictionary key: a table indexed by `code - min` where the codes are dense enough
+/// (the usual dictionary), a hash map otherwise. A SipHash map probe per element was the
+/// largest cost of a categorical column (benches/arrow.rs).
+#[derive(Debug)]
+enum CodeKeys {
+    /// `table[code - min]`, -1 where the code has no name.
+    Dense {
+        min: i64,
+        table: Vec<i32>,
+    },
+    Sparse(hashbrown::HashMap<i64, i32>),
 }
 
 impl Categories {
     pub(crate) fn of(catalog: &Catalog, info: &SignalInfo) -> Categories {
         let mut names = Vec::new();
-        let mut keys = HashMap::new();
+        let mut pairs = Vec::new();
         if let Some(section) = catalog.section_of(&info.name) {
             for code in section.codes() {
                 if let Some(name) = section.name(code) {
-                    keys.insert(code as i64, names.len() as i32);
+                    pairs.push((code as i64, names.len() as i32));
                     names.push(name.to_string());
                 }
             }
         }
+        let (min, max) = pairs
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(a, b), &(c, _)| (a.min(c), b.max(c)));
+        // Dense when the table costs at most ~4 entries per code (or 1 Mi entries in all).
+        let span = max.saturating_sub(min).saturating_add(1);
+        let keys = if !pairs.is_empty() && (span <= 1 << 20 || span <= 4 * pairs.len() as i64) {
+            let mut table = vec![-1; span as usize];
+            for &(code, key) in &pairs {
+                table[(code - min) as usize] = key;
+            }
+            CodeKeys::Dense { min, table }
+        } else {
+            CodeKeys::Sparse(pairs.into_iter().collect())
+        };
         Categories {
             values: Arc::new(StringArray::from(names)),
             keys,
+        }
+    }
+
+    /// The dictionary key of `code`, `None` if the code has no name.
+    #[inline]
+    pub(crate) fn key(&self, code: i64) -> Option<i32> {
+        match &self.keys {
+            CodeKeys::Dense { min, table } => {
+                let k = *table.get(usize::try_from(code.wrapping_sub(*min)).ok()?)?;
+                (k >= 0).then_some(k)
+            }
+            CodeKeys::Sparse(map) => map.get(&code).copied(),
         }
     }
 }
