@@ -136,8 +136,8 @@ impl ShardedStore {
         self.shard_index(pid).map(|i| &self.shards[i])
     }
 
-    /// Index of the shard holding `pid`, if any: a table lookup by the pid's high bits,
-    /// then (rarely) a step to the next range ([`Router`]).
+    /// Index of the shard holding `pid`, if any: one lookup in a table indexed by the pid's
+    /// high bits, then (rarely) a step to the next range.
     #[inline]
     pub fn shard_index(&self, pid: Pid) -> Option<usize> {
         self.router.route(&self.ranges, pid.0)
