@@ -111,11 +111,19 @@ fn killed_mid_way(what: &str, mut attempt: impl FnMut() -> bool) {
 /// A small and a large synthetic repository (`small/synth.repository`,
 /// `big/synth.repository`, the large one with its transpose).
 fn repositories(d: &Path) -> (PathBuf, PathBuf) {
+    let (small, big) = converted(d, "20000", "100");
+    ok(exe().arg("index").arg(&big));
+    (small, big)
+}
+
+/// `small/synth.repository` (20 patients) and `big/synth.repository` (`patients` with
+/// `events` mean events), converted from synthetic raw exports under `d`.
+fn converted(d: &Path, patients: &str, events: &str) -> (PathBuf, PathBuf) {
     ok(exe()
         .args(["synth", "--patients", "20", "--seed", "3"])
         .arg(d.join("small-src")));
     ok(exe()
-        .args(["synth", "--patients", "20000", "--mean-events", "100"])
+        .args(["synth", "--patients", patients, "--mean-events", events])
         .arg(d.join("big-src")));
     for k in ["small", "big"] {
         ok(exe()
@@ -124,9 +132,10 @@ fn repositories(d: &Path) -> (PathBuf, PathBuf) {
             .arg("--outdir")
             .arg(d.join(k)));
     }
-    let big = d.join("big/synth.repository");
-    ok(exe().arg("index").arg(&big));
-    (d.join("small/synth.repository"), big)
+    (
+        d.join("small/synth.repository"),
+        d.join("big/synth.repository"),
+    )
 }
 
 fn export(repo: &Path, out: &Path, to: &str) -> Command {
@@ -361,23 +370,7 @@ fn add_signal_child() {
 fn exports_over_the_file_size_limit_leave_the_previous_output() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(exe()
-        .args(["synth", "--patients", "20", "--seed", "3"])
-        .arg(d.join("small-src")));
-    ok(exe()
-        .args(["synth", "--patients", "2000", "--mean-events", "20"])
-        .arg(d.join("big-src")));
-    for k in ["small", "big"] {
-        ok(exe()
-            .arg("convert")
-            .arg(d.join(format!("{k}-src/synth.convert_config")))
-            .arg("--outdir")
-            .arg(d.join(k)));
-    }
-    let (small, big) = (
-        d.join("small/synth.repository"),
-        d.join("big/synth.repository"),
-    );
+    let (small, big) = converted(d, "2000", "20");
     for to in TARGETS {
         let parent = d.join(format!("exports-{to}"));
         fs::create_dir_all(&parent).unwrap();
