@@ -61,6 +61,34 @@ while IFS= read -r -d '' idx; do
     add itar_store "$tmp/itar"
 done < <(find testdata -type f -name '*.taridx' -print0)
 
+each all_pids_list -name '*_all_pids.list'
+
+# transpose: the small repository's `.pid_idx`, then `\n--CHUNK--\n` before each chunk (the
+# target parses against that repository's catalog).
+small=testdata/inframed/small/repo/data/small_rep_
+{
+    cat "${small}_pids__all.pid_idx"
+    for c in "${small}"_pids__[0-9]*.pid_data; do
+        printf '\n--CHUNK--\n'
+        cat "$c"
+    done
+} > "$tmp/transpose"
+add transpose "$tmp/transpose"
+
+# tsv_lines: a flags byte (input kind, numbered, SAFE_MODE), then a MedConvert input file of the
+# small repository: DATA files as kind 0, the demographics file as DEMOGRAPHICS (2).
+while IFS= read -r -d '' f; do
+    case "$f" in
+    *demographic*) printf '\002' > "$tmp/tsv" ;;
+    *) printf '\000' > "$tmp/tsv" ;;
+    esac
+    head -c 65536 "$f" >> "$tmp/tsv"
+    add tsv_lines "$tmp/tsv"
+done < <(find testdata/inframed/small/input/data -type f -name '*.tsv' -print0)
+
+# npy_header: the `.npy` files numpy wrote (testdata/npy/make_npy.py).
+each npy_header -path '*/npy/*' -name '*.npy'
+
 for d in "$corpus"/*/; do
     printf '%-20s %4d seeds\n' "$(basename "$d")" "$(find "$d" -type f | wc -l)"
 done

@@ -29,6 +29,8 @@ pub mod catalog;
 pub mod convert;
 pub mod element;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod ids;
 pub mod layout;
 #[cfg(feature = "arrow")]

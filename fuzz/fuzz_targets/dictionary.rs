@@ -1,6 +1,6 @@
 #![no_main]
+//! `dictionary`: see `common::dictionary`.
 #[path = "../common/mod.rs"]
 #[allow(dead_code)]
 mod common;
-use libfuzzer_sys::fuzz_target;
-fuzz_target!(|d: &[u8]| { if let Ok(t) = std::str::from_utf8(d) { let mut x = inframed::text::dict::Dictionaries::default(); let _ = x.load(std::path::Path::new("f.dict"), t); let _ = x.to_texts(); } });
+libfuzzer_sys::fuzz_target!(|d: &[u8]| common::dictionary(d));

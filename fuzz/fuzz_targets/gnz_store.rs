@@ -1,6 +1,6 @@
 #![no_main]
+//! `gnz_store`: see `common::gnz_store`.
 #[path = "../common/mod.rs"]
 #[allow(dead_code)]
 mod common;
-use libfuzzer_sys::fuzz_target;
-fuzz_target!(|d: &[u8]| { if let Ok(s) = inframed::backend::gnz::GnzStore::from_bytes(d.to_vec()) { common::read_all(&s); } });
+libfuzzer_sys::fuzz_target!(|d: &[u8]| common::gnz_store(d));

@@ -1,6 +1,6 @@
 #![no_main]
+//! `iac_arrow_table`: see `common::iac_arrow_table`.
 #[path = "../common/mod.rs"]
 #[allow(dead_code)]
 mod common;
-use libfuzzer_sys::fuzz_target;
-fuzz_target!(|d: &[u8]| { let _ = inframed::backend::iac::IpcTable::from_ipc_stream(d); });
+libfuzzer_sys::fuzz_target!(|d: &[u8]| common::iac_arrow_table(d));

@@ -1,6 +1,6 @@
 #![no_main]
+//! `iac_store`: see `common::iac_store`.
 #[path = "../common/mod.rs"]
 #[allow(dead_code)]
 mod common;
-use libfuzzer_sys::fuzz_target;
-fuzz_target!(|d: &[u8]| { if let Ok(s) = inframed::backend::iac::IacStore::from_bytes(d.to_vec()) { common::read_all(&s); } });
+libfuzzer_sys::fuzz_target!(|d: &[u8]| common::iac_store(d));

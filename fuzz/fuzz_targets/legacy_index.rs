@@ -1,6 +1,6 @@
 #![no_main]
+//! `legacy_index`: see `common::legacy_index`.
 #[path = "../common/mod.rs"]
 #[allow(dead_code)]
 mod common;
-use libfuzzer_sys::fuzz_target;
-fuzz_target!(|d: &[u8]| { let _ = inframed::native::legacy::index::parse_index(d); });
+libfuzzer_sys::fuzz_target!(|d: &[u8]| common::legacy_index(d));

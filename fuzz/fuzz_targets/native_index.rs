@@ -1,6 +1,6 @@
 #![no_main]
+//! `native_index`: see `common::native_index`.
 #[path = "../common/mod.rs"]
 #[allow(dead_code)]
 mod common;
-use libfuzzer_sys::fuzz_target;
-fuzz_target!(|d: &[u8]| { let _ = inframed::native::index::SignalIndex::parse(d); });
+libfuzzer_sys::fuzz_target!(|d: &[u8]| common::native_index(d));

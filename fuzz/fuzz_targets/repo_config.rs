@@ -1,6 +1,6 @@
 #![no_main]
+//! `repo_config`: see `common::repo_config`.
 #[path = "../common/mod.rs"]
 #[allow(dead_code)]
 mod common;
-use libfuzzer_sys::fuzz_target;
-fuzz_target!(|d: &[u8]| { if let Ok(t) = std::str::from_utf8(d) { let _ = inframed::text::config::RepositoryConfig::parse(std::path::Path::new("f.repository"), t); } });
+libfuzzer_sys::fuzz_target!(|d: &[u8]| common::repo_config(d));

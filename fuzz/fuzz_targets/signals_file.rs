@@ -1,6 +1,6 @@
 #![no_main]
+//! `signals_file`: see `common::signals_file`.
 #[path = "../common/mod.rs"]
 #[allow(dead_code)]
 mod common;
-use libfuzzer_sys::fuzz_target;
-fuzz_target!(|d: &[u8]| { if let Ok(t) = std::str::from_utf8(d) { let _ = inframed::text::signals::SignalsFile::parse(std::path::Path::new("f.signals"), t, inframed::TimeUnit::default()); } });
+libfuzzer_sys::fuzz_target!(|d: &[u8]| common::signals_file(d));

@@ -1,6 +1,6 @@
 #![no_main]
+//! `trx_header`: see `common::trx_header`.
 #[path = "../common/mod.rs"]
 #[allow(dead_code)]
 mod common;
-use libfuzzer_sys::fuzz_target;
-fuzz_target!(|d: &[u8]| { let _ = inframed::backend::trx::Header::parse(d); });
+libfuzzer_sys::fuzz_target!(|d: &[u8]| common::trx_header(d));

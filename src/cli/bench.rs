@@ -23,6 +23,12 @@ pub(crate) struct Args {
     /// Random seed for the keys.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Instead of the timings: a stress run of this many seconds on `--threads` threads
+    /// (random gets, get_many batches, time windows and scans, each checked against a model
+    /// of `--lookups` keys taken first); reports the lookups done and the errors, and fails
+    /// on any error.
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
 }
 
 const BATCH: usize = 10_000;
@@ -63,6 +69,20 @@ fn get_many_pass(
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
+    if let Some(secs) = a.duration {
+        anyhow::ensure!(
+            secs.is_finite() && secs > 0.0,
+            "--duration must be a positive number of seconds, not {secs}"
+        );
+        let repo = a.repo.open()?;
+        return crate::cli::stress::run(
+            &repo,
+            a.threads,
+            Duration::from_secs_f64(secs),
+            a.lookups.max(1),
+            a.seed,
+        );
+    }
     let paths = a.repo.paths()?;
     let mut opens = Vec::new();
     for _ in 0..21 {

@@ -11,6 +11,7 @@ mod index;
 mod info;
 mod progress;
 mod shard;
+mod stress;
 mod synth;
 mod verify;
 
@@ -160,7 +161,7 @@ enum Command {
     Convert(convert::Args),
     /// Random get(pid, sid) lookups over existing pairs: ns per lookup, scan and open times.
     #[command(
-        after_help = "Example:\n  inframed bench testdata/inframed/small/repo/small.repository --lookups 100000"
+        after_help = "Examples:\n  inframed bench testdata/inframed/small/repo/small.repository --lookups 100000\n  inframed bench testdata/inframed/small/repo/small.repository --threads 16 --duration 60   # stress run"
     )]
     Bench(bench::Args),
     /// Deterministic synthetic raw export (TSV + convert config) or repository.

@@ -17,15 +17,14 @@ use crate::convert::output::{
     backend, check_outdir, failed_error_path, io_err, output_rel, repository_config_text,
     sibling_dir,
 };
-use crate::convert::parse::{Ctx, Specials};
+use crate::convert::parse::{plans_of, Ctx, Specials};
 use crate::convert::sort::Comparator;
-use crate::convert::tsv::{SignalPlan, TimeRules};
+use crate::convert::tsv::TimeRules;
 use crate::convert::{ConvertError, ConvertOptions, ConvertReport, FileStats, UnsortedPolicy};
 use crate::error::{Error, Result};
 use crate::ids::Sid;
 use crate::native::pids_path;
 use crate::native::write::Mode3Writer;
-use crate::text::dict::Section;
 use crate::text::ParseError;
 use crate::time::TimeUnit;
 
@@ -78,25 +77,7 @@ pub(super) fn convert_cfg(
 
     // Plans, codes, load set, forced and special signals.
     let serial_of = |name: &str| catalog.signals().iter().position(|s| s.name == name);
-    let mut sections: Vec<&Section> = Vec::new();
-    let mut plans = Vec::new();
-    for s in catalog.signals() {
-        let section = if s.categorical.iter().any(|&c| c) {
-            catalog.section_of(&s.name).map(|sec| {
-                sections.push(sec);
-                sections.len() - 1
-            })
-        } else {
-            None
-        };
-        plans.push(SignalPlan::new(
-            &s.name,
-            &s.layout,
-            &s.categorical,
-            s.time_unit,
-            section,
-        ));
-    }
+    let (plans, sections) = plans_of(&catalog);
     let mut codes: HashMap<String, Option<usize>> = HashMap::new();
     for (i, s) in catalog.signals().iter().enumerate() {
         codes.insert(s.name.clone(), Some(i));

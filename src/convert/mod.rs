@@ -40,6 +40,8 @@ use std::sync::Arc;
 pub use config::{ConvertConfig, InputFile, InputKind};
 pub use entry::convert;
 pub use output::failed_error_path;
+#[cfg(feature = "fuzzing")]
+pub(crate) use parse::fuzz_piece;
 pub use tsv::{LineError, Tag};
 
 /// What to do with a line whose pid is lower than an earlier pid of the same file.

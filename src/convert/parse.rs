@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use hashbrown::HashMap;
 
+use crate::catalog::Catalog;
 use crate::convert::config::InputKind;
 use crate::convert::tsv::{
     c_stoi, encode, line_error, parse_channel, parse_time, split_fields, trim_line, ElementBuf,
@@ -62,6 +63,65 @@ pub(super) struct Piece {
 pub(super) struct Block {
     pub(super) pieces: Vec<Piece>,
     pub(super) bytes: u64,
+}
+
+/// The parse plan of every signal of `catalog` (in catalog order) and the dictionary sections
+/// its categorical channels read (each plan names its section by index).
+pub(super) fn plans_of(catalog: &Catalog) -> (Vec<SignalPlan>, Vec<&Section>) {
+    let mut sections: Vec<&Section> = Vec::new();
+    let mut plans = Vec::new();
+    for s in catalog.signals() {
+        let section = if s.categorical.iter().any(|&c| c) {
+            catalog.section_of(&s.name).map(|sec| {
+                sections.push(sec);
+                sections.len() - 1
+            })
+        } else {
+            None
+        };
+        plans.push(SignalPlan::new(
+            &s.name,
+            &s.layout,
+            &s.categorical,
+            s.time_unit,
+            section,
+        ));
+    }
+    (plans, sections)
+}
+
+impl<'a> Ctx<'a> {
+    /// The context the converter builds for `catalog` with every signal loaded, codes = signal
+    /// names, no CODES file, and the special inputs' signals wherever the catalog has them (for
+    /// the fuzz targets, `crate::fuzzing`).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn for_catalog(catalog: &'a Catalog, safe_mode: bool) -> Ctx<'a> {
+        let serial_of = |name: &str| catalog.signals().iter().position(|s| s.name == name);
+        let (plans, sections) = plans_of(catalog);
+        let codes = catalog
+            .signals()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), Some(i)))
+            .collect();
+        Ctx {
+            load: vec![true; plans.len()],
+            plans,
+            sections,
+            codes,
+            rules: TimeRules {
+                safe_mode,
+                validate: true,
+            },
+            specials: Specials {
+                byear: serial_of("BYEAR"),
+                gender: serial_of("GENDER"),
+                death: serial_of("DEATH"),
+                stage: serial_of("Cancer_Stage"),
+                location: serial_of("Cancer_Location"),
+            },
+        }
+    }
 }
 
 impl Ctx<'_> {
@@ -287,4 +347,34 @@ pub(super) fn parse_piece(
         });
     }
     piece
+}
+
+/// Parses `text` as a whole input file of `kind` against `catalog` (the fuzz targets'
+/// entry, `crate::fuzzing::tsv_lines`); returns (lines, elements, dropped lines), after
+/// checking that every kept line's elements lie inside the piece.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_piece(
+    catalog: &Catalog,
+    kind: InputKind,
+    text: &[u8],
+    numbered: bool,
+    safe_mode: bool,
+) -> (usize, usize, usize) {
+    let ctx = Ctx::for_catalog(catalog, safe_mode);
+    let piece = parse_piece(&ctx, kind, text, 1, numbered);
+    let mut dropped = 0;
+    for l in &piece.lines {
+        match &l.outcome {
+            Outcome::Recs { start, n } => {
+                let recs = &piece.recs[*start as usize..(*start + *n) as usize];
+                for &(serial, off) in recs {
+                    let size = ctx.plans[serial as usize].size;
+                    assert!(off as usize + size <= piece.bytes.len());
+                }
+            }
+            Outcome::Skip => {}
+            Outcome::Err(_) => dropped += 1,
+        }
+    }
+    (piece.lines.len(), piece.recs.len(), dropped)
 }

@@ -13,7 +13,7 @@
 
 mod header;
 mod index;
-mod npy;
+pub(crate) mod npy;
 mod reader;
 mod store;
 mod writer;
