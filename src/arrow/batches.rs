@@ -12,7 +12,7 @@ use crate::store::SignalStore;
 
 use super::columns::column;
 use super::schema::{column_specs, schema_of, ColumnSpec};
-use super::ArrowOptions;
+use super::{fuse_on_error, ArrowOptions};
 
 /// A signal over a list of patients as a stream of `RecordBatch`es of at most
 /// [`ArrowOptions::batch_rows`] rows, pids ascending (in the order given; any order with
@@ -228,14 +228,8 @@ where
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self.next_batch() {
-            Ok(Some(b)) => Some(Ok(b)),
-            Ok(None) => None,
-            Err(e) => {
-                self.next = self.pids.len();
-                Some(Err(e))
-            }
-        }
+        let batch = self.next_batch();
+        fuse_on_error(batch, || self.next = self.pids.len())
     }
 }
 

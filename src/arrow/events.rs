@@ -19,7 +19,7 @@ use crate::store::SignalStore;
 use crate::time::TimeUnit;
 
 use super::columns::{read_int, time_to_micros};
-use super::ArrowOptions;
+use super::{fuse_on_error, ArrowOptions};
 
 /// What the long layout needs to know of one signal.
 #[derive(Debug, Clone)]
@@ -312,14 +312,10 @@ where
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self.next_batch() {
-            Ok(Some(b)) => Some(Ok(b)),
-            Ok(None) => None,
-            Err(e) => {
-                self.next = self.pids.len();
-                self.pending.clear();
-                Some(Err(e))
-            }
-        }
+        let batch = self.next_batch();
+        fuse_on_error(batch, || {
+            self.next = self.pids.len();
+            self.pending.clear();
+        })
     }
 }

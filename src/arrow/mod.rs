@@ -56,7 +56,7 @@ pub use columns::{date_to_days, days_to_date, time_to_micros};
 pub use events::{long_batches, LongBatches};
 pub use schema::{medpython_names, signal_schema};
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 
 /// Options of the Arrow views.
 #[derive(Clone, Debug)]
@@ -137,5 +137,73 @@ pub(crate) fn backend_error(
         path: path.into(),
         context: context.into(),
         source: Box::new(source),
+    }
+}
+
+/// `Iterator::next` of a batch stream that ends at its first error: `batch` is the stream's
+/// next batch (`Ok(None)` at its end); on an error, `stop` ends the stream (so that it yields
+/// `None` from then on) and the error is yielded, once.
+pub(crate) fn fuse_on_error<T>(batch: Result<Option<T>>, stop: impl FnOnce()) -> Option<Result<T>> {
+    match batch {
+        Ok(Some(b)) => Some(Ok(b)),
+        Ok(None) => None,
+        Err(e) => {
+            stop();
+            Some(Err(e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream of `0, 1, …` that fails at `fail` unless stopped, using the helper as the
+    /// three batch streams do.
+    struct Counting {
+        next: u32,
+        fail: u32,
+        end: u32,
+    }
+
+    impl Iterator for Counting {
+        type Item = Result<u32>;
+
+        fn next(&mut self) -> Option<Self::Item> {
+            let batch = if self.next >= self.end {
+                Ok(None)
+            } else if self.next == self.fail {
+                Err(Error::InvalidInput {
+                    what: format!("fails at {}", self.next),
+                })
+            } else {
+                self.next += 1;
+                Ok(Some(self.next - 1))
+            };
+            fuse_on_error(batch, || self.next = self.end)
+        }
+    }
+
+    #[test]
+    fn a_stream_ends_after_its_first_error() {
+        let mut s = Counting {
+            next: 0,
+            fail: 2,
+            end: 5,
+        };
+        assert_eq!(s.next().unwrap().unwrap(), 0);
+        assert_eq!(s.next().unwrap().unwrap(), 1);
+        let e = s.next().unwrap().unwrap_err();
+        assert!(e.to_string().contains("fails at 2"), "{e}");
+        assert!(s.next().is_none());
+        assert!(s.next().is_none());
+        let ok: Vec<u32> = Counting {
+            next: 0,
+            fail: 9,
+            end: 3,
+        }
+        .map(|r| r.unwrap())
+        .collect();
+        assert_eq!(ok, [0, 1, 2]);
     }
 }

@@ -15,6 +15,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit as ArrowTimeUnit
 use crate::arrow::columns::{read_int, time_to_micros};
 use crate::arrow::events::{patient_events, Plan};
 use crate::arrow::export::{write_table, Format, TableOptions};
+use crate::arrow::fuse_on_error;
 use crate::atomic::{check_target, AtomicDir, OutputKind, EXPORT_MANIFEST};
 use crate::error::{Error, Result};
 use crate::ids::Pid;
@@ -224,14 +225,8 @@ impl Iterator for DataBatches<'_> {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self.next_batch() {
-            Ok(Some(b)) => Some(Ok(b)),
-            Ok(None) => None,
-            Err(e) => {
-                self.next = self.pids.len();
-                Some(Err(e))
-            }
-        }
+        let batch = self.next_batch();
+        fuse_on_error(batch, || self.next = self.pids.len())
     }
 }
 
