@@ -23,17 +23,14 @@ pub fn all_pids_list(b: &[u8]) -> Result<Vec<crate::Pid>> {
     Ok(list.as_slice().to_vec())
 }
 
+/// What the full `.npy` header parser gave: (data offset, shape), or what is malformed.
+pub type NpyParse = std::result::Result<(usize, Vec<u64>), String>;
+
 /// Parses `b` as an `.npy` member: the full header parser, then the hot path's fast check
 /// against `prefix` (the dictionary text up to the shape digits). Returns the header's data
 /// offset and shape, and the fast path's `(offset, count)`.
 #[cfg(feature = "itar")]
-pub fn npy_header(
-    b: &[u8],
-    prefix: &[u8],
-) -> (
-    std::result::Result<(usize, Vec<u64>), String>,
-    Option<(usize, u64)>,
-) {
+pub fn npy_header(b: &[u8], prefix: &[u8]) -> (NpyParse, Option<(usize, u64)>) {
     use crate::backend::itar::npy;
     let full = npy::parse(b).map(|h| (h.data_offset, h.shape));
     (full, npy::fast(b, prefix))

@@ -26,7 +26,7 @@ pub(crate) struct Args {
     /// Instead of the timings: a stress run of this many seconds on `--threads` threads
     /// (random gets, get_many batches, time windows and scans, each checked against a model
     /// of `--lookups` keys taken first); reports the lookups done and the errors, and fails
-    /// on any error.
+    /// on any error. Default: none, the timings run.
     #[arg(long, value_name = "SECS")]
     duration: Option<f64>,
 }

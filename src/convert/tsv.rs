@@ -126,7 +126,13 @@ fn float_prefix(s: &str) -> Option<&str> {
     }
     let rest = &t[i..];
     for word in ["infinity", "inf", "nan"] {
-        if rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word) {
+        // Compared as bytes: `rest` may begin with a multi-byte character, where slicing the
+        // str at `word.len()` would panic (a fuzz finding, tests/fuzz_regressions.rs).
+        if rest
+            .as_bytes()
+            .get(..word.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+        {
             return Some(&t[..i + word.len()]);
         }
     }
@@ -614,6 +620,11 @@ mod tests {
         assert_eq!(c_stof("-inf"), Some(f32::NEG_INFINITY));
         assert!(c_stof("nan").unwrap().is_nan());
         assert_eq!(c_stof("abc"), None);
+        // A value starting with a multi-byte character (8-bit input read as Latin-1) is not
+        // a number, and no panic (fuzz/regressions/tsv_lines/float-prefix-multibyte).
+        assert_eq!(c_stof("\u{ce}\u{cf}"), None);
+        assert_eq!(c_stod("-\u{f5}nf"), None);
+        assert_eq!(c_stof("i\u{f5}"), None);
         assert_eq!(c_stof("."), None);
         assert_eq!(c_stof("1e39"), None, "overflow is out_of_range");
         assert_eq!(c_stof("1e-40"), None, "underflow is out_of_range");

@@ -259,7 +259,6 @@ fn local_data_start(bytes: &[u8], header_start: u64) -> std::result::Result<u64,
     Ok(header_start + LOCAL_HEADER_LEN as u64 + name_len + extra_len)
 }
 
-/// Inflates member `index` (checking its CRC-32).
 /// Deflate's largest expansion: a 258-byte match costs at least 2 bits, so one compressed
 /// byte yields at most 1032 bytes. A member declaring more is damage, refused before any
 /// allocation.
