@@ -49,7 +49,8 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let built =
         build_transpose_with_progress(&a.repo, a.force, &mut crate::cli::progress::reporter(&bar));
     crate::cli::progress::finish(bar);
-    built?;
+    let warnings = built?;
+    crate::cli::export::print_leftovers(&warnings);
     let store = TransposeStore::open(&a.repo)?;
     let files = store.describe().files;
     for (path, size) in files.iter().skip(1) {
