@@ -212,7 +212,10 @@ fn killed_index_add_signal_and_exports_leave_the_previous_output() {
     // signal's files, and once it stages the rebuilt transpose. The repository is as before,
     // byte for byte, its transpose included; only the new signal's unreferenced files may
     // have appeared.
-    for (what, late) in [("add_signal (signal files)", false), ("add_signal (transpose)", true)] {
+    for (what, late) in [
+        ("add_signal (signal files)", false),
+        ("add_signal (transpose)", true),
+    ] {
         killed_mid_way(what, || {
             let child = Command::new(std::env::current_exe().unwrap())
                 .args([
@@ -253,8 +256,12 @@ fn killed_index_add_signal_and_exports_leave_the_previous_output() {
         })
         .collect();
     left.sort();
-    assert!(left.iter().any(|p| p.to_string_lossy().contains("__pids__")));
-    assert!(left.iter().any(|p| p.to_string_lossy().ends_with("_Extra.data")));
+    assert!(left
+        .iter()
+        .any(|p| p.to_string_lossy().contains("__pids__")));
+    assert!(left
+        .iter()
+        .any(|p| p.to_string_lossy().ends_with("_Extra.data")));
     let foreign = [
         data.join("synth_Hemoglobin.data.tmp.old"),
         data.join("README.tmp.12.0"),
@@ -275,7 +282,11 @@ fn killed_index_add_signal_and_exports_leave_the_previous_output() {
     for p in left.iter().chain(&foreign) {
         assert!(p.exists(), "{}: removed", p.display());
     }
-    assert_eq!(owned(&reader, first), record, "an open reader's patient record");
+    assert_eq!(
+        owned(&reader, first),
+        record,
+        "an open reader's patient record"
+    );
     drop(reader);
     let repo = Repository::open(&big).unwrap();
     assert!(data.join("synth__pids__all.pid_idx").is_file());
@@ -427,7 +438,7 @@ fn check_patients(repo: &Repository, n: usize) {
         for s in repo.catalog().signals() {
             let v = repo.get(pid, &s.name).unwrap();
             assert!(
-                rec.get(s.sid) == &v.bytes()[..],
+                rec.get(s.sid) == v.bytes(),
                 "patient record of {pid}: {}",
                 s.name
             );
@@ -601,11 +612,18 @@ fn add_signal_and_index_over_a_limit_leave_the_previous_output() {
     let config = big.to_str().unwrap();
 
     // `inframed index` over the limit.
-    let o = limited(Path::new(env!("CARGO_BIN_EXE_inframed")), &["index", config], &[]);
+    let o = limited(
+        Path::new(env!("CARGO_BIN_EXE_inframed")),
+        &["index", config],
+        &[],
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "index over the limit: {o:?}");
     assert!(err.contains("File too large"), "index: {err}");
-    assert!(snapshot(&root) == before, "index over the limit changed the repository");
+    assert!(
+        snapshot(&root) == before,
+        "index over the limit changed the repository"
+    );
     assert_eq!(listing(&root), files, "index over the limit left files");
 
     // add_signal over the limit: with many elements the signal's `.data` is too large; with
@@ -620,14 +638,23 @@ fn add_signal_and_index_over_a_limit_leave_the_previous_output() {
     let few = d.join("few");
     for (what, env) in [
         ("the signal file", vec![(CHILD, big.as_path())]),
-        ("the transpose", vec![(CHILD, big.as_path()), (FEW, few.as_path())]),
+        (
+            "the transpose",
+            vec![(CHILD, big.as_path()), (FEW, few.as_path())],
+        ),
     ] {
         let o = limited(&child, &args, &env);
         let out = String::from_utf8_lossy(&o.stdout);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success(), "add_signal over the limit ({what}) succeeded");
+        assert!(
+            !o.status.success(),
+            "add_signal over the limit ({what}) succeeded"
+        );
         let text = format!("{out}{err}");
-        assert!(text.contains("File too large"), "add_signal ({what}): {text}");
+        assert!(
+            text.contains("File too large"),
+            "add_signal ({what}): {text}"
+        );
         if what == "the transpose" {
             assert!(text.contains("__pids__"), "add_signal ({what}): {text}");
         } else {
@@ -669,7 +696,10 @@ fn add_signal_and_index_over_a_limit_leave_the_previous_output() {
         }
         n = n * 3 / 2 + 1;
     }
-    assert!(in_signal > 0 && in_transpose > 0, "{in_signal} {in_transpose}");
+    assert!(
+        in_signal > 0 && in_transpose > 0,
+        "{in_signal} {in_transpose}"
+    );
     let repo = Repository::open(&small).unwrap();
     check_other(&repo, &elements);
     check_patients(&repo, usize::MAX);

@@ -133,7 +133,11 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["out.tmp.4000001.0", "out.tmp.4000001.1", "out.tmp.4000002.3"]
+            [
+                "out.tmp.4000001.0",
+                "out.tmp.4000001.1",
+                "out.tmp.4000002.3"
+            ]
         );
         fs::write(d.path().join(".iac-data.tmp.aB3xY9"), b"").unwrap();
         fs::write(d.path().join(".iac-data.tmp.mine.txt"), b"").unwrap();
@@ -143,6 +147,9 @@ mod tests {
         );
         let w = leftover_warning(&d.path().join("out.tmp.4000001.0"), "export");
         assert!(w.contains("out.tmp.4000001.0: temporary output of an interrupted"));
-        assert!(w.contains("safe to remove when no export is running"), "{w}");
+        assert!(
+            w.contains("safe to remove when no export is running"),
+            "{w}"
+        );
     }
 }

@@ -13,7 +13,8 @@ use crate::cli::RepoArgs;
 pub(crate) struct Args {
     #[command(flatten)]
     repo: RepoArgs,
-    /// Output path.
+    /// Output path. Temporaries that an interrupted earlier export left beside it
+    /// (`OUT.tmp.<pid>.<n>`) are named in warnings, never removed.
     out: PathBuf,
     /// Target layout or container: mode3, transpose (MODE 3 + by-pid transpose), legacy
     /// (MODE 0–2), iac, gnz, trx, itar; parquet, arrow (Arrow IPC), meds (a MEDS 0.4 dataset).

@@ -13,7 +13,8 @@ use inframed::SignalStore;
 pub(crate) struct Args {
     /// Repository config (*.repository) of a MODE 3 repository, or a tar dataset (a folder of
     /// shards, one shard, or a brace list `train-{000000..000009}.tar`) to write the glzn
-    /// `.taridx` of, so that the next open does not scan the shards.
+    /// `.taridx` of, so that the next open does not scan the shards. Temporaries that an
+    /// interrupted earlier run left beside the transpose are named in warnings, never removed.
     repo: PathBuf,
     /// Replace files named like the transpose's that are not transpose files (default:
     /// refuse and name them).

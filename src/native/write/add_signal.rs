@@ -22,7 +22,7 @@ use super::memory::sort_by_time;
 use super::metadata::sanitize;
 use super::mode3::{check_elements, check_pid, SignalFile};
 use super::out::{put, Budget, Out};
-use super::transpose::{chunk_plan, check_transpose_targets, stage_transpose};
+use super::transpose::{check_transpose_targets, chunk_plan, stage_transpose};
 
 /// A signal to add to an existing repository (a calculated or cleaned signal).
 #[derive(Clone, Debug)]
@@ -182,11 +182,14 @@ pub fn add_signal_with(
     let all_pids: Option<Vec<Pid>> = {
         let list = PidList::parse(&list_path, crate::mmap::map(&list_path)?)?;
         let old: &[Pid] = list.as_slice();
-        by_pid.keys().any(|p| old.binary_search(p).is_err()).then(|| {
-            let mut all: BTreeSet<Pid> = old.iter().copied().collect();
-            all.extend(by_pid.keys().copied());
-            all.into_iter().collect()
-        })
+        by_pid
+            .keys()
+            .any(|p| old.binary_search(p).is_err())
+            .then(|| {
+                let mut all: BTreeSet<Pid> = old.iter().copied().collect();
+                all.extend(by_pid.keys().copied());
+                all.into_iter().collect()
+            })
     };
     // A by-pid transpose is rebuilt for the new signal set: its files must be ours.
     let transpose = pid_idx_path(&prefix).exists();

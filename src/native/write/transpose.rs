@@ -302,9 +302,10 @@ impl StagedTranspose {
     pub(crate) fn retire_old(&self) -> Result<()> {
         let idx = pid_idx_path(&self.prefix);
         match fs::remove_file(&idx) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(Error::Io { path: idx, source: e })
-            }
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+                path: idx,
+                source: e,
+            }),
             _ => Ok(()),
         }
     }
