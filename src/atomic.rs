@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+mod leftovers;
 mod target;
+pub(crate) use leftovers::parent_of;
+pub use leftovers::{leftover_warning, tempfiles_in, temporaries_in, temporaries_of};
 pub(crate) use target::TRANSPOSE_RECORD_MAGIC;
 pub use target::{check_target, OutputKind, EXPORT_MANIFEST};
 
@@ -56,25 +59,32 @@ impl AtomicFile {
         &self.target
     }
 
-    /// Flushes, syncs and renames into place.
+    /// Flushes, syncs and renames into place. On failure the temporary file is removed (a
+    /// write that fails in the final flush, e.g. a full disk, leaves nothing behind).
     ///
     /// # Errors
     /// [`Error::Io`] naming the file.
     pub fn commit(mut self) -> Result<()> {
         let w = self.file.take().expect("not committed yet");
-        let f = w.into_inner().map_err(|e| Error::Io {
-            path: self.tmp.clone(),
-            source: e.into_error(),
-        })?;
-        f.sync_all().map_err(|source| Error::Io {
-            path: self.tmp.clone(),
-            source,
-        })?;
-        drop(f);
-        fs::rename(&self.tmp, &self.target).map_err(|source| Error::Io {
-            path: self.target.clone(),
-            source,
-        })
+        let result = (|| {
+            let f = w.into_inner().map_err(|e| Error::Io {
+                path: self.tmp.clone(),
+                source: e.into_error(),
+            })?;
+            f.sync_all().map_err(|source| Error::Io {
+                path: self.tmp.clone(),
+                source,
+            })?;
+            drop(f);
+            fs::rename(&self.tmp, &self.target).map_err(|source| Error::Io {
+                path: self.target.clone(),
+                source,
+            })
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        result
     }
 }
 
@@ -106,6 +116,60 @@ pub fn write_atomic(target: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
         source,
     })?;
     f.commit()
+}
+
+/// Files written and synced under temporary names ([`temp_name`]), renamed into place later,
+/// one by one, by [`Staged::publish`]: a writer that must change several files prepares them
+/// all first (where a full disk or a kill leaves the published files as they were), then
+/// publishes them with renames only. Dropped, the files not yet published are removed.
+#[derive(Debug, Default)]
+pub(crate) struct Staged {
+    /// (temporary, target), in the order they were staged; `None` once published.
+    files: Vec<Option<(PathBuf, PathBuf)>>,
+}
+
+impl Staged {
+    /// Records that `tmp` (already created: it is removed on drop) will become `target`.
+    pub(crate) fn push(&mut self, tmp: PathBuf, target: PathBuf) {
+        self.files.push(Some((tmp, target)));
+    }
+
+    /// The temporary name of a new staged file for `target`, recorded.
+    pub(crate) fn name(&mut self, target: &Path) -> PathBuf {
+        let tmp = temp_name(target);
+        self.push(tmp.clone(), target.to_path_buf());
+        tmp
+    }
+
+    /// Renames the staged file of `target` into place (a no-op if none is staged).
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the target.
+    pub(crate) fn publish(&mut self, target: &Path) -> Result<()> {
+        for slot in &mut self.files {
+            if slot.as_ref().is_some_and(|(_, t)| t == target) {
+                let (tmp, target) = slot.take().expect("checked");
+                return fs::rename(&tmp, &target).map_err(|source| Error::Io {
+                    path: target,
+                    source,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a file is staged for `target`.
+    pub(crate) fn has(&self, target: &Path) -> bool {
+        self.files.iter().flatten().any(|(_, t)| t == target)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (tmp, _) in self.files.iter().flatten() {
+            let _ = fs::remove_file(tmp);
+        }
+    }
 }
 
 /// A directory built under a temporary name and renamed into place by

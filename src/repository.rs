@@ -402,9 +402,10 @@ const OPEN_ATTEMPTS: usize = 64;
 ///   the whole directory in one step (`renameat2(RENAME_EXCHANGE)`): a swap between two of
 ///   the opens would give a catalog of the old tree with vectors of the new, or an `.idx` of
 ///   one with the `.data` of the other;
-/// - `add_signal` renames new data files, then the signals file into place, and removes the
-///   transpose; `inframed index` renames chunk files, then the `.pid_idx`: an open that reads
-///   the signals file before and the transpose after would mix them.
+/// - `add_signal` renames new data files, then the signals file into place, and replaces the
+///   transpose (old `.pid_idx` removed first, new `.pid_idx` last); `inframed index` renames
+///   chunk files, then the `.pid_idx`: an open that reads the signals file before and the
+///   transpose after would mix them.
 ///
 /// So the identity (device, inode) of each path, of its parent directory and, for a
 /// repository config, of its signals files and `.pid_idx` is taken before and after the open;

@@ -147,5 +147,9 @@ fn a_killed_conversion_leaves_the_output_as_it_was() {
         );
         assert!(l.exists());
     }
+    assert!(
+        err.contains("safe to remove when no conversion is running"),
+        "{err}"
+    );
     assert_eq!(common::snapshot(&out), before, "same input, same bytes");
 }

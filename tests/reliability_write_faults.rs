@@ -2,8 +2,12 @@
 //! `inframed index`, `add_signal` and `inframed export --to iac|gnz|trx|itar|mode3` killed
 //! with SIGKILL mid-way, and exports that hit a write limit (`ulimit -f`: the write fails
 //! with `EFBIG`, as it would with `ENOSPC` on a full disk) leave the previous output byte for
-//! byte as it was; the next run completes. The byte budgets of `add_signal_with`,
-//! `build_transpose_with` and `write_mode3` are covered by tests/write_mode3.rs and
+//! byte as it was (an `add_signal`: its by-pid transpose included), and the next run of the
+//! same command completes and names what the killed one left (a warning per path, saying it
+//! is safe to remove), never a file our writers do not make. `add_signal` and `inframed
+//! index` over the file-size limit, and `add_signal` with an injected byte budget at many
+//! points, leave the previous output as it was and no temporary behind. More byte budgets
+//! of `add_signal_with`, `build_transpose_with` and `write_mode3`: tests/write_mode3.rs and
 //! tests/transpose_golden.rs.
 #![cfg(unix)]
 
@@ -13,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use inframed::native::write::{add_signal, NewSignal};
+use inframed::native::write::{add_signal, add_signal_with, NewSignal};
 use inframed::{Pid, Repository, Sid, SignalStore};
 
 const TARGETS: [&str; 5] = ["iac", "gnz", "trx", "itar", "mode3"];
@@ -184,68 +188,118 @@ fn killed_index_add_signal_and_exports_leave_the_previous_output() {
         .filter(|p| p.to_string_lossy().contains(".tmp."))
         .collect();
     assert!(!left.is_empty(), "a killed index leaves its temporary file");
-    ok(exe().arg("index").arg(&big));
+    // Files named like ours but not made by our writers are not named.
+    let foreign = [
+        data.join("synth__pids__0.pid_data.tmp.old"),
+        data.join("other__pids__0.pid_data.tmp.12.0"),
+    ];
+    for f in &foreign {
+        fs::write(f, b"mine").unwrap();
+    }
+    let err = ok(exe().arg("index").arg(&big));
+    assert_names(&err, &left, "`inframed index`");
+    assert_eq!(
+        err.matches("warning: ").count(),
+        left.len(),
+        "index names only the leftovers: {err}"
+    );
     assert_eq!(published(&d.join("big")), before, "index after the kill");
-    for p in &left {
+    for p in left.iter().chain(&foreign) {
         fs::remove_file(p).unwrap();
     }
 
-    // `add_signal` (a re-executed test binary) killed once it writes: the repository reads
-    // as before (the signals file, every vector, the pid list); only the new signal's
-    // unreferenced files may have appeared and the transpose may be gone (add_signal removes
-    // it before it publishes the signal). The next run completes.
-    killed_mid_way("add_signal", || {
-        let child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "add_signal_child",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD, &big)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let killed = kill_when(child, &|| {
-            entries(&data).iter().any(|p| {
-                let n = p.to_string_lossy();
-                n.contains("Extra") && n.contains(".tmp.")
-            })
-        });
-        let now = published(&d.join("big"));
-        let repo = Repository::open(&big).unwrap();
-        if repo.catalog().signal("Extra").is_ok() {
-            // Killed after its last step: the signal is complete.
-            check_extra(&repo);
-            return false;
-        }
-        for (rel, bytes) in &before {
-            let r = rel.to_string_lossy();
-            match now.iter().find(|(p, _)| p == rel) {
-                Some((_, b)) => assert!(b == bytes, "{r} changed by a killed add_signal"),
-                None => assert!(r.contains("__pids__"), "{r} removed by a killed add_signal"),
-            }
-        }
-        for (rel, _) in &now {
-            let r = rel.to_string_lossy();
+    // `add_signal` (a re-executed test binary) killed at two points: once it writes the new
+    // signal's files, and once it stages the rebuilt transpose. The repository is as before,
+    // byte for byte, its transpose included; only the new signal's unreferenced files may
+    // have appeared.
+    for (what, late) in [
+        ("add_signal (signal files)", false),
+        ("add_signal (transpose)", true),
+    ] {
+        killed_mid_way(what, || {
+            let child = Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "add_signal_child",
+                    "--exact",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CHILD, &big)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let killed = kill_when(child, &|| {
+                entries(&data).iter().any(|p| {
+                    let n = p.to_string_lossy();
+                    n.contains(".tmp.") && n.contains(if late { "__pids__" } else { "Extra" })
+                })
+            });
+            let repo = Repository::open(&big).unwrap();
             assert!(
-                before.iter().any(|(p, _)| p == rel) || r.contains("_Extra."),
-                "{r} appeared after a killed add_signal"
+                repo.catalog().signal("Extra").is_err(),
+                "{what}: published before the kill: make the input larger"
             );
-        }
-        killed
-    });
+            assert_intact(&before, &published(&d.join("big")), what);
+            check_patients(&repo, 50);
+            killed
+        });
+    }
+    // The next run (another signal, "Other", with one new patient) names every leftover:
+    // the temporaries, and the files of Extra, which no signals file names.
+    let mut left: Vec<PathBuf> = [d.join("big"), data.clone()]
+        .iter()
+        .flat_map(|dir| entries(dir))
+        .filter(|p| {
+            let n = p.to_string_lossy();
+            n.contains(".tmp.") || n.contains("_Extra.")
+        })
+        .collect();
+    left.sort();
+    assert!(left
+        .iter()
+        .any(|p| p.to_string_lossy().contains("__pids__")));
+    assert!(left
+        .iter()
+        .any(|p| p.to_string_lossy().ends_with("_Extra.data")));
+    let foreign = [
+        data.join("synth_Hemoglobin.data.tmp.old"),
+        data.join("README.tmp.12.0"),
+        d.join("big/synth.signals.tmp.mine"),
+    ];
+    for f in &foreign {
+        fs::write(f, b"mine").unwrap();
+    }
+    // A reader that has the repository open keeps its generation (transpose included).
+    let reader = Repository::open(&big).unwrap();
+    let first = reader.pids()[0];
+    let record = owned(&reader, first);
+    let other_elements = other_elements(&reader);
+    let warnings = add_signal(&big, &other_signal(), other_elements.clone()).unwrap();
+    let text = warnings.join("\n");
+    assert_names(&text, &left, "add_signal");
+    assert_eq!(warnings.len(), left.len(), "only the leftovers: {text}");
+    for p in left.iter().chain(&foreign) {
+        assert!(p.exists(), "{}: removed", p.display());
+    }
+    assert_eq!(
+        owned(&reader, first),
+        record,
+        "an open reader's patient record"
+    );
+    drop(reader);
     let repo = Repository::open(&big).unwrap();
-    if repo.catalog().signal("Extra").is_err() {
-        add_signal(&big, &extra_signal(), extra_elements(&repo)).unwrap();
+    assert!(data.join("synth__pids__all.pid_idx").is_file());
+    check_other(&repo, &other_elements);
+    check_patients(&repo, usize::MAX);
+    for p in left.iter().chain(&foreign) {
+        fs::remove_file(p).unwrap();
     }
-    check_extra(&Repository::open(&big).unwrap());
-    for p in entries(&data) {
-        if p.to_string_lossy().contains(".tmp.") {
-            fs::remove_file(p).unwrap();
-        }
-    }
+    let warnings = add_signal(&big, &extra_signal(), extra_elements(&repo)).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let repo = Repository::open(&big).unwrap();
+    check_extra(&repo);
+    check_patients(&repo, usize::MAX);
 
     // Exports: a previous export of the small repository at OUT; an export of the large one
     // over it killed once it writes leaves OUT as it was (or, killed after its one-step
@@ -288,7 +342,19 @@ fn killed_index_add_signal_and_exports_leave_the_previous_output() {
             !left.is_empty(),
             "export --to {to}: no staging left by the kill"
         );
-        ok(&mut export(&small, &out, to));
+        let foreign = parent.join("out.tmp.mine");
+        fs::write(&foreign, b"mine").unwrap();
+        let mut next = export(&small, &out, to);
+        let err = ok(next.stderr(Stdio::piped()));
+        assert_names(&err, &left, "export");
+        assert_eq!(
+            err.matches("warning: ").count(),
+            left.len(),
+            "export --to {to}: only the leftovers: {err}"
+        );
+        for p in &left {
+            assert!(p.exists(), "{}: removed", p.display());
+        }
         // Not byte for byte: tar headers carry the time of the export.
         same_contents(&out, to, &small);
         eprintln!("export --to {to}: killed; left beside OUT: {left:?}");
@@ -316,6 +382,107 @@ fn same_contents(out: &Path, to: &str, source: &Path) {
                 s.name
             );
         }
+    }
+}
+
+/// `err` names each of `paths` as a leftover of an interrupted `writer`, safe to remove.
+fn assert_names(err: &str, paths: &[PathBuf], writer: &str) {
+    for p in paths {
+        let line = format!(
+            "{}: temporary output of an interrupted (or concurrent) {writer}; safe to remove \
+             when no {writer} is running",
+            p.display()
+        );
+        let signal_file = format!("{}: a file of signal ", p.display());
+        assert!(
+            err.contains(&line) || err.contains(&signal_file),
+            "{} not named:\n{err}",
+            p.display()
+        );
+    }
+}
+
+/// `now` holds every file of `before` with the same bytes, and nothing else but the files of
+/// the signal Extra.
+fn assert_intact(before: &[(PathBuf, Vec<u8>)], now: &[(PathBuf, Vec<u8>)], what: &str) {
+    for (rel, bytes) in before {
+        let r = rel.to_string_lossy();
+        match now.iter().find(|(p, _)| p == rel) {
+            Some((_, b)) => assert!(b == bytes, "{r} changed by a killed {what}"),
+            None => panic!("{r} removed by a killed {what}"),
+        }
+    }
+    for (rel, _) in now {
+        let r = rel.to_string_lossy();
+        assert!(
+            before.iter().any(|(p, _)| p == rel) || r.contains("_Extra."),
+            "{r} appeared after a killed {what}"
+        );
+    }
+}
+
+/// One patient's record, owned.
+fn owned(repo: &Repository, pid: Pid) -> Vec<(Sid, Vec<u8>)> {
+    let rec = repo.patient(pid).unwrap();
+    rec.signals()
+        .iter()
+        .map(|(s, b)| (*s, b.to_vec()))
+        .collect()
+}
+
+/// The patient records of the first `n` patients (from the transpose, when there is one)
+/// hold every signal's vector as read signal by signal.
+fn check_patients(repo: &Repository, n: usize) {
+    for &pid in repo.pids().iter().take(n) {
+        let rec = repo.patient(pid).unwrap();
+        for s in repo.catalog().signals() {
+            let v = repo.get(pid, &s.name).unwrap();
+            assert!(
+                rec.get(s.sid) == v.bytes(),
+                "patient record of {pid}: {}",
+                s.name
+            );
+        }
+    }
+}
+
+fn other_signal() -> NewSignal {
+    NewSignal::new("Other", Sid(9001), "16:T(i),V(f)")
+}
+
+/// Other's elements: 3 for every 7th patient and for one new patient past the last.
+fn other_elements(repo: &Repository) -> Vec<(Pid, Vec<u8>)> {
+    let last = *repo.pids().last().unwrap();
+    repo.pids()
+        .iter()
+        .step_by(7)
+        .copied()
+        .chain([Pid(last.0 + 1)])
+        .map(|pid| {
+            let mut b = Vec::new();
+            for k in 0..3u32 {
+                b.extend_from_slice(&(20100101 + k as i32).to_le_bytes());
+                b.extend_from_slice(&((pid.0 % 97 + k) as f32).to_le_bytes());
+            }
+            (pid, b)
+        })
+        .collect()
+}
+
+/// Other reads back as given (its new patient in the pid list), from the signal and from
+/// the patient records.
+fn check_other(repo: &Repository, elements: &[(Pid, Vec<u8>)]) {
+    let sid = repo.catalog().signal("Other").unwrap().sid;
+    for (pid, bytes) in elements {
+        assert!(repo.pids().contains(pid), "pid {pid} in the list");
+        assert!(
+            repo.get(*pid, "Other").unwrap().bytes() == &bytes[..],
+            "Other of {pid}"
+        );
+        assert!(
+            repo.patient(*pid).unwrap().get(sid) == &bytes[..],
+            "Other in the record of {pid}"
+        );
     }
 }
 
@@ -361,10 +528,17 @@ fn add_signal_child() {
         return;
     };
     let repo = Repository::open(&config).unwrap();
-    let elements = extra_elements(&repo);
+    let mut elements = extra_elements(&repo);
+    if std::env::var_os(FEW).is_some() {
+        elements.truncate(10);
+    }
     drop(repo);
     add_signal(&config, &extra_signal(), elements).unwrap();
 }
+
+/// With [`CHILD`], makes [`add_signal_child`] add Extra to 10 patients only (small signal
+/// files, so that a file-size limit is hit by the transpose).
+const FEW: &str = "INFRAMED_RELIABILITY_ADD_SIGNAL_FEW";
 
 #[test]
 fn exports_over_the_file_size_limit_leave_the_previous_output() {
@@ -407,4 +581,126 @@ fn exports_over_the_file_size_limit_leave_the_previous_output() {
             "export --to {to}: left files beside OUT"
         );
     }
+}
+
+/// `sh -c` running `program args` with a file-size limit of 20 blocks and SIGXFSZ ignored:
+/// a write past it fails with EFBIG ("File too large"), as a full disk fails with ENOSPC.
+fn limited(program: &Path, args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg("ulimit -f 20 && trap '' XFSZ && exec \"$0\" \"$@\"")
+        .arg(program)
+        .args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn add_signal_and_index_over_a_limit_leave_the_previous_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (small, big) = converted(d, "2000", "20");
+    for r in [&small, &big] {
+        ok(exe().arg("index").arg(r));
+    }
+    let root = d.join("big");
+    let before = snapshot(&root);
+    let listing = |root: &Path| (entries(root), entries(&root.join("data")));
+    let files = listing(&root);
+    let config = big.to_str().unwrap();
+
+    // `inframed index` over the limit.
+    let o = limited(
+        Path::new(env!("CARGO_BIN_EXE_inframed")),
+        &["index", config],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "index over the limit: {o:?}");
+    assert!(err.contains("File too large"), "index: {err}");
+    assert!(
+        snapshot(&root) == before,
+        "index over the limit changed the repository"
+    );
+    assert_eq!(listing(&root), files, "index over the limit left files");
+
+    // add_signal over the limit: with many elements the signal's `.data` is too large; with
+    // few, the rebuilt transpose is.
+    let child = std::env::current_exe().unwrap();
+    let args = [
+        "add_signal_child",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ];
+    let few = d.join("few");
+    for (what, env) in [
+        ("the signal file", vec![(CHILD, big.as_path())]),
+        (
+            "the transpose",
+            vec![(CHILD, big.as_path()), (FEW, few.as_path())],
+        ),
+    ] {
+        let o = limited(&child, &args, &env);
+        let out = String::from_utf8_lossy(&o.stdout);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success(),
+            "add_signal over the limit ({what}) succeeded"
+        );
+        let text = format!("{out}{err}");
+        assert!(
+            text.contains("File too large"),
+            "add_signal ({what}): {text}"
+        );
+        if what == "the transpose" {
+            assert!(text.contains("__pids__"), "add_signal ({what}): {text}");
+        } else {
+            assert!(text.contains("_Extra.data"), "add_signal ({what}): {text}");
+        }
+        assert!(
+            snapshot(&root) == before,
+            "add_signal over the limit ({what}) changed the repository"
+        );
+        assert_eq!(listing(&root), files, "add_signal ({what}) left files");
+    }
+
+    // add_signal of Other (a new patient too) failing after every few bytes written: each
+    // failure leaves the repository (pid list and transpose included) as it was, and no file
+    // behind; failures come in the signal files and in the transpose.
+    let root = d.join("small");
+    let before = snapshot(&root);
+    let files = listing(&root);
+    let elements = other_elements(&Repository::open(&small).unwrap());
+    let (mut in_signal, mut in_transpose) = (0, 0);
+    let mut n = 0u64;
+    loop {
+        match add_signal_with(&small, &other_signal(), elements.clone(), Some(n)) {
+            Ok(warnings) => {
+                assert!(warnings.is_empty(), "{warnings:?}");
+                break;
+            }
+            Err(e) => {
+                let m = e.to_string();
+                assert!(matches!(e, inframed::Error::Io { .. }), "{m}");
+                if m.contains("__pids__") {
+                    in_transpose += 1;
+                } else if m.contains("_Other.") {
+                    in_signal += 1;
+                }
+                assert!(snapshot(&root) == before, "budget {n}: {m}: changed");
+                assert_eq!(listing(&root), files, "budget {n}: {m}: left files");
+            }
+        }
+        n = n * 3 / 2 + 1;
+    }
+    assert!(
+        in_signal > 0 && in_transpose > 0,
+        "{in_signal} {in_transpose}"
+    );
+    let repo = Repository::open(&small).unwrap();
+    check_other(&repo, &elements);
+    check_patients(&repo, usize::MAX);
 }

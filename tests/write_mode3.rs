@@ -390,7 +390,7 @@ fn killed_add_signal_leaves_the_repository_unchanged() {
                     );
                 }
             }
-            Ok(()) => break,
+            Ok(_) => break,
         }
     }
     assert!(failed >= 5);

@@ -13,7 +13,8 @@ use crate::cli::RepoArgs;
 pub(crate) struct Args {
     #[command(flatten)]
     repo: RepoArgs,
-    /// Output path.
+    /// Output path. Temporaries that an interrupted earlier export left beside it
+    /// (`OUT.tmp.<pid>.<n>`) are named in warnings, never removed.
     out: PathBuf,
     /// Target layout or container: mode3, transpose (MODE 3 + by-pid transpose), legacy
     /// (MODE 0–2), iac, gnz, trx, itar; parquet, arrow (Arrow IPC), meds (a MEDS 0.4 dataset).
@@ -105,13 +106,50 @@ fn check_options(a: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What an earlier, killed export to `out` left beside it: `OUT.tmp.<pid>.<n>` (a staging
+/// directory or file) and, `--to iac`, the payload buffer `.iac-data.tmp.<6 letters>` in
+/// OUT's directory. Found before the export starts, so none of its own is listed.
+fn export_leftovers(out: &std::path::Path, to: &str) -> Vec<PathBuf> {
+    let mut left = inframed::atomic::temporaries_of(out);
+    if to == "iac" {
+        let dir = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        left.extend(inframed::atomic::tempfiles_in(&dir, &[".iac-data.tmp."]));
+    }
+    left
+}
+
+/// Prints `warning: …` lines to stderr (not with `--quiet`).
+pub(crate) fn print_leftovers(warnings: &[String]) {
+    if progress::quiet() {
+        return;
+    }
+    let mut err = io::stderr().lock();
+    for w in warnings {
+        let _ = writeln!(err, "warning: {w}");
+    }
+}
+
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     check_options(&a)?;
+    let left = export_leftovers(&a.out, &a.to);
+    let result = run_target(&a);
+    let warnings: Vec<String> = left
+        .iter()
+        .map(|p| inframed::atomic::leftover_warning(p, "export"))
+        .collect();
+    print_leftovers(&warnings);
+    result
+}
+
+fn run_target(a: &Args) -> anyhow::Result<()> {
     if let Some(target) = NativeTarget::from_name(&a.to) {
-        return run_native(&a, target);
+        return run_native(a, target);
     }
     if matches!(a.to.as_str(), "parquet" | "arrow" | "meds") {
-        return run_arrow(&a);
+        return run_arrow(a);
     }
     let kind = Container::from_name(&a.to).ok_or_else(|| {
         anyhow::anyhow!(
@@ -122,7 +160,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     })?;
     let repo = a.repo.open()?;
     let options = ExportOptions {
-        codec: a.codec,
+        codec: a.codec.clone(),
         deflate: a.deflate,
         dir: a.dir,
         shard_max_size: a.shard_size,

@@ -13,7 +13,8 @@ use inframed::SignalStore;
 pub(crate) struct Args {
     /// Repository config (*.repository) of a MODE 3 repository, or a tar dataset (a folder of
     /// shards, one shard, or a brace list `train-{000000..000009}.tar`) to write the glzn
-    /// `.taridx` of, so that the next open does not scan the shards.
+    /// `.taridx` of, so that the next open does not scan the shards. Temporaries that an
+    /// interrupted earlier run left beside the transpose are named in warnings, never removed.
     repo: PathBuf,
     /// Replace files named like the transpose's that are not transpose files (default:
     /// refuse and name them).
@@ -49,7 +50,8 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let built =
         build_transpose_with_progress(&a.repo, a.force, &mut crate::cli::progress::reporter(&bar));
     crate::cli::progress::finish(bar);
-    built?;
+    let warnings = built?;
+    crate::cli::export::print_leftovers(&warnings);
     let store = TransposeStore::open(&a.repo)?;
     let files = store.describe().files;
     for (path, size) in files.iter().skip(1) {

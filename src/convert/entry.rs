@@ -45,11 +45,9 @@ pub fn convert(config: &Path, options: &ConvertOptions) -> Result<ConvertReport>
     }
     .map_err(|e| e.in_target(&outdir))?;
     for p in stale {
-        report.warnings.push(format!(
-            "{}: temporary output of an interrupted (or concurrent) conversion; \
-             remove it when no conversion is running",
-            p.display()
-        ));
+        report
+            .warnings
+            .push(crate::atomic::leftover_warning(&p, "conversion"));
     }
     Ok(report)
 }

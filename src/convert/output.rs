@@ -49,30 +49,19 @@ pub(super) fn output_rel(name: &str) -> String {
 
 /// Temporary entries beside `outdir` that a killed conversion leaves behind (a finished or
 /// failed one removes its own): the staging directory `<OUTDIR>.tmp.<pid>.<n>`, the legacy
-/// load's, `--sort`'s and the error file's temporaries.
+/// load's, `--sort`'s, the error file's and `--build-dicts`' temporaries (`tempfile` names
+/// with our prefixes).
 pub(super) fn stale_temporaries(outdir: &Path) -> Vec<PathBuf> {
-    let Some(name) = outdir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return Vec::new();
-    };
-    let staging = format!("{name}.tmp.");
-    let mut out: Vec<PathBuf> = fs::read_dir(sibling_dir(outdir))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            n.starts_with(&staging)
-                || [
-                    ".inframed-legacy",
-                    ".inframed-sort",
-                    ".inframed-errors",
-                    ".inframed-dicts",
-                ]
-                .iter()
-                .any(|p| n.starts_with(p))
-        })
-        .map(|e| e.path())
-        .collect();
+    let mut out = crate::atomic::temporaries_of(outdir);
+    out.extend(crate::atomic::tempfiles_in(
+        &sibling_dir(outdir),
+        &[
+            ".inframed-legacy",
+            ".inframed-sort",
+            ".inframed-errors",
+            ".inframed-dicts",
+        ],
+    ));
     out.sort();
     out
 }

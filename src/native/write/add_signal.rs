@@ -1,22 +1,28 @@
 //! [`add_signal`]: one more signal in an existing MODE 3 repository, in place and safely for
 //! readers that have it open.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::atomic::{leftover_warning, temporaries_in, temporaries_of, Staged};
+use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::ids::{Pid, Sid};
 use crate::native::pids::PidList;
-use crate::native::NativeConfig;
+use crate::native::transpose::pid_idx_path;
 use crate::native::{pids_path, signal_paths, write_pids};
-use crate::text::config::fixed_signal_name;
+use crate::native::{NativeConfig, NativeStore};
+use crate::store::SignalStore;
+use crate::text::config::{fixed_signal_name, RepositoryConfig};
 use crate::text::signals::SignalsFile;
 
 use super::memory::sort_by_time;
 use super::metadata::sanitize;
 use super::mode3::{check_elements, check_pid, SignalFile};
-use super::out::{Budget, Out};
+use super::out::{put, Budget, Out};
+use super::transpose::{check_transpose_targets, chunk_plan, stage_transpose};
 
 /// A signal to add to an existing repository (a calculated or cleaned signal).
 #[derive(Clone, Debug)]
@@ -62,11 +68,17 @@ impl NewSignal {
 
 /// Adds `signal` with `elements` (per pid, whole elements) to the MODE 3 repository of
 /// `config`, atomically and safely for readers that have it open: the `.data`/`.idx` pair
-/// (and dictionary, pid list) are written as new files first, then the config (if a
-/// dictionary was added) and finally the signals file are replaced by rename. Readers that
-/// opened the repository before keep their view; readers opening after see the signal.
-/// A by-pid transpose, which would no longer hold every signal, is removed (rebuild it with
-/// [`crate::native::write::build_transpose`]).
+/// (and dictionary) are written as new files first, and the pid list, the config (if a
+/// dictionary was added), the signals file and a by-pid transpose rebuilt for the new signal
+/// set under temporary names; then, by renames only, the old transpose's `.pid_idx` is
+/// removed, the pid list, config and signals file (which publishes the signal) are renamed
+/// into place, and last the new transpose (chunks, then `.pid_idx`). Readers that opened the
+/// repository before keep their view; readers opening after see the signal (and, between the
+/// two renames of the transpose, no transpose: patients are read signal by signal).
+///
+/// Returns warnings naming what an earlier, interrupted `add_signal` left (temporaries
+/// `<file>.tmp.<pid>.<n>` beside the files it writes; files of a signal no `SIGNAL` file
+/// names), which it never removes.
 ///
 /// Vectors are sorted by time (stable); pids not yet in `_all_pids.list` are added to it.
 ///
@@ -76,13 +88,15 @@ impl NewSignal {
 ///
 /// # Errors
 /// [`Error::InvalidInput`] (name, file name or sid already used; bad type field; partial
-/// elements), [`Error::Unsupported`] (not MODE 3), I/O errors. On error the repository is
-/// unchanged for readers (files written before the failure are removed when unreferenced).
+/// elements), [`Error::Unsupported`] (not MODE 3), [`Error::Occupied`] (a file named like a
+/// transpose file that is not one), I/O errors. On error (a full disk included) the
+/// repository is unchanged for readers, its transpose included (files written before the
+/// failure are removed when unreferenced).
 pub fn add_signal(
     config: impl AsRef<Path>,
     signal: &NewSignal,
     elements: impl IntoIterator<Item = (Pid, Vec<u8>)>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     add_signal_with(config.as_ref(), signal, elements, None)
 }
 
@@ -93,7 +107,7 @@ pub fn add_signal_with(
     signal: &NewSignal,
     elements: impl IntoIterator<Item = (Pid, Vec<u8>)>,
     fail_after: Option<u64>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let NativeConfig {
         config,
         catalog,
@@ -108,6 +122,7 @@ pub fn add_signal_with(
         what: "repository config without a SIGNAL line".into(),
     })?;
     let fixed = fixed_signal_name(&signal.name);
+    let leftovers = leftovers(&config, config_path, &catalog, &prefix, &fixed);
     if let Some(s) = catalog
         .signals()
         .iter()
@@ -161,8 +176,40 @@ pub fn add_signal_with(
         }
     }
     let budget = Budget::new(fail_after);
+    let (data_path, idx_path) = signal_paths(&prefix, &signal.name);
+    let list_path = pids_path(&prefix);
+    // The pid list with the new signal's patients (`None`: no new patient).
+    let all_pids: Option<Vec<Pid>> = {
+        let list = PidList::parse(&list_path, crate::mmap::map(&list_path)?)?;
+        let old: &[Pid] = list.as_slice();
+        by_pid
+            .keys()
+            .any(|p| old.binary_search(p).is_err())
+            .then(|| {
+                let mut all: BTreeSet<Pid> = old.iter().copied().collect();
+                all.extend(by_pid.keys().copied());
+                all.into_iter().collect()
+            })
+    };
+    // A by-pid transpose is rebuilt for the new signal set: its files must be ours.
+    let transpose = pid_idx_path(&prefix).exists();
+    if transpose {
+        let n = match &all_pids {
+            Some(p) => chunk_plan(p).2,
+            None => {
+                let list = PidList::parse(&list_path, crate::mmap::map(&list_path)?)?;
+                chunk_plan(list.as_slice()).2
+            }
+        };
+        check_transpose_targets(&prefix, n, false)?;
+    }
     let mut created: Vec<PathBuf> = Vec::new();
+    let mut staged = Staged::default();
     let result = (|| -> Result<()> {
+        // 1. Files nothing names yet: the dictionary (unless already listed), the signal's
+        // `.data`/`.idx`, renamed into place; the pid list, the config, the signals file and
+        // the transpose staged under temporary names. A full disk or a kill here leaves every
+        // published file as it was.
         let mut config_text = None;
         if let Some(dict) = &signal.dictionary {
             let rel = format!("dicts/dict.{}", sanitize(&fixed));
@@ -184,49 +231,156 @@ pub fn add_signal_with(
                 config_text = Some(with_dictionary_line(config_path, &rel)?);
             }
         }
-        let (data_path, idx_path) = signal_paths(&prefix, &signal.name);
         let mut file = SignalFile::start(&info, Out::atomic(&data_path, &budget)?)?;
         for (pid, bytes) in &by_pid {
             file.push(*pid, &sort_by_time(&info.layout, bytes))?;
         }
         let (data, idx_bytes) = file.into_parts();
         data.commit()?;
-        created.push(data_path);
+        created.push(data_path.clone());
         let mut idx = Out::atomic(&idx_path, &budget)?;
         idx.write(&idx_bytes)?;
         idx.commit()?;
-        created.push(idx_path);
-        // Pids not yet in the list.
-        let list_path = pids_path(&prefix);
-        let list = PidList::parse(&list_path, crate::mmap::map(&list_path)?)?;
-        let old: &[Pid] = list.as_slice();
-        if by_pid.keys().any(|p| old.binary_search(p).is_err()) {
-            let mut all: BTreeSet<Pid> = old.iter().copied().collect();
-            all.extend(by_pid.keys().copied());
-            let all: Vec<Pid> = all.into_iter().collect();
-            let mut out = Out::atomic(&list_path, &budget)?;
-            out.write(&write_pids(&all))?;
-            out.commit()?;
+        created.push(idx_path.clone());
+        let stage = |staged: &mut Staged, target: &Path, bytes: &[u8]| -> Result<()> {
+            let tmp = staged.name(target);
+            put(&tmp, bytes, &budget)
+        };
+        if let Some(all) = &all_pids {
+            stage(&mut staged, &list_path, &write_pids(all))?;
         }
-        drop(list);
-        super::remove_transpose(&prefix)?;
-        // Past this point the new files are referenced: keep them whatever happens.
+        if let Some(text) = &config_text {
+            stage(&mut staged, config_path, text.as_bytes())?;
+        }
+        stage(&mut staged, &signals_path, &new_text)?;
+        let new_transpose = if transpose {
+            let files: Vec<(&Path, &str)> = texts.iter().map(|(p, t)| (*p, t.as_str())).collect();
+            let signals = SignalsFile::parse_files(&files, config.time_unit)?;
+            let catalog = Catalog::new(signals, Default::default(), config.time_unit)?;
+            let store = NativeStore::open(catalog, &prefix, Vec::new())?;
+            let view = NewPids {
+                store: &store,
+                pids: all_pids.as_deref(),
+            };
+            Some(stage_transpose(&view, &prefix, &budget)?)
+        } else {
+            None
+        };
+        // 2. The publish, renames only: the old `.pid_idx` goes first (a reader opening
+        // from now until the new one is in place reads patients signal by signal), then the
+        // pid list, the config, the signals file (which publishes the signal) and the new
+        // transpose, chunks before its `.pid_idx`.
+        if let Some(t) = &new_transpose {
+            t.retire_old()?;
+        }
+        staged.publish(&list_path)?;
+        // Past this point the new files may be referenced: keep them whatever happens.
         created.clear();
-        if let Some(text) = config_text {
-            let mut out = Out::atomic(config_path, &budget)?;
-            out.write(text.as_bytes())?;
-            out.commit()?;
+        staged.publish(config_path)?;
+        staged.publish(&signals_path)?;
+        if let Some(t) = new_transpose {
+            t.publish()?;
         }
-        let mut out = Out::atomic(&signals_path, &budget)?;
-        out.write(&new_text)?;
-        out.commit()
+        Ok(())
     })();
     if result.is_err() {
         for p in &created {
             let _ = fs::remove_file(p);
         }
     }
-    result
+    result.map(|()| leftovers)
+}
+
+/// A store with another pid list (the new one, not yet published).
+#[derive(Debug)]
+struct NewPids<'a> {
+    store: &'a NativeStore,
+    pids: Option<&'a [Pid]>,
+}
+
+impl SignalStore for NewPids<'_> {
+    fn catalog(&self) -> &Catalog {
+        self.store.catalog()
+    }
+    fn pids(&self) -> &[Pid] {
+        self.pids.unwrap_or_else(|| self.store.pids())
+    }
+    fn get_bytes(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [u8]>> {
+        self.store.get_bytes(pid, sid)
+    }
+}
+
+/// What an earlier, killed `add_signal` left, as warnings (named, never removed: they may
+/// belong to one still running): temporaries (`<name>.tmp.<pid>.<n>`) beside the files
+/// `add_signal` writes (under `PREFIX`, the config, the signals files, `dicts/dict.*`), and
+/// the files of a signal that no `SIGNAL` file names (`<PREFIX>_<name>.data`/`.idx`, its
+/// unlisted `dicts/dict.<name>`), except those of `current`, which this run replaces.
+fn leftovers(
+    config: &RepositoryConfig,
+    config_path: &Path,
+    catalog: &Catalog,
+    prefix: &Path,
+    current: &str,
+) -> Vec<String> {
+    let mut temps: Vec<PathBuf> = Vec::new();
+    let dir = crate::atomic::parent_of(prefix);
+    let name = prefix
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let head = format!("{name}_");
+    temps.extend(temporaries_in(&dir, |b| b.starts_with(&head)));
+    temps.extend(temporaries_of(config_path));
+    for f in &config.signals_files {
+        temps.extend(temporaries_of(f));
+    }
+    let dicts = config.metadata_dir.join("dicts");
+    temps.extend(temporaries_in(&dicts, |b| b.starts_with("dict.")));
+    temps.sort();
+    temps.dedup();
+    let mut out: Vec<String> = temps
+        .iter()
+        .map(|p| leftover_warning(p, "add_signal"))
+        .collect();
+    // Files of a signal nothing names.
+    let known: BTreeSet<String> = catalog
+        .signals()
+        .iter()
+        .map(|s| fixed_signal_name(&s.name))
+        .chain([current.to_string()])
+        .collect();
+    let mut orphans: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for e in fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = n.strip_prefix(&head) else {
+            continue;
+        };
+        let Some(sig) = rest
+            .strip_suffix(".data")
+            .or_else(|| rest.strip_suffix(".idx"))
+        else {
+            continue;
+        };
+        if !sig.is_empty() && !known.contains(sig) {
+            orphans.entry(sig.into()).or_default().push(e.path());
+        }
+    }
+    for (sig, mut files) in orphans {
+        let dict = dicts.join(format!("dict.{}", sanitize(&sig)));
+        if dict.is_file() && !config.dictionaries.contains(&dict) {
+            files.push(dict);
+        }
+        files.sort();
+        for f in files {
+            out.push(format!(
+                "{}: a file of signal {sig}, which no SIGNAL file names: left by an \
+                 interrupted (or concurrent) add_signal; safe to remove when no add_signal is \
+                 running",
+                f.display()
+            ));
+        }
+    }
+    out
 }
 
 /// The config text with `DICTIONARY <rel>` added after the last `DICTIONARY` line.

@@ -142,9 +142,12 @@ fn write_transpose_with(
 /// stale chunk files beyond the new count are removed. Readers of the repository are not
 /// affected; a reader of the old transpose keeps its maps.
 ///
+/// Returns warnings: one per temporary transpose file that an earlier, killed run left
+/// beside the transpose (`<PREFIX>__pids__….tmp.<pid>.<n>`), named, not removed.
+///
 /// # Errors
 /// [`Error::Unsupported`] for a non-MODE 3 repository; read and I/O errors.
-pub fn build_transpose(config: impl AsRef<Path>) -> Result<()> {
+pub fn build_transpose(config: impl AsRef<Path>) -> Result<Vec<String>> {
     build_transpose_with(config.as_ref(), None)
 }
 
@@ -153,7 +156,7 @@ pub fn build_transpose(config: impl AsRef<Path>) -> Result<()> {
 ///
 /// # Errors
 /// As [`build_transpose`].
-pub fn build_transpose_forced(config: impl AsRef<Path>, force: bool) -> Result<()> {
+pub fn build_transpose_forced(config: impl AsRef<Path>, force: bool) -> Result<Vec<String>> {
     build_transpose_inner(config.as_ref(), None, force, &mut |_, _| {})
 }
 
@@ -166,13 +169,13 @@ pub fn build_transpose_with_progress(
     config: impl AsRef<Path>,
     force: bool,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<()> {
+) -> Result<Vec<String>> {
     build_transpose_inner(config.as_ref(), None, force, progress)
 }
 
 /// [`build_transpose`] with a fault-injection budget (tests).
 #[doc(hidden)]
-pub fn build_transpose_with(config_path: &Path, fail_after: Option<u64>) -> Result<()> {
+pub fn build_transpose_with(config_path: &Path, fail_after: Option<u64>) -> Result<Vec<String>> {
     build_transpose_inner(config_path, fail_after, false, &mut |_, _| {})
 }
 
@@ -181,28 +184,19 @@ fn build_transpose_inner(
     fail_after: Option<u64>,
     force: bool,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let NativeConfig {
         catalog,
         warnings,
         prefix,
         ..
     } = NativeConfig::read_mode3(config_path, "by-pid transpose of")?;
+    // Named before anything is written: what an earlier, killed run left.
+    let leftovers = transpose_temporaries(&prefix);
     let store = crate::native::NativeStore::open(catalog, &prefix, warnings)?;
     let budget = Budget::new(fail_after);
-    // Every file replaced or removed below must be a transpose file (or absent, or empty).
     let (_, _, n) = chunk_plan(store.pids());
-    let stale = (n..)
-        .map(|k| chunk_path(&prefix, k))
-        .take_while(|p| p.exists());
-    let chunks: Vec<PathBuf> = (0..n)
-        .map(|k| chunk_path(&prefix, k))
-        .chain(stale)
-        .collect();
-    let kind = crate::atomic::OutputKind::Transpose;
-    for p in chunks.iter().chain([&pid_idx_path(&prefix)]) {
-        crate::atomic::check_target(p, kind, force)?;
-    }
+    let chunks = check_transpose_targets(&prefix, n, force)?;
     write_transpose_with(
         &store,
         &prefix,
@@ -216,7 +210,128 @@ fn build_transpose_inner(
             source,
         })?;
     }
-    Ok(())
+    Ok(leftovers
+        .iter()
+        .map(|p| crate::atomic::leftover_warning(p, "`inframed index`"))
+        .collect())
+}
+
+/// The chunk files a transpose of `n` chunks under `prefix` writes, then the existing
+/// ones beyond (to be removed), each checked to be a transpose file (or absent, or empty)
+/// unless `force`; the `.pid_idx` is checked too.
+///
+/// # Errors
+/// [`Error::Occupied`] naming a file that is not a transpose file.
+pub(crate) fn check_transpose_targets(
+    prefix: &Path,
+    n: usize,
+    force: bool,
+) -> Result<Vec<PathBuf>> {
+    let stale = (n..)
+        .map(|k| chunk_path(prefix, k))
+        .take_while(|p| p.exists());
+    let chunks: Vec<PathBuf> = (0..n).map(|k| chunk_path(prefix, k)).chain(stale).collect();
+    let kind = crate::atomic::OutputKind::Transpose;
+    for p in chunks.iter().chain([&pid_idx_path(prefix)]) {
+        crate::atomic::check_target(p, kind, force)?;
+    }
+    Ok(chunks)
+}
+
+/// Temporaries of the transpose files under `prefix` (`<PREFIX>__pids__<k>.pid_data.tmp.…`,
+/// `<PREFIX>__pids__all.pid_idx.tmp.…`) that a killed `inframed index` or `add_signal` left.
+pub(crate) fn transpose_temporaries(prefix: &Path) -> Vec<PathBuf> {
+    let dir = crate::atomic::parent_of(prefix);
+    let Some(name) = prefix.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Vec::new();
+    };
+    let head = format!("{name}__pids__");
+    crate::atomic::temporaries_in(&dir, |base| {
+        base.strip_prefix(&head).is_some_and(|rest| {
+            rest == "all.pid_idx"
+                || rest
+                    .strip_suffix(".pid_data")
+                    .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+        })
+    })
+}
+
+/// A new transpose written and synced under temporary names beside the files it replaces
+/// (chunks, then the `.pid_idx`), not yet published ([`stage_transpose`]).
+pub(crate) struct StagedTranspose {
+    staged: crate::atomic::Staged,
+    prefix: PathBuf,
+    chunks: usize,
+}
+
+/// Writes the transpose of `store` under temporary names beside the transpose files of
+/// `prefix`; nothing is published (dropped, the temporaries are removed).
+///
+/// # Errors
+/// As [`build_transpose`]; the budget's injected faults.
+pub(crate) fn stage_transpose(
+    store: &dyn SignalStore,
+    prefix: &Path,
+    budget: &Budget,
+) -> Result<StagedTranspose> {
+    let staged = std::cell::RefCell::new(crate::atomic::Staged::default());
+    write_transpose_with(
+        store,
+        prefix,
+        budget,
+        |path, budget| {
+            let tmp = staged.borrow_mut().name(path);
+            Out::create(&tmp, budget).map(Sink::Plain)
+        },
+        &mut |_, _| {},
+    )?;
+    let (_, _, chunks) = chunk_plan(store.pids());
+    Ok(StagedTranspose {
+        staged: staged.into_inner(),
+        prefix: prefix.to_path_buf(),
+        chunks,
+    })
+}
+
+impl StagedTranspose {
+    /// Removes the old `.pid_idx` (if any): from now on a reader opening the repository
+    /// finds no transpose (and reads patients signal by signal) until [`Self::publish`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming it.
+    pub(crate) fn retire_old(&self) -> Result<()> {
+        let idx = pid_idx_path(&self.prefix);
+        match fs::remove_file(&idx) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+                path: idx,
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Renames the chunks, then the `.pid_idx` into place, then removes the old chunk files
+    /// beyond the new count. Call [`Self::retire_old`] first: a reader must never find the
+    /// old `.pid_idx` beside new chunks.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file.
+    pub(crate) fn publish(mut self) -> Result<()> {
+        for k in 0..self.chunks {
+            self.staged.publish(&chunk_path(&self.prefix, k))?;
+        }
+        let idx = pid_idx_path(&self.prefix);
+        debug_assert!(self.staged.has(&idx));
+        self.staged.publish(&idx)?;
+        for k in self.chunks.. {
+            let p = chunk_path(&self.prefix, k);
+            if !p.exists() {
+                break;
+            }
+            fs::remove_file(&p).map_err(|source| Error::Io { path: p, source })?;
+        }
+        Ok(())
+    }
 }
 
 /// Removes a transpose (the `.pid_idx` first, so no reader finds an index without chunks).
