@@ -8,9 +8,12 @@ use std::sync::OnceLock;
 
 use inframed::{Catalog, SignalStore, SignalStoreExt};
 
+/// A target's body: one input, ignoring every error.
+pub type Body = fn(&[u8]);
+
 /// Every target: (name, body). `tests/fuzz_regressions.rs` checks this against
 /// `fuzz/Cargo.toml`'s `[[bin]]` list.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("repo_config", repo_config),
     ("signals_file", signals_file),
     ("dictionary", dictionary),
