@@ -97,11 +97,7 @@ pub fn failed_error_path(outdir: &Path) -> PathBuf {
 
 /// The directory beside `outdir` for temporary files (the same file system, so renames work).
 pub(super) fn sibling_dir(outdir: &Path) -> PathBuf {
-    outdir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+    crate::atomic::parent_of(outdir)
 }
 
 /// The `.repository` text MedConvert's `create_repository_config` writes for MODE 3.
