@@ -349,6 +349,48 @@ fn add_signal_publishes_atomically_and_old_readers_keep_reading() {
 }
 
 #[test]
+fn add_signal_never_replaces_files_it_did_not_write_unless_forced() {
+    let (d, config) = copy_golden();
+    let (mut sig, elements) = ratio_signal();
+    sig.dictionary = Some("SECTION\tGluHgbRatio\nDEF\t1\tone\n".into());
+    sig.categorical = "1".into();
+    let data = d.path().join("repo/data/small_rep_GluHgbRatio.data");
+    let dict = d.path().join("repo/dicts/dict.GluHgbRatio");
+    let before = tree(&d.path().join("repo"));
+    // Someone else's file at each of the signal's paths: refused, named, left as it was.
+    let idx = data.with_extension("idx");
+    for (i, target) in [&data, &idx, &dict].into_iter().enumerate() {
+        if i > 0 {
+            // One foreign file at a time; the last one stays for the forced run.
+            fs::remove_file([&data, &idx][i - 1]).unwrap();
+        }
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::write(target, b"not inframed's").unwrap();
+        match add_signal(&config, &sig, elements.clone()) {
+            Err(Error::Occupied { path, .. }) => assert_eq!(&path, target),
+            other => panic!("{}: {other:?}", target.display()),
+        }
+        assert_eq!(fs::read(target).unwrap(), b"not inframed's");
+        let mut now = tree(&d.path().join("repo"));
+        now.retain(|k, _| !k.to_string_lossy().contains("GluHgbRatio"));
+        assert_eq!(now, before, "{}: only the foreign files", target.display());
+    }
+    let repo = Repository::open(&config).unwrap();
+    assert!(repo.catalog().signal("GluHgbRatio").is_err());
+    // With force, the signal is written over them.
+    add_signal(&config, &sig.clone().forced(), elements.clone()).unwrap();
+    let repo = Repository::open(&config).unwrap();
+    repo.verify().unwrap();
+    let n: usize = elements.iter().map(|e| e.1.len() / 8).sum();
+    let got: usize = elements
+        .iter()
+        .map(|(p, _)| repo.get(*p, "GluHgbRatio").unwrap().len())
+        .sum();
+    assert_eq!(got, n);
+    assert_ne!(fs::read(&dict).unwrap(), b"not inframed's");
+}
+
+#[test]
 fn killed_add_signal_leaves_the_repository_unchanged() {
     let (d, config) = copy_golden();
     // Without a transpose, so that nothing but the new signal's files would change.

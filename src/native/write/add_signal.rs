@@ -42,6 +42,12 @@ pub struct NewSignal {
     /// Dictionary text (a `SECTION <name>` with its `DEF`s) for categorical channels; written
     /// as `dicts/dict.<name>` and added to the config.
     pub dictionary: Option<String>,
+    /// Replace files already at this signal's paths (`<PREFIX>_<name>.data`/`.idx`,
+    /// `dicts/dict.<name>`) although no `SIGNAL` file names the signal: files an interrupted
+    /// `add_signal` left, or a signal a later `LOAD_ONLY` convert's signals file dropped.
+    /// Off by default: then such a file is refused ([`Error::Occupied`]), since nothing
+    /// proves inframed wrote it.
+    pub force: bool,
 }
 
 impl NewSignal {
@@ -55,7 +61,14 @@ impl NewSignal {
             categorical: String::new(),
             units: String::new(),
             dictionary: None,
+            force: false,
         }
+    }
+
+    /// This signal with [`NewSignal::force`] set: files at its paths are replaced.
+    pub fn forced(mut self) -> NewSignal {
+        self.force = true;
+        self
     }
 
     fn line(&self) -> String {
@@ -89,7 +102,8 @@ impl NewSignal {
 /// # Errors
 /// [`Error::InvalidInput`] (name, file name or sid already used; bad type field; partial
 /// elements), [`Error::Unsupported`] (not MODE 3), [`Error::Occupied`] (a file named like a
-/// transpose file that is not one), I/O errors. On error (a full disk included) the
+/// transpose file that is not one; without [`NewSignal::force`], a file already at one of
+/// the signal's paths), I/O errors. On error (a full disk included) the
 /// repository is unchanged for readers, its transpose included (files written before the
 /// failure are removed when unreferenced).
 pub fn add_signal(
@@ -177,6 +191,26 @@ pub fn add_signal_with(
     }
     let budget = Budget::new(fail_after);
     let (data_path, idx_path) = signal_paths(&prefix, &signal.name);
+    let dict_path = signal
+        .dictionary
+        .as_ref()
+        .map(|_| config.metadata_dir.join(dict_rel(&fixed)));
+    // No signal names these paths, but something is there: never replaced unasked.
+    if !signal.force {
+        let taken = [Some(&data_path), Some(&idx_path), dict_path.as_ref()];
+        if let Some(path) = taken.into_iter().flatten().find(|p| p.exists()) {
+            return Err(Error::Occupied {
+                path: path.clone(),
+                what: format!(
+                    "a file of signal {}, which no SIGNAL file names (left by an interrupted \
+                     add_signal, a LOAD_ONLY convert whose signals file dropped the signal, or \
+                     written by someone else)",
+                    signal.name
+                ),
+                kind: "a file this add_signal wrote (NewSignal::force is the --force)",
+            });
+        }
+    }
     let list_path = pids_path(&prefix);
     // The pid list with the new signal's patients (`None`: no new patient).
     let all_pids: Option<Vec<Pid>> = {
@@ -211,11 +245,11 @@ pub fn add_signal_with(
         // the transpose staged under temporary names. A full disk or a kill here leaves every
         // published file as it was.
         let mut config_text = None;
-        if let Some(dict) = &signal.dictionary {
-            let rel = format!("dicts/dict.{}", sanitize(&fixed));
-            let path = config.metadata_dir.join(&rel);
-            // Already listed (an earlier attempt failed after publishing the config): the
-            // section is unused until the signal exists, so replacing the file is safe.
+        if let (Some(dict), Some(path)) = (&signal.dictionary, &dict_path) {
+            let rel = dict_rel(&fixed);
+            let path = path.clone();
+            // Already listed (an earlier attempt failed after publishing the config; with
+            // `force` only): the section is unused until the signal exists.
             let listed = config.dictionaries.contains(&path);
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent).map_err(|source| Error::Open {
@@ -381,6 +415,11 @@ fn leftovers(
         }
     }
     out
+}
+
+/// The path of a new signal's dictionary, relative to the metadata directory.
+fn dict_rel(fixed: &str) -> String {
+    format!("dicts/dict.{}", sanitize(fixed))
 }
 
 /// The config text with `DICTIONARY <rel>` added after the last `DICTIONARY` line.
