@@ -24,7 +24,7 @@ use crate::convert::{ConvertError, ConvertOptions, ConvertReport, FileStats, Uns
 use crate::error::{Error, Result};
 use crate::ids::Sid;
 use crate::native::pids_path;
-use crate::native::write::Mode3Writer;
+use crate::native::write::{unlisted_signal_files, Mode3Writer};
 use crate::text::ParseError;
 use crate::time::TimeUnit;
 
@@ -313,6 +313,21 @@ pub(super) fn convert_cfg(
             }
             report.signals =
                 writer.finish(config_text.as_ref().map(|(n, t)| (*n, t.as_bytes())))?;
+            if load_only {
+                // The reload keeps every file of the old tree, those of signals its signals
+                // file no longer names included (an added signal's, say): named, not removed.
+                let prefix = outdir.join(&cfg.prefix);
+                for (sig, files) in unlisted_signal_files(&prefix, &catalog, "") {
+                    for f in files {
+                        report.warnings.push(format!(
+                            "{}: a file of signal {sig}, which the new signals file does not \
+                             name: kept by this LOAD_ONLY load; remove it, or add the signal \
+                             again (add_signal with force)",
+                            f.display()
+                        ));
+                    }
+                }
+            }
             report.outdir = outdir;
             report.warnings.splice(0..0, warnings);
             Ok(report)

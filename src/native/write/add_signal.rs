@@ -377,11 +377,46 @@ fn leftovers(
         .map(|p| leftover_warning(p, "add_signal"))
         .collect();
     // Files of a signal nothing names.
+    let orphans = unlisted_signal_files(prefix, catalog, current);
+    for (sig, mut files) in orphans {
+        let dict = dicts.join(format!("dict.{}", sanitize(&sig)));
+        if dict.is_file() && !config.dictionaries.contains(&dict) {
+            files.push(dict);
+        }
+        files.sort();
+        for f in files {
+            out.push(format!(
+                "{}: a file of signal {sig}, which no SIGNAL file names: left by an \
+                 interrupted (or concurrent) add_signal, or kept by a LOAD_ONLY convert whose \
+                 signals file dropped it; safe to remove when no add_signal is running",
+                f.display()
+            ));
+        }
+    }
+    out
+}
+
+/// The files of signals that `catalog` does not name, by signal (file name form): the
+/// `<PREFIX>_<name>.data`/`.idx` beside `prefix`, except those of `except`. Shared by
+/// `add_signal` (as leftovers) and a `LOAD_ONLY` convert (files it kept).
+pub(crate) fn unlisted_signal_files(
+    prefix: &Path,
+    catalog: &Catalog,
+    except: &str,
+) -> BTreeMap<String, Vec<PathBuf>> {
+    let dir = crate::atomic::parent_of(prefix);
+    let head = format!(
+        "{}_",
+        prefix
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
     let known: BTreeSet<String> = catalog
         .signals()
         .iter()
         .map(|s| fixed_signal_name(&s.name))
-        .chain([current.to_string()])
+        .chain([except.to_string()])
         .collect();
     let mut orphans: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     for e in fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -399,22 +434,7 @@ fn leftovers(
             orphans.entry(sig.into()).or_default().push(e.path());
         }
     }
-    for (sig, mut files) in orphans {
-        let dict = dicts.join(format!("dict.{}", sanitize(&sig)));
-        if dict.is_file() && !config.dictionaries.contains(&dict) {
-            files.push(dict);
-        }
-        files.sort();
-        for f in files {
-            out.push(format!(
-                "{}: a file of signal {sig}, which no SIGNAL file names: left by an \
-                 interrupted (or concurrent) add_signal; safe to remove when no add_signal is \
-                 running",
-                f.display()
-            ));
-        }
-    }
-    out
+    orphans
 }
 
 /// The path of a new signal's dictionary, relative to the metadata directory.

@@ -17,6 +17,7 @@ mod out;
 mod staging;
 mod transpose;
 
+pub(crate) use add_signal::unlisted_signal_files;
 pub use add_signal::{add_signal, add_signal_with, NewSignal};
 pub(crate) use from_store::check_target;
 pub use from_store::write_mode3;
