@@ -8,11 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 mod leftovers;
-mod target;
 pub(crate) use leftovers::parent_of;
 pub use leftovers::{leftover_warning, tempfiles_in, temporaries_in, temporaries_of};
-pub(crate) use target::TRANSPOSE_RECORD_MAGIC;
-pub use target::{check_target, OutputKind, EXPORT_MANIFEST};
 
 /// A file being written under a temporary name; [`AtomicFile::commit`] renames it into place.
 /// Dropped without commit, the temporary file is removed and the target is untouched.

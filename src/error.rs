@@ -4,7 +4,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::ids::{Pid, Sid};
-use crate::layout::LayoutError;
 use crate::time::TimeError;
 
 /// `Result` with [`Error`].
@@ -335,4 +334,25 @@ fn user_path(path: &Path, target: &Path) -> Option<PathBuf> {
     } else {
         target.join(rest)
     })
+}
+
+/// Why a spec or type field is invalid.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayoutError {
+    /// The text is not `T(..),V(..)` of known letters.
+    #[error("bad generic spec {0:?}")]
+    Syntax(String),
+    /// `D` (long double) is not supported: the original's own parser mishandles it.
+    #[error("long double channels ('D') are not supported")]
+    LongDouble,
+    /// No channels at all, or only padding.
+    #[error("spec {0:?} has no channels")]
+    Empty(String),
+    /// Larger than the 56 bytes the original tools allow.
+    #[error("element of {0} bytes exceeds the 56-byte limit")]
+    TooLarge(usize),
+    /// A legacy type number outside 0–16.
+    #[error("unknown signal type number {0}")]
+    UnknownTypeNumber(i64),
 }

@@ -42,6 +42,7 @@ pub mod shard;
 mod signal;
 pub mod store;
 pub mod synth;
+pub mod target;
 pub mod text;
 pub mod time;
 

@@ -19,9 +19,10 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
-use crate::atomic::{check_target, AtomicDir, OutputKind, EXPORT_MANIFEST};
+use crate::atomic::AtomicDir;
 use crate::error::{Error, Result};
 use crate::store::SignalStore;
+use crate::target::{check_target, OutputKind, EXPORT_MANIFEST};
 use crate::text::config::fixed_signal_name;
 
 use super::{backend_error, long_batches, signal_batches, ArrowOptions};

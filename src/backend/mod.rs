@@ -131,7 +131,7 @@ fn container(path: &Path, forced: Option<Container>) -> Result<Container> {
 }
 
 /// Writes the whole `store` as a container of `kind` at `out`. Every backend first checks
-/// `out` with [`crate::atomic::check_target`]: absent, empty or a previous output of its kind.
+/// `out` with [`crate::target::check_target`]: absent, empty or a previous output of its kind.
 ///
 /// # Errors
 /// [`Error::Occupied`] for anything else at `out` (unless `options.force`); backend errors;

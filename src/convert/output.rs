@@ -70,12 +70,12 @@ pub(super) fn stale_temporaries(outdir: &Path) -> Vec<PathBuf> {
 /// only empty directories), or holding the repository `cfg` names.
 pub(super) fn check_outdir(outdir: &Path, cfg: &ConvertConfig, force: bool) -> Result<()> {
     let files: Vec<String> = cfg.dictionaries.iter().map(|d| output_rel(d)).collect();
-    let kind = crate::atomic::OutputKind::Repository {
+    let kind = crate::target::OutputKind::Repository {
         config: cfg.config_name.as_deref(),
         prefix: &cfg.prefix,
         files: &files,
     };
-    crate::atomic::check_target(outdir, kind, force)?;
+    crate::target::check_target(outdir, kind, force)?;
     if let Some(parent) = outdir.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(|source| Error::Open {
             path: parent.into(),

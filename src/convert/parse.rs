@@ -93,7 +93,7 @@ pub(super) fn plans_of(catalog: &Catalog) -> (Vec<SignalPlan>, Vec<&Section>) {
 impl<'a> Ctx<'a> {
     /// The context the converter builds for `catalog` with every signal loaded, codes = signal
     /// names, no CODES file, and the special inputs' signals wherever the catalog has them (for
-    /// the fuzz targets, `crate::fuzzing`).
+    /// the fuzz targets, `src/fuzzing.rs`).
     #[cfg(feature = "fuzzing")]
     pub(crate) fn for_catalog(catalog: &'a Catalog, safe_mode: bool) -> Ctx<'a> {
         let serial_of = |name: &str| catalog.signals().iter().position(|s| s.name == name);
@@ -350,7 +350,7 @@ pub(super) fn parse_piece(
 }
 
 /// Parses `text` as a whole input file of `kind` against `catalog` (the fuzz targets'
-/// entry, `crate::fuzzing::tsv_lines`); returns (lines, elements, dropped lines), after
+/// entry, `tsv_lines` in `src/fuzzing.rs`); returns (lines, elements, dropped lines), after
 /// checking that every kept line's elements lie inside the piece.
 #[cfg(feature = "fuzzing")]
 pub(crate) fn fuzz_piece(

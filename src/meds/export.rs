@@ -16,10 +16,11 @@ use crate::arrow::columns::{read_int, time_to_micros};
 use crate::arrow::events::{patient_events, Plan};
 use crate::arrow::export::{write_table, Format, TableOptions};
 use crate::arrow::fuse_on_error;
-use crate::atomic::{check_target, AtomicDir, OutputKind, EXPORT_MANIFEST};
+use crate::atomic::AtomicDir;
 use crate::error::{Error, Result};
 use crate::ids::Pid;
 use crate::store::SignalStore;
+use crate::target::{check_target, OutputKind, EXPORT_MANIFEST};
 
 use super::{code_of, MEDS_VERSION};
 

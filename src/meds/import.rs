@@ -356,7 +356,7 @@ struct Pending {
 
 /// Reads the MEDS dataset in `meds_dir` (`data/**/*.parquet`) and writes it as a MODE 3
 /// repository in the folder `out` (created, or replaced when it holds a previous repository
-/// of that name: the rule of [`crate::atomic::check_target`]), by the default code rule of
+/// of that name: the rule of [`crate::target::check_target`]), by the default code rule of
 /// `docs/meds.md`. Rows that cannot be stored go to the error file; a file with more than
 /// the converter's `max_bad_line_ratio` of them fails the import.
 ///

@@ -5,8 +5,8 @@
 use std::fs;
 use std::path::Path;
 
-use crate::atomic::{check_target, OutputKind};
 use crate::error::{Error, Result};
+use crate::target::{check_target, OutputKind};
 
 use super::manifest::{Manifest, MANIFEST_NAME};
 

@@ -84,7 +84,7 @@ pub(crate) fn resolve_type(
             return Ok(Layout::parse(spec)?);
         }
         Layout::parse(name).map_err(|e| match e {
-            crate::layout::LayoutError::Syntax(_) => ParseError::UnknownAlias(name.to_string()),
+            crate::error::LayoutError::Syntax(_) => ParseError::UnknownAlias(name.to_string()),
             e => ParseError::Layout(e),
         })
     };

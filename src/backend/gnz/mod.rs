@@ -236,7 +236,7 @@ pub fn open_store(path: &Path) -> Result<Box<dyn SignalStore>> {
 /// Errors of the store; [`Error::Open`] / [`Error::Io`] writing; [`Error::Backend`] with
 /// [`GnzError::PidOutOfRange`] for pids above `i32::MAX`.
 pub fn export(store: &dyn SignalStore, out: &Path, options: &ExportOptions) -> Result<()> {
-    crate::atomic::check_target(out, crate::atomic::OutputKind::Gnz, options.force)?;
+    crate::target::check_target(out, crate::target::OutputKind::Gnz, options.force)?;
     export_store(store, out)
 }
 

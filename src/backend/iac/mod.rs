@@ -64,7 +64,7 @@ pub fn open_store(path: &Path) -> Result<Box<dyn SignalStore>> {
 /// # Errors
 /// [`IacError::Codec`] for an unknown codec; as [`write_patient_pack`].
 pub fn export(store: &dyn SignalStore, out: &Path, options: &ExportOptions) -> Result<()> {
-    crate::atomic::check_target(out, crate::atomic::OutputKind::Iac, options.force)?;
+    crate::target::check_target(out, crate::target::OutputKind::Iac, options.force)?;
     let codec = match options.codec.as_deref() {
         None => Codec::None,
         Some(c) => Codec::parse(c).map_err(|e| e.at(out, "--codec"))?,

@@ -663,7 +663,7 @@ pub fn export_with(
     out: &Path,
     options: &PatientExportOptions,
 ) -> Result<()> {
-    crate::atomic::check_target(out, crate::atomic::OutputKind::Itar, options.force)?;
+    crate::target::check_target(out, crate::target::OutputKind::Itar, options.force)?;
     let catalog = store.catalog();
     let pids = store.pids();
     if let Some(w) = pids.windows(2).find(|w| w[0] >= w[1]) {

@@ -201,11 +201,11 @@ pub fn open_store(path: &Path) -> Result<Box<dyn SignalStore>> {
 /// hold.
 pub fn export(store: &dyn SignalStore, out: &Path, options: &ExportOptions) -> Result<()> {
     let kind = if options.dir {
-        crate::atomic::OutputKind::TrxDir
+        crate::target::OutputKind::TrxDir
     } else {
-        crate::atomic::OutputKind::TrxZip
+        crate::target::OutputKind::TrxZip
     };
-    crate::atomic::check_target(out, kind, options.force)?;
+    crate::target::check_target(out, kind, options.force)?;
     let form = if options.dir {
         Form::Directory
     } else if options.deflate {

@@ -24,7 +24,7 @@ pub use record::{encode_record, PatientRecord, PidIdxEntry};
 pub use store::TransposeStore;
 
 /// Magic number at the start of every patient record (`PID_REC_MAGIC_NUM`).
-pub const PID_RECORD_MAGIC: u64 = crate::atomic::TRANSPOSE_RECORD_MAGIC;
+pub const PID_RECORD_MAGIC: u64 = crate::target::TRANSPOSE_RECORD_MAGIC;
 /// Size of one `PidIdxRec` entry of `.pid_idx`.
 pub const PID_IDX_ENTRY_LEN: usize = 24;
 /// Bytes of a record header before its `(sid, pos, len)` table.

@@ -9,15 +9,15 @@ use crate::store::SignalStore;
 use super::metadata::{check_metadata, relative_inside, Mode3Options};
 use super::mode3::Mode3Writer;
 
-/// Checks that `out` may be replaced ([`crate::atomic::check_target`]): absent, empty, or a
+/// Checks that `out` may be replaced ([`crate::target::check_target`]): absent, empty, or a
 /// previous repository `<name>.repository` holding nothing else, unless `force`.
 pub(crate) fn check_target(out: &Path, config_name: &str, prefix: &str, force: bool) -> Result<()> {
-    let kind = crate::atomic::OutputKind::Repository {
+    let kind = crate::target::OutputKind::Repository {
         config: Some(config_name),
         prefix,
         files: &[],
     };
-    crate::atomic::check_target(out, kind, force)
+    crate::target::check_target(out, kind, force)
 }
 
 /// Writes any store as a MODE 3 repository in the directory `out` (created, or replaced if

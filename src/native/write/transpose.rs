@@ -231,9 +231,9 @@ pub(crate) fn check_transpose_targets(
         .map(|k| chunk_path(prefix, k))
         .take_while(|p| p.exists());
     let chunks: Vec<PathBuf> = (0..n).map(|k| chunk_path(prefix, k)).chain(stale).collect();
-    let kind = crate::atomic::OutputKind::Transpose;
+    let kind = crate::target::OutputKind::Transpose;
     for p in chunks.iter().chain([&pid_idx_path(prefix)]) {
-        crate::atomic::check_target(p, kind, force)?;
+        crate::target::check_target(p, kind, force)?;
     }
     Ok(chunks)
 }
