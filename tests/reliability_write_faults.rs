@@ -583,6 +583,41 @@ fn exports_over_the_file_size_limit_leave_the_previous_output() {
     }
 }
 
+#[test]
+fn a_convert_over_the_file_size_limit_leaves_the_previous_output() {
+    // A repository at OUT (20 patients), then a convert of 2,000 patients into OUT under
+    // `ulimit -f 20`: its `.data` files pass the limit, the write fails with EFBIG (as a
+    // full disk fails with ENOSPC); OUT is as it was and nothing is left beside it.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (small, _) = converted(d, "2000", "20");
+    let out = small.parent().unwrap();
+    let old = snapshot(out);
+    let existing = entries(d);
+    let config = d.join("big-src/synth.convert_config");
+    let o = limited(
+        Path::new(env!("CARGO_BIN_EXE_inframed")),
+        &[
+            "convert",
+            config.to_str().unwrap(),
+            "--outdir",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "convert over the limit: {o:?}");
+    assert!(err.contains("File too large"), "convert: {err}");
+    assert!(
+        snapshot(out) == old,
+        "convert: OUT changed by a failed convert"
+    );
+    assert_eq!(entries(d), existing, "convert: left files beside OUT");
+    // Without the limit the same convert completes over it.
+    ok(exe().arg("convert").arg(&config).arg("--outdir").arg(out));
+    assert_eq!(Repository::open(&small).unwrap().pids().len(), 2000);
+}
+
 /// `sh -c` running `program args` with a file-size limit of 20 blocks and SIGXFSZ ignored:
 /// a write past it fails with EFBIG ("File too large"), as a full disk fails with ENOSPC.
 fn limited(program: &Path, args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
