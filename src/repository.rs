@@ -324,6 +324,14 @@ impl SignalStore for Repository {
         self.layers[layer].store.get_bytes(pid, sid)
     }
 
+    fn signal_region(&self, sid: Sid) -> Option<&[u8]> {
+        if self.layers.len() == 1 {
+            return self.layers[0].store.signal_region(sid);
+        }
+        let layer = *self.route.get(&sid)?;
+        self.layers[layer].store.signal_region(sid)
+    }
+
     /// Batched lookups (see [`SignalStore::get_many`]): a one-layer repository hands the
     /// whole batch to its store (the native store overlaps the keys' cache misses); stacked
     /// layers look keys up one by one.

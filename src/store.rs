@@ -61,6 +61,16 @@ pub trait SignalStore: Send + Sync + fmt::Debug {
     /// index points outside its data.
     fn get_bytes(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [u8]>>;
 
+    /// The one mapped region that holds every vector of signal `sid`, when the store keeps
+    /// them so (the native store: the signal's `.data` file): every borrowed view
+    /// [`SignalStore::get_bytes`] returns for `sid` lies inside it. A reader of many patients
+    /// (the Arrow batches) uses it to merge vectors that are adjacent in the file into one
+    /// slice, safely, as sub-slices of this one. Default `None`.
+    fn signal_region(&self, sid: Sid) -> Option<&[u8]> {
+        let _ = sid;
+        None
+    }
+
     /// Looks up many keys at once: `out` is cleared, then holds one vector per key of `keys`,
     /// in order, each exactly what [`SignalStore::get_bytes`] returns for it (empty for a
     /// patient without the signal). Stores override it to overlap the memory accesses of

@@ -572,6 +572,10 @@ impl SignalStore for NativeStore {
         }
     }
 
+    fn signal_region(&self, sid: Sid) -> Option<&[u8]> {
+        Some(self.files(sid).ok()??.data.as_slice())
+    }
+
     fn get_many<'s>(&'s self, keys: &[(Pid, Sid)], out: &mut Vec<Cow<'s, [u8]>>) -> Result<()> {
         out.clear();
         out.reserve(keys.len());
