@@ -27,11 +27,37 @@ fn gather<N: Copy>(
     n: usize,
     read: impl Fn(&[u8]) -> N,
 ) -> Vec<N> {
-    let mut out = Vec::with_capacity(n);
-    for seg in segs {
-        out.extend(seg.chunks_exact(size).map(|e| read(&e[off..])));
+    // Element sizes known at compile time for the common layouts: a tighter loop over the
+    // long runs that `coalesce` makes.
+    fn fixed<const S: usize, N: Copy>(
+        segs: &[&[u8]],
+        off: usize,
+        n: usize,
+        read: impl Fn(&[u8]) -> N,
+    ) -> Vec<N> {
+        let mut out = Vec::with_capacity(n);
+        for seg in segs {
+            // Arrays of a known length (not `chunks_exact(S)` slices), which the compiler
+            // turns into a vectorized de-interleave (953 against 864 MiB/s). Every segment
+            // is whole elements; `bytemuck` casts `[u8]` to `[[u8; S]]` (alignment 1).
+            let whole = seg.len() - seg.len() % S;
+            let elements: &[[u8; S]] = bytemuck::cast_slice(&seg[..whole]);
+            out.extend(elements.iter().map(|e| read(&e[off..])));
+        }
+        out
     }
-    out
+    match size {
+        8 => fixed::<8, N>(segs, off, n, read),
+        12 => fixed::<12, N>(segs, off, n, read),
+        16 => fixed::<16, N>(segs, off, n, read),
+        _ => {
+            let mut out = Vec::with_capacity(n);
+            for seg in segs {
+                out.extend(seg.chunks_exact(size).map(|e| read(&e[off..])));
+            }
+            out
+        }
+    }
 }
 
 macro_rules! le {
@@ -185,6 +211,21 @@ pub(crate) fn column(spec: &ColumnSpec, segs: &[&[u8]], size: usize, n: usize) -
             })
         }
         ColumnKind::Category(c) => {
+            if ty == ChannelType::I32 {
+                // Codes gathered, then keys looked up in place in the dense table.
+                let mut keys = gather(segs, size, off, n, le!(i32));
+                if let Some(all) = c.keys_in_place(&mut keys) {
+                    let nulls = (!all).then(|| {
+                        NullBuffer::from_iter(
+                            segs.iter()
+                                .flat_map(|s| s.chunks_exact(size))
+                                .map(|e| c.key(i64::from(le!(i32)(&e[off..]))).is_some()),
+                        )
+                    });
+                    let keys = PrimitiveArray::<Int32Type>::new(ScalarBuffer::from(keys), nulls);
+                    return Arc::new(DictionaryArray::<Int32Type>::new(keys, c.values.clone()));
+                }
+            }
             let (keys, nulls) = mapped(segs, size, off, ty, n, |code| c.key(code));
             let keys = PrimitiveArray::<Int32Type>::new(ScalarBuffer::from(keys), nulls);
             // Every key is an index into `values` (built from the same map).
@@ -220,7 +261,9 @@ fn ymd_days(ymd: u32) -> (i32, bool) {
     let ym = ymd / 100;
     let m = ym - y * 100;
     let d = ymd - ym * 100;
-    let leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0));
+    let c = y / 100;
+    // y % 4 == 0 and (y % 100 != 0 or y % 400 == 0), with one division.
+    let leap = (y & 3 == 0) & ((y != c * 100) | (c & 3 == 0));
     // Days in month m (1..=12) minus 28, two bits per month: 3,0,3,2,3,2,3,3,2,3,2,3.
     let len =
         28 + ((0x00EE_FBB3u32 >> ((m.wrapping_sub(1) & 15) * 2)) & 3) + u32::from((m == 2) & leap);
@@ -230,8 +273,11 @@ fn ymd_days(ymd: u32) -> (i32, bool) {
     let (era, yoe) = (y / 400, y % 400);
     // (m + 9) % 12 for m in 1..=12, without the modulo: m - 3, or m + 9 before March.
     let mp = m.wrapping_add(9).wrapping_sub(12 * (1 - before_march));
-    let doy = (153u32.wrapping_mul(mp).wrapping_add(2)) / 5 + d.wrapping_sub(1);
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    // (153 mp + 2) / 5 and yoe / 100 as multiply-shifts exact over their ranges (mp < 12,
+    // yoe < 400; checked by `date_to_days_equals_chrono_over_the_whole_range`): smaller
+    // constants than the compiler's general division sequences.
+    let doy = (979u32.wrapping_mul(mp).wrapping_add(15) >> 5) + d.wrapping_sub(1);
+    let doe = yoe * 365 + (yoe >> 2) - ((yoe * 41) >> 12) + doy;
     let days = (era.wrapping_mul(146_097).wrapping_add(doe) as i32).wrapping_sub(719_468 + 146_097);
     (days, valid)
 }

@@ -84,6 +84,24 @@ impl Categories {
 
     /// The dictionary key of `code`, `None` if the code has no name.
     #[inline]
+    /// Maps `codes` to keys in place with the dense table (0 where a code has no name);
+    /// returns whether every code had one, or `None` (nothing changed) for a sparse map.
+    pub(crate) fn keys_in_place(&self, codes: &mut [i32]) -> Option<bool> {
+        let CodeKeys::Dense { min, table } = &self.keys else {
+            return None;
+        };
+        let mut all = true;
+        for c in codes.iter_mut() {
+            let k = usize::try_from(i64::from(*c).wrapping_sub(*min))
+                .ok()
+                .and_then(|i| table.get(i).copied())
+                .unwrap_or(-1);
+            all &= k >= 0;
+            *c = k.max(0);
+        }
+        Some(all)
+    }
+
     pub(crate) fn key(&self, code: i64) -> Option<i32> {
         match &self.keys {
             CodeKeys::Dense { min, table } => {
