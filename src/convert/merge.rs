@@ -224,6 +224,7 @@ impl Merge<'_> {
         }
         self.writer.add_pid(Pid(pid))?;
         self.pids_written += 1;
+        #[cfg(feature = "testing")]
         if let Some(limit) = self.options.fail_after_pids {
             if self.pids_written >= limit {
                 return Err(backend(

@@ -135,8 +135,9 @@ pub struct ConvertOptions {
     pub progress: Option<ProgressFn>,
     /// Input block size in bytes (default: 32 MiB shared by the input files, 256 KiB–4 MiB each).
     pub block_bytes: Option<usize>,
-    /// Test hook: fail with an I/O error after writing this many patients (an interrupted load).
-    #[doc(hidden)]
+    /// Test hook (feature `testing`): fail with an I/O error after writing this many
+    /// patients (an interrupted load).
+    #[cfg(feature = "testing")]
     pub fail_after_pids: Option<u64>,
     /// Replace an `OUTDIR` that is not a previous repository (default: refuse it,
     /// [`crate::Error::Occupied`]).
@@ -158,6 +159,7 @@ impl Default for ConvertOptions {
             outdir: None,
             progress: None,
             block_bytes: None,
+            #[cfg(feature = "testing")]
             fail_after_pids: None,
             force: false,
             build_dicts: false,

@@ -37,8 +37,8 @@ pub struct LegacyOptions {
     pub file_names: Vec<(u16, String)>,
     /// Texts (signals file, dictionaries, description).
     pub metadata: Metadata,
-    /// Test hook: fail with an I/O error after this many bytes.
-    #[doc(hidden)]
+    /// Test hook (feature `testing`): fail with an I/O error after this many bytes.
+    #[cfg(feature = "testing")]
     pub fail_after: Option<u64>,
     /// Replace an `out` that is not a previous repository (default: refuse it,
     /// [`crate::Error::Occupied`]).
@@ -60,6 +60,7 @@ impl LegacyOptions {
             files: Vec::new(),
             file_names: Vec::new(),
             metadata,
+            #[cfg(feature = "testing")]
             fail_after: None,
             force: false,
         }
@@ -222,7 +223,10 @@ pub(crate) fn write_legacy_into(
     let groups = legacy_groups(store, options)?;
     let catalog = store.catalog();
     let config_name = format!("{}.repository", options.name);
+    #[cfg(feature = "testing")]
     let budget = Budget::new(options.fail_after);
+    #[cfg(not(feature = "testing"))]
+    let budget = Budget::default();
     options.metadata.write_files(root, &budget)?;
     let pids = store.pids();
     for &(fno, ref data_rel, ref index_rel, ref sids) in &groups {

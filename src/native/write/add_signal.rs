@@ -111,12 +111,21 @@ pub fn add_signal(
     signal: &NewSignal,
     elements: impl IntoIterator<Item = (Pid, Vec<u8>)>,
 ) -> Result<Vec<String>> {
-    add_signal_with(config.as_ref(), signal, elements, None)
+    add_signal_inner(config.as_ref(), signal, elements, None)
 }
 
-/// [`add_signal`] with a fault-injection budget (tests).
-#[doc(hidden)]
+/// [`add_signal`] with a fault-injection budget (tests; feature `testing`).
+#[cfg(feature = "testing")]
 pub fn add_signal_with(
+    config_path: &Path,
+    signal: &NewSignal,
+    elements: impl IntoIterator<Item = (Pid, Vec<u8>)>,
+    fail_after: Option<u64>,
+) -> Result<Vec<String>> {
+    add_signal_inner(config_path, signal, elements, fail_after)
+}
+
+fn add_signal_inner(
     config_path: &Path,
     signal: &NewSignal,
     elements: impl IntoIterator<Item = (Pid, Vec<u8>)>,

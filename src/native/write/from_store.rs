@@ -58,7 +58,10 @@ fn write_mode3_staged(
         });
     }
     let catalog = store.catalog();
-    let mut w = Mode3Writer::create(out, catalog, &options.prefix)?.fail_after(options.fail_after);
+    let w = Mode3Writer::create(out, catalog, &options.prefix)?;
+    #[cfg(feature = "testing")]
+    let w = w.fail_after(options.fail_after);
+    let mut w = w;
     let meta = &options.metadata;
     // The catalog the written texts define must describe the same signals.
     check_metadata(meta, catalog)?;

@@ -88,8 +88,9 @@ impl RepositoryWriter {
         &self.catalog
     }
 
-    /// Test hook: the next [`RepositoryWriter::write`] fails after `bytes` bytes.
-    #[doc(hidden)]
+    /// Test hook (feature `testing`): the next [`RepositoryWriter::write`] fails after
+    /// `bytes` bytes.
+    #[cfg(feature = "testing")]
     pub fn fail_after(mut self, bytes: u64) -> RepositoryWriter {
         self.options.fail_after = Some(bytes);
         self

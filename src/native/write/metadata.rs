@@ -243,8 +243,8 @@ pub struct Mode3Options {
     pub metadata: Metadata,
     /// Also write the by-pid transpose (`__pids__<k>.pid_data` + `__pids__all.pid_idx`).
     pub transpose: bool,
-    /// Test hook: fail with an I/O error after this many bytes.
-    #[doc(hidden)]
+    /// Test hook (feature `testing`): fail with an I/O error after this many bytes.
+    #[cfg(feature = "testing")]
     pub fail_after: Option<u64>,
     /// Replace an `out` that is not a previous repository (default: refuse it,
     /// [`Error::Occupied`]).
@@ -260,6 +260,7 @@ impl Mode3Options {
             metadata: Metadata::from_catalog(&name, catalog),
             name,
             transpose: false,
+            #[cfg(feature = "testing")]
             fail_after: None,
             force: false,
         }
@@ -285,6 +286,7 @@ impl Mode3Options {
             prefix,
             metadata: Metadata::from_config(config)?,
             transpose: false,
+            #[cfg(feature = "testing")]
             fail_after: None,
             force: false,
         })

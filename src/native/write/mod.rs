@@ -17,8 +17,10 @@ mod out;
 mod staging;
 mod transpose;
 
+#[cfg(feature = "testing")]
+pub use add_signal::add_signal_with;
 pub(crate) use add_signal::unlisted_signal_files;
-pub use add_signal::{add_signal, add_signal_with, NewSignal};
+pub use add_signal::{add_signal, NewSignal};
 pub(crate) use from_store::check_target;
 pub use from_store::write_mode3;
 pub use memory::RepositoryWriter;
@@ -27,8 +29,10 @@ pub use metadata::{Metadata, Mode3Options};
 pub use mode3::Mode3Writer;
 pub(crate) use mode3::{check_elements, check_pid};
 pub(crate) use out::{put, Budget, Out};
+#[cfg(feature = "testing")]
+pub use transpose::build_transpose_with;
 pub use transpose::{
-    build_transpose, build_transpose_forced, build_transpose_with, build_transpose_with_progress,
-    chunk_plan, transpose_bytes,
+    build_transpose, build_transpose_forced, build_transpose_with_progress, chunk_plan,
+    transpose_bytes,
 };
 pub(crate) use transpose::{remove_transpose, write_transpose_into};

@@ -250,6 +250,7 @@ impl Mode3Writer {
     }
 
     /// Test hook: fail with an I/O error after `bytes` more bytes (`None`: never).
+    #[cfg(feature = "testing")]
     pub(crate) fn fail_after(mut self, bytes: Option<u64>) -> Mode3Writer {
         self.budget = Budget::new(bytes);
         self

@@ -148,7 +148,7 @@ fn write_transpose_with(
 /// # Errors
 /// [`Error::Unsupported`] for a non-MODE 3 repository; read and I/O errors.
 pub fn build_transpose(config: impl AsRef<Path>) -> Result<Vec<String>> {
-    build_transpose_with(config.as_ref(), None)
+    build_transpose_inner(config.as_ref(), None, false, &mut |_, _| {})
 }
 
 /// [`build_transpose`] that, with `force`, also replaces files of the transpose's names that
@@ -173,8 +173,8 @@ pub fn build_transpose_with_progress(
     build_transpose_inner(config.as_ref(), None, force, progress)
 }
 
-/// [`build_transpose`] with a fault-injection budget (tests).
-#[doc(hidden)]
+/// [`build_transpose`] with a fault-injection budget (tests; feature `testing`).
+#[cfg(feature = "testing")]
 pub fn build_transpose_with(config_path: &Path, fail_after: Option<u64>) -> Result<Vec<String>> {
     build_transpose_inner(config_path, fail_after, false, &mut |_, _| {})
 }
