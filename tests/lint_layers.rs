@@ -5,7 +5,8 @@
 //!   placed there), and uses only modules of its own or lower layers;
 //! - no two modules use each other, directly or through others (no cycle);
 //! - `lib.rs` defines nothing (modules and re-exports only);
-//! - no file in `src/` is over 800 lines.
+//! - no file in `src/` is over 800 lines;
+//! - every test file is named `<area>_<what>.rs`.
 //!
 //! An edge is any `crate::<module>` in a module's files (doc links included, unit tests
 //! after `#[cfg(test)]` not); `src/cli/` is the CLI, above everything. `scripts/module-graph`
@@ -168,4 +169,20 @@ fn no_source_file_is_over_800_lines() {
         .map(|(f, n)| format!("{}: {n} lines", f.display()))
         .collect();
     assert!(long.is_empty(), "split by job: {long:?}");
+}
+
+#[test]
+fn test_files_are_named_area_what() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let odd: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter(|s| !s.contains('_'))
+        .collect();
+    assert!(
+        odd.is_empty(),
+        "tests/ files not named <area>_<what>.rs: {odd:?}"
+    );
 }
