@@ -70,6 +70,52 @@ fn lookup_sum(store: &dyn SignalStore, keys: &[(Pid, Sid)]) -> usize {
         .sum()
 }
 
+/// Batched: `get_many` over the keys in batches of 256 (the Python package's and the
+/// bench's `get_many_ns` batch size is of this order).
+fn lookup_many(store: &dyn SignalStore, keys: &[(Pid, Sid)]) -> usize {
+    let mut views = Vec::new();
+    let mut n = 0;
+    for batch in keys.chunks(256) {
+        store.get_many(black_box(batch), &mut views).unwrap();
+        n += views.iter().map(|v| v.len()).sum::<usize>();
+    }
+    n
+}
+
+/// The interleaved A/B of `get_many`: the sharded stores' batched lookups (routed per batch,
+/// each shard's keys to its prefetching `get_many`) against the source's, per round.
+fn interleaved_many(native: &NativeStore, stores: &[(usize, ShardedStore)], keys: &[(Pid, Sid)]) {
+    let mut sides: Vec<(String, &dyn SignalStore)> = vec![("source_native".into(), native)];
+    for (n, s) in stores {
+        sides.push((format!("shards_{n}"), s));
+    }
+    let mut ns = vec![Vec::with_capacity(ROUNDS); sides.len()];
+    for round in 0..ROUNDS {
+        for k in 0..sides.len() {
+            let i = (k + round) % sides.len();
+            black_box(lookup_many(sides[i].1, keys));
+            let t = std::time::Instant::now();
+            black_box(lookup_many(sides[i].1, keys));
+            ns[i].push(t.elapsed().as_nanos() as f64 / keys.len() as f64);
+        }
+    }
+    println!("interleaved A/B of get_many (batches of 256), {ROUNDS} rounds: ns per key (median), ratio to the source (median, quartiles)");
+    for (i, (name, _)) in sides.iter().enumerate() {
+        let mut v = ns[i].clone();
+        v.sort_by(f64::total_cmp);
+        let mut r: Vec<f64> = ns[i].iter().zip(&ns[0]).map(|(x, y)| x / y).collect();
+        r.sort_by(f64::total_cmp);
+        let q = |v: &[f64], f: usize| v[f * (v.len() - 1) / 4];
+        println!(
+            "  {name:<26} {:>7.1} ns   ÷ source_native: {:.3} ({:.3}–{:.3})",
+            q(&v, 2),
+            q(&r, 2),
+            q(&r, 1),
+            q(&r, 3)
+        );
+    }
+}
+
 fn routing(c: &mut Criterion) {
     let patients = patients();
     let config = source(patients);
@@ -113,6 +159,7 @@ fn routing(c: &mut Criterion) {
 
     assert_eq!(lookup_sum(&shard0, &keys), expected);
     interleaved(&native, &shard0, &stores, &repo, &repos, &keys);
+    interleaved_many(&native, &stores, &keys);
 
     let mut g = c.benchmark_group("shard_routing");
     g.throughput(Throughput::Elements(keys.len() as u64));

@@ -180,6 +180,69 @@ impl SignalStore for ShardedStore {
         }
     }
 
+    /// Batched lookups: the keys are routed once, each shard's keys go to its store's
+    /// prefetching [`NativeStore::get_many`] in one call, and the views are put back in key
+    /// order (when the batch holds at least 16 keys per shard; smaller batches are looked up
+    /// key by key). On an error the keys are looked up one by one, so that the error is the first
+    /// failing key's, as [`SignalStore::get_many`] promises.
+    fn get_many<'s>(&'s self, keys: &[(Pid, Sid)], out: &mut Vec<Cow<'s, [u8]>>) -> Result<()> {
+        out.clear();
+        if let [one] = self.shards.as_slice() {
+            if keys
+                .iter()
+                .all(|(p, _)| (one.first..=one.last).contains(&p.0))
+            {
+                return one.store.get_many(keys, out);
+            }
+        }
+        // Grouping pays only when each shard gets lanes' worth of keys (a 256-key batch over
+        // 64 shards ran 1.2x slower grouped than key by key; over 8 shards, 0.8x).
+        if keys.len() < 16 * self.shards.len() {
+            for &(pid, sid) in keys {
+                out.push(self.get_bytes(pid, sid)?);
+            }
+            return Ok(());
+        }
+        // Per shard: its keys, and where each goes in `out`.
+        type Group = (Vec<(Pid, Sid)>, Vec<usize>);
+        let mut by_shard: Vec<Group> = (0..self.shards.len()).map(|_| Default::default()).collect();
+        out.resize(keys.len(), Cow::Borrowed(&[]));
+        let mut failed = false;
+        for (k, &(pid, sid)) in keys.iter().enumerate() {
+            match self.shard_index(pid) {
+                Some(i) => {
+                    by_shard[i].0.push((pid, sid));
+                    by_shard[i].1.push(k);
+                }
+                // No shard holds the pid: empty, for a sid of the catalog.
+                None => failed |= self.catalog.by_sid(sid).is_err(),
+            }
+        }
+        let mut views = Vec::new();
+        for (shard, (sub, at)) in self.shards.iter().zip(&by_shard) {
+            if failed {
+                break;
+            }
+            if sub.is_empty() {
+                continue;
+            }
+            if shard.store.get_many(sub, &mut views).is_err() {
+                failed = true;
+                break;
+            }
+            for (&k, v) in at.iter().zip(views.drain(..)) {
+                out[k] = v;
+            }
+        }
+        if failed {
+            out.clear();
+            for &(pid, sid) in keys {
+                out.push(self.get_bytes(pid, sid)?);
+            }
+        }
+        Ok(())
+    }
+
     fn scan(&self, sid: Sid, visit: &mut dyn FnMut(Pid, &[u8])) -> Result<()> {
         for s in &self.shards {
             s.store.scan(sid, visit)?;

@@ -204,6 +204,36 @@ pub fn conformance(store: &dyn SignalStore, reference: &dyn SignalStore) {
 
     store.verify().expect("verify passes on a sound store");
 
+    // Batched lookups: every (pid, sid), interleaved across signals (so across a sharded
+    // store's shards), with a pid no store holds between them, equal key by key to
+    // `get_bytes`; an unknown sid in a batch fails it.
+    let mut keys: Vec<(Pid, Sid)> = Vec::new();
+    for (i, &pid) in reference.pids().iter().enumerate() {
+        for r in rcat.signals() {
+            keys.push((pid, r.sid));
+        }
+        if i % 7 == 0 {
+            keys.push((absent, rcat.signals()[0].sid));
+            keys.push((max_pid, rcat.signals()[0].sid));
+        }
+    }
+    keys.reverse();
+    let mut views = Vec::new();
+    store.get_many(&keys, &mut views).expect("get_many");
+    assert_eq!(views.len(), keys.len(), "get_many: one view per key");
+    for (&(pid, sid), v) in keys.iter().zip(&views) {
+        assert_eq!(
+            &v[..],
+            &reference.get_bytes(pid, sid).unwrap()[..],
+            "get_many pid {pid} sid {sid:?}"
+        );
+    }
+    keys.insert(keys.len() / 2, (reference.pids()[0], unknown));
+    assert!(matches!(
+        store.get_many(&keys, &mut views),
+        Err(Error::UnknownSid { .. })
+    ));
+
     // Eight threads at once, each over every (pid, sid), same answers.
     let total: usize = rcat
         .signals()
