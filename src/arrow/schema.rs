@@ -82,8 +82,6 @@ impl Categories {
         }
     }
 
-    /// The dictionary key of `code`, `None` if the code has no name.
-    #[inline]
     /// Maps `codes` to keys in place with the dense table (0 where a code has no name);
     /// returns whether every code had one, or `None` (nothing changed) for a sparse map.
     pub(crate) fn keys_in_place(&self, codes: &mut [i32]) -> Option<bool> {
@@ -102,6 +100,8 @@ impl Categories {
         Some(all)
     }
 
+    /// The dictionary key of `code`, `None` if the code has no name.
+    #[inline]
     pub(crate) fn key(&self, code: i64) -> Option<i32> {
         match &self.keys {
             CodeKeys::Dense { min, table } => {
