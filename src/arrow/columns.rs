@@ -110,6 +110,12 @@ fn converted<T: ArrowPrimitiveType>(
     primitive::<T>(values, nulls)
 }
 
+/// The null buffer of a column whose element `e` is valid when `valid(e)`: the second pass
+/// of the columns that find out in their first pass that some value is null (rare).
+fn validity(segs: &[&[u8]], size: usize, valid: impl Fn(&[u8]) -> bool) -> NullBuffer {
+    NullBuffer::from_iter(segs.iter().flat_map(|s| s.chunks_exact(size)).map(valid))
+}
+
 /// The values and nulls of [`converted`]. One tight pass per segment with the channel's
 /// reader chosen once (no per-element type dispatch, no per-element validity push); the null
 /// buffer is built in a second pass only if some element mapped to `None` (rare: a date
@@ -134,13 +140,7 @@ fn mapped<N: Default + Copy>(
                     v.unwrap_or_default()
                 }));
             }
-            let nulls = (!all).then(|| {
-                NullBuffer::from_iter(
-                    segs.iter()
-                        .flat_map(|s| s.chunks_exact(size))
-                        .map(|e| f(read(&e[off..])).is_some()),
-                )
-            });
+            let nulls = (!all).then(|| validity(segs, size, |e| f(read(&e[off..])).is_some()));
             (out, nulls)
         }};
     }
@@ -177,11 +177,9 @@ fn dates_i32(segs: &[&[u8]], size: usize, off: usize, n: usize) -> ArrayRef {
         *x = days & -i32::from(ok);
     }
     let nulls = (!all).then(|| {
-        NullBuffer::from_iter(
-            segs.iter()
-                .flat_map(|s| s.chunks_exact(size))
-                .map(|e| date_to_days(i64::from(le!(i32)(&e[off..]))).is_some()),
-        )
+        validity(segs, size, |e| {
+            date_to_days(i64::from(le!(i32)(&e[off..]))).is_some()
+        })
     });
     let array = PrimitiveArray::<Date32Type>::new(ScalarBuffer::from(v), nulls);
     Arc::new(array)
@@ -216,11 +214,9 @@ pub(crate) fn column(spec: &ColumnSpec, segs: &[&[u8]], size: usize, n: usize) -
                 let mut keys = gather(segs, size, off, n, le!(i32));
                 if let Some(all) = c.keys_in_place(&mut keys) {
                     let nulls = (!all).then(|| {
-                        NullBuffer::from_iter(
-                            segs.iter()
-                                .flat_map(|s| s.chunks_exact(size))
-                                .map(|e| c.key(i64::from(le!(i32)(&e[off..]))).is_some()),
-                        )
+                        validity(segs, size, |e| {
+                            c.key(i64::from(le!(i32)(&e[off..]))).is_some()
+                        })
                     });
                     let keys = PrimitiveArray::<Int32Type>::new(ScalarBuffer::from(keys), nulls);
                     return Arc::new(DictionaryArray::<Int32Type>::new(keys, c.values.clone()));
