@@ -6,7 +6,7 @@ use arrow_array::types::{
     Date32Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
     TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
-use arrow_array::{ArrayRef, ArrowPrimitiveType, DictionaryArray, PrimitiveArray};
+use arrow_array::{ArrayRef, ArrowPrimitiveType, PrimitiveArray};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
 use chrono::NaiveDate;
 
@@ -218,14 +218,11 @@ pub(crate) fn column(spec: &ColumnSpec, segs: &[&[u8]], size: usize, n: usize) -
                             c.key(i64::from(le!(i32)(&e[off..]))).is_some()
                         })
                     });
-                    let keys = PrimitiveArray::<Int32Type>::new(ScalarBuffer::from(keys), nulls);
-                    return Arc::new(DictionaryArray::<Int32Type>::new(keys, c.values.clone()));
+                    return c.column(keys, nulls);
                 }
             }
             let (keys, nulls) = mapped(segs, size, off, ty, n, |code| c.key(code));
-            let keys = PrimitiveArray::<Int32Type>::new(ScalarBuffer::from(keys), nulls);
-            // Every key is an index into `values` (built from the same map).
-            Arc::new(DictionaryArray::<Int32Type>::new(keys, c.values.clone()))
+            c.column(keys, nulls)
         }
     }
 }
