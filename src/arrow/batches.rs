@@ -1,5 +1,6 @@
 //! Streams of `RecordBatch`es: a signal over patients, one patient's signal, a whole patient.
 
+use std::borrow::Cow;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -149,64 +150,89 @@ pub(crate) fn build(
     size: usize,
     segs: &[(Pid, &[u8])],
 ) -> Result<RecordBatch> {
-    build_in(schema, specs, size, segs, None)
+    let counts: Vec<(Pid, usize)> = segs.iter().map(|(p, b)| (*p, b.len() / size)).collect();
+    let bytes: Vec<&[u8]> = segs.iter().map(|(_, b)| *b).collect();
+    build_from(schema, specs, size, &counts, &bytes)
 }
 
-/// The segments' bytes with runs that are adjacent inside `region` merged into one slice of
-/// it (consecutive patients' vectors follow each other in a MODE 3 `.data` file, so a batch
-/// of thousands of patients becomes a few slices, and each column is one tight loop instead
-/// of one short loop per patient). Offsets come from the addresses; a segment outside
-/// `region` (an owned copy) stays as it is.
-fn coalesce<'a>(segs: &[(Pid, &'a [u8])], region: Option<&'a [u8]>) -> Vec<&'a [u8]> {
-    let Some(region) = region else {
-        return segs.iter().map(|(_, b)| *b).collect();
-    };
-    let base = region.as_ptr() as usize;
-    let mut out: Vec<&'a [u8]> = Vec::new();
-    let mut run: Option<(usize, usize)> = None;
-    for (_, b) in segs {
-        let start = (b.as_ptr() as usize).wrapping_sub(base);
-        let inside = start <= region.len() && b.len() <= region.len() - start;
-        match (inside, &mut run) {
-            (true, Some((_, end))) if *end == start => *end = start + b.len(),
-            (true, _) => {
-                if let Some((a, e)) = run.take() {
-                    out.push(&region[a..e]);
-                }
-                run = Some((start, start + b.len()));
-            }
-            (false, _) => {
-                if let Some((a, e)) = run.take() {
-                    out.push(&region[a..e]);
-                }
-                out.push(b);
-            }
+/// The element bytes of a batch as they are read: runs of vectors that are adjacent inside
+/// the store's [`SignalStore::signal_region`] merged into one slice of it (consecutive
+/// patients' vectors follow each other in a MODE 3 `.data` file, so a batch of thousands of
+/// patients becomes a few slices and each column one tight loop instead of one short loop
+/// per patient); a vector outside the region, or an owned copy, stays a run of its own.
+struct Runs<'a> {
+    region: Option<&'a [u8]>,
+    runs: Vec<Run<'a>>,
+}
+
+enum Run<'a> {
+    /// `region[start..end]`.
+    Region(usize, usize),
+    Slice(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl<'a> Runs<'a> {
+    fn new(region: Option<&'a [u8]>) -> Runs<'a> {
+        Runs {
+            region,
+            runs: Vec::new(),
         }
     }
-    if let Some((a, e)) = run {
-        out.push(&region[a..e]);
+
+    /// Appends `bytes[from..to]` of one patient's vector.
+    fn push(&mut self, bytes: Cow<'a, [u8]>, from: usize, to: usize) {
+        let b = match bytes {
+            Cow::Borrowed(b) => &b[from..to],
+            Cow::Owned(mut v) => {
+                v.truncate(to);
+                v.drain(..from);
+                self.runs.push(Run::Owned(v));
+                return;
+            }
+        };
+        if let Some(region) = self.region {
+            let start = (b.as_ptr() as usize).wrapping_sub(region.as_ptr() as usize);
+            if start <= region.len() && b.len() <= region.len() - start {
+                match self.runs.last_mut() {
+                    Some(Run::Region(_, end)) if *end == start => *end = start + b.len(),
+                    _ => self.runs.push(Run::Region(start, start + b.len())),
+                }
+                return;
+            }
+        }
+        self.runs.push(Run::Slice(b));
     }
-    out
+
+    fn slices(&self) -> Vec<&[u8]> {
+        self.runs
+            .iter()
+            .map(|r| match r {
+                Run::Region(a, e) => &self.region.expect("a region run has its region")[*a..*e],
+                Run::Slice(b) => b,
+                Run::Owned(v) => v.as_slice(),
+            })
+            .collect()
+    }
 }
 
-/// [`build`], merging segments adjacent inside `region` ([`coalesce`]).
-fn build_in(
+/// One batch of `counts` (pid, elements) in order, whose element bytes are `bytes`.
+fn build_from(
     schema: &SchemaRef,
     specs: &[ColumnSpec],
     size: usize,
-    segs: &[(Pid, &[u8])],
-    region: Option<&[u8]>,
+    counts: &[(Pid, usize)],
+    bytes: &[&[u8]],
 ) -> Result<RecordBatch> {
-    let n: usize = segs.iter().map(|(_, b)| b.len() / size).sum();
+    let n: usize = counts.iter().map(|&(_, k)| k).sum();
     let mut pid = Vec::with_capacity(n);
-    for (p, b) in segs {
-        pid.resize(pid.len() + b.len() / size, p.0 as i32);
+    for &(p, k) in counts {
+        pid.resize(pid.len() + k, p.0 as i32);
     }
-    let bytes = coalesce(segs, region);
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(specs.len() + 1);
     columns.push(Arc::new(Int32Array::from(pid)));
     for spec in specs {
-        columns.push(column(spec, &bytes, size, n));
+        columns.push(column(spec, bytes, size, n));
     }
     RecordBatch::try_new_with_options(
         schema.clone(),
@@ -238,34 +264,36 @@ where
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         let store = &*self.store;
-        let mut held = Vec::new();
+        let size = self.size;
+        // 16 bytes per patient and a few runs: the scratch of a batch (it was 64 bytes per
+        // patient in three vectors, each a fresh allocation the kernel faults in).
+        let mut counts: Vec<(Pid, usize)> = Vec::new();
+        let mut runs = Runs::new(store.signal_region(self.sid));
         let mut rows = 0usize;
         while rows < self.batch_rows && self.next < self.pids.len() {
             let pid = self.pids[self.next];
             let bytes = store.get_bytes(pid, self.sid)?;
-            let total = bytes.len() / self.size;
-            let take = (total - self.skip.min(total)).min(self.batch_rows - rows);
-            if take > 0 {
-                held.push((pid, bytes, self.skip, take));
-                rows += take;
-            }
-            if self.skip + take >= total {
+            let total = bytes.len() / size;
+            let (skip, take) = (
+                self.skip,
+                (total - self.skip.min(total)).min(self.batch_rows - rows),
+            );
+            if skip + take >= total {
                 self.next += 1;
                 self.skip = 0;
             } else {
                 self.skip += take;
             }
+            if take > 0 {
+                runs.push(bytes, skip * size, (skip + take) * size);
+                counts.push((pid, take));
+                rows += take;
+            }
         }
         if rows == 0 {
             return Ok(None);
         }
-        let size = self.size;
-        let segs: Vec<(Pid, &[u8])> = held
-            .iter()
-            .map(|(p, b, from, take)| (*p, &b[from * size..(from + take) * size]))
-            .collect();
-        let region = store.signal_region(self.sid);
-        build_in(&self.schema, &self.specs, size, &segs, region).map(Some)
+        build_from(&self.schema, &self.specs, size, &counts, &runs.slices()).map(Some)
     }
 }
 
@@ -327,6 +355,33 @@ mod tests {
     use crate::Repository;
 
     const GOLDEN: &str = "testdata/inframed/small/repo/small.repository";
+
+    /// Vectors adjacent in the region merge into one run; a gap, a slice outside the
+    /// region and an owned copy (cut to `from..to`) each start a run of their own.
+    #[test]
+    fn runs_merge_only_what_is_adjacent_in_the_region() {
+        let region: Vec<u8> = (0..32).collect();
+        let other = [100u8, 101, 102, 103];
+        let mut runs = Runs::new(Some(&region));
+        runs.push(Cow::Borrowed(&region[0..8]), 0, 8);
+        runs.push(Cow::Borrowed(&region[8..16]), 4, 8); // 12..16: not adjacent to 0..8
+        runs.push(Cow::Borrowed(&region[16..24]), 0, 8); // adjacent to 12..16
+        runs.push(Cow::Borrowed(&other[..]), 0, 4);
+        runs.push(Cow::Owned(vec![1, 2, 3, 4, 5, 6]), 2, 5);
+        runs.push(Cow::Borrowed(&region[24..32]), 0, 8); // after other runs: its own
+        let want: [&[u8]; 5] = [
+            &region[0..8],
+            &region[12..24],
+            &other[..],
+            &[3, 4, 5],
+            &region[24..32],
+        ];
+        assert_eq!(runs.slices(), want);
+        let mut plain = Runs::new(None);
+        plain.push(Cow::Borrowed(&region[0..8]), 0, 8);
+        plain.push(Cow::Borrowed(&region[8..16]), 0, 8);
+        assert_eq!(plain.slices(), [&region[0..8], &region[8..16]]);
+    }
 
     /// Value `i` of a numeric column as f64 (the fixture's JSON numbers).
     fn number(a: &dyn Array, i: usize) -> f64 {

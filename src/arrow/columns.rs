@@ -28,7 +28,7 @@ fn gather<N: Copy>(
     read: impl Fn(&[u8]) -> N,
 ) -> Vec<N> {
     // Element sizes known at compile time for the common layouts: a tighter loop over the
-    // long runs that `coalesce` makes.
+    // long runs that `Runs` (batches.rs) makes.
     fn fixed<const S: usize, N: Copy>(
         segs: &[&[u8]],
         off: usize,
