@@ -11,6 +11,23 @@ use crate::error::Result;
 use crate::mmap::Bytes;
 use crate::native::pids::PidList;
 
+/// Parses `b` as a MODE 3 `.idx` (header and sparse-vector layout, O(1) checks); the
+/// element size it records, or the offset and what is wrong.
+pub fn native_index(b: &[u8]) -> std::result::Result<u32, (u64, crate::DecodeError)> {
+    crate::native::index::SignalIndex::parse(b).map(|i| i.factor)
+}
+
+/// Parses the sparse vector of `b` starting at `start` with data entries of `elem` bytes,
+/// then verifies it strictly; returns the number of keys verification counted, or the offset
+/// and what is wrong.
+pub fn sparse_vector(
+    b: &[u8],
+    start: usize,
+    elem: usize,
+) -> std::result::Result<usize, (u64, crate::DecodeError)> {
+    crate::native::sparse::Sparse::parse(b, start, elem)?.verify(b, true)
+}
+
 /// Parses `b` as a `<PREFIX>_all_pids.list`; returns the pids.
 ///
 /// # Errors

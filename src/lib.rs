@@ -22,7 +22,7 @@
 
 #[cfg(feature = "arrow")]
 pub mod arrow;
-pub mod atomic;
+pub(crate) mod atomic;
 pub mod backend;
 mod cast;
 pub mod catalog;
@@ -41,6 +41,7 @@ pub mod repository;
 pub mod shard;
 mod signal;
 pub mod store;
+#[cfg(feature = "synth")]
 pub mod synth;
 pub mod target;
 pub mod text;

@@ -335,6 +335,25 @@ fn trx_member(rel: &Path) -> bool {
     first == "header.json" || first.starts_with("positions.") || first.starts_with("offsets.")
 }
 
+/// Warnings naming what an earlier, killed writer of `target` left beside it:
+/// `<target>.tmp.<pid>.<n>` (a staging directory or file, an old tree being removed) and,
+/// with `iac_buffers`, the `.iac` payload buffers `.iac-data.tmp.<6 letters>` in the target's
+/// folder. `writer` names it in the message (e.g. `"export"`). Call it before writing, so
+/// that the writer's own temporaries are not listed; nothing is removed.
+pub fn leftover_warnings(target: &Path, writer: &str, iac_buffers: bool) -> Vec<String> {
+    let mut left = crate::atomic::temporaries_of(target);
+    if iac_buffers {
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        left.extend(crate::atomic::tempfiles_in(&dir, &[".iac-data.tmp."]));
+    }
+    left.iter()
+        .map(|p| crate::atomic::leftover_warning(p, writer))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

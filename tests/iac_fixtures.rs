@@ -7,10 +7,10 @@
 
 mod common;
 
-use inframed::backend::iac::arrow_array::cast::AsArray;
-use inframed::backend::iac::arrow_array::types::*;
-use inframed::backend::iac::arrow_array::{Array, ArrayRef};
-use inframed::backend::iac::arrow_schema::{DataType, TimeUnit};
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::{DataType, TimeUnit};
 use inframed::backend::iac::{
     build_pack, build_pack_data_segment, header_json_bytes, Codec, IpcTable, Pack, TextPackReader,
 };

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use inframed::backend::iac::arrow_array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
 use inframed::backend::iac::{
     build_pack, iac_error, write_patient_pack, Codec, IacError, IacStore, IpcTable, Pack,
     CATALOG_IN_KEY, CATALOG_KEY,

@@ -145,9 +145,16 @@ fn lib_rs_holds_only_modules_and_re_exports() {
         if t.is_empty() || t.starts_with("//") || t.starts_with('#') {
             continue;
         }
-        let starts = ["mod ", "pub mod ", "pub use ", "pub(crate) use ", "use "]
-            .iter()
-            .any(|p| t.starts_with(p));
+        let starts = [
+            "mod ",
+            "pub mod ",
+            "pub(crate) mod ",
+            "pub use ",
+            "pub(crate) use ",
+            "use ",
+        ]
+        .iter()
+        .any(|p| t.starts_with(p));
         // A `use` item over several lines: its continuation lines are names.
         assert!(
             starts || in_use,

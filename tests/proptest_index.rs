@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use inframed::native::index::write_index;
+use inframed::native::write_index;
 use inframed::native::write_pids;
 use inframed::text::dict::Dictionaries;
 use inframed::text::signals::SignalsFile;

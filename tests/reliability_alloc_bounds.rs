@@ -282,8 +282,8 @@ fn npy_header_length_near_4_gib_is_refused() {
 
 #[test]
 fn iac_arrow_table_declaring_huge_buffers_is_refused() {
+    use arrow_array::{ArrayRef, RecordBatch, UInt64Array};
     use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
-    use inframed::backend::iac::arrow_array::{ArrayRef, RecordBatch, UInt64Array};
     use inframed::backend::iac::IpcTable;
     use std::sync::Arc;
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

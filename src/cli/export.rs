@@ -106,21 +106,6 @@ fn check_options(a: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What an earlier, killed export to `out` left beside it: `OUT.tmp.<pid>.<n>` (a staging
-/// directory or file) and, `--to iac`, the payload buffer `.iac-data.tmp.<6 letters>` in
-/// OUT's directory. Found before the export starts, so none of its own is listed.
-fn export_leftovers(out: &std::path::Path, to: &str) -> Vec<PathBuf> {
-    let mut left = inframed::atomic::temporaries_of(out);
-    if to == "iac" {
-        let dir = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        left.extend(inframed::atomic::tempfiles_in(&dir, &[".iac-data.tmp."]));
-    }
-    left
-}
-
 /// Prints `warning: …` lines to stderr (not with `--quiet`).
 pub(crate) fn print_leftovers(warnings: &[String]) {
     if progress::quiet() {
@@ -134,12 +119,9 @@ pub(crate) fn print_leftovers(warnings: &[String]) {
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     check_options(&a)?;
-    let left = export_leftovers(&a.out, &a.to);
+    // Found before the export starts, so none of its own temporaries is listed.
+    let warnings = inframed::target::leftover_warnings(&a.out, "export", a.to == "iac");
     let result = run_target(&a);
-    let warnings: Vec<String> = left
-        .iter()
-        .map(|p| inframed::atomic::leftover_warning(p, "export"))
-        .collect();
     print_leftovers(&warnings);
     result
 }

@@ -1,10 +1,10 @@
 //! The native InfraMed layouts: MODE 3 per-signal `.data`/`.idx` files and the pid list.
 
 mod config;
-pub mod index;
+pub(crate) mod index;
 pub mod legacy;
 pub(crate) mod pids;
-pub mod sparse;
+pub(crate) mod sparse;
 mod store;
 pub mod transpose;
 pub mod write;
@@ -12,6 +12,10 @@ pub mod write;
 pub use write as writer;
 
 pub use config::NativeConfig;
+/// `.idx` serialization, byte for byte as MedConvert writes it, for the property tests
+/// (`tests/proptest_index.rs`); behind the `testing` feature, not a stable API.
+#[cfg(feature = "testing")]
+pub use index::write_index;
 pub use legacy::LegacyStore;
 pub use pids::write_pids;
 pub use store::NativeStore;

@@ -23,9 +23,6 @@ mod writer;
 use std::io::Write;
 use std::path::Path;
 
-pub use arrow_array;
-pub use arrow_schema;
-
 pub use self::codec::{Codec, BROTLI_DEFAULT_LGWIN, BROTLI_DEFAULT_QUALITY, ZSTD_DEFAULT_LEVEL};
 pub use self::error::{iac_error, IacError};
 pub use self::header::{
