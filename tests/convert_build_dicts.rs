@@ -85,7 +85,7 @@ fn without_the_flag_unknown_categories_are_dropped_as_today() {
     let mut strict = options(tmp.path().join("b"), false);
     strict.thresholds.allowed_unknown_category_cnt = 0;
     let err = convert(&config, &strict).unwrap_err();
-    assert!(matches!(err, Error::Backend { .. }), "{err}");
+    assert!(matches!(err, Error::Convert { .. }), "{err}");
     assert!(err.to_string().contains("dictionary misses"), "{err}");
 }
 

@@ -8,7 +8,7 @@ mod common;
 use std::borrow::Cow;
 
 use inframed::backend::gnz::{self, GnzError, GnzFile, GnzWriter, Order, Scalar};
-use inframed::Error;
+use inframed::{Error, FormatError};
 use serde_json::Value as Json;
 
 fn expected() -> Json {
@@ -169,9 +169,9 @@ fn typed_access_is_zero_copy_where_possible_and_checked() {
 }
 
 fn gnz_error(e: &Error) -> &GnzError {
-    match e {
-        Error::Backend { source, .. } => source.downcast_ref::<GnzError>().expect("a GnzError"),
-        other => panic!("not a backend error: {other}"),
+    match e.format_error() {
+        Some(FormatError::Gnz(e)) => e,
+        _ => panic!("not a Gnz error: {e:?}"),
     }
 }
 
@@ -202,7 +202,7 @@ fn broken_files_give_errors_naming_file_and_place() {
     for (name, want) in invalid {
         let path = fixture(&format!("invalid/{name}"));
         let e = GnzFile::open(&path).expect_err(name);
-        let Error::Backend {
+        let Error::Format {
             path: p, context, ..
         } = &e
         else {
@@ -232,13 +232,18 @@ fn broken_files_give_errors_naming_file_and_place() {
         }
     );
     let e = GnzFile::open(fixture("invalid/bad_json.gnz")).unwrap_err();
-    let Error::Backend { context, .. } = &e else {
+    let Error::Format {
+        context, offset, ..
+    } = &e
+    else {
         unreachable!()
     };
     let text = std::fs::read(fixture("invalid/bad_json.gnz")).unwrap();
     // The damaged byte: the `{` of metadata became `]` (Python's json reports the same place).
     let at = text.windows(2).position(|w| w == b"]\"").unwrap();
     assert_eq!(context, &format!("byte {at}"), "JSON error offset");
+    assert_eq!(*offset, Some(at as u64), "JSON error offset, typed");
+    assert_eq!(e.offset(), Some(at as u64));
     let e = GnzFile::open(fixture("invalid/array_beyond_eof.gnz")).unwrap_err();
     assert_eq!(
         gnz_error(&e),
@@ -282,7 +287,7 @@ fn truncations_and_bit_flips_never_panic() {
                         let _ = f.c_order_bytes(a);
                     }
                 }
-                Err(Error::Backend { .. }) => {}
+                Err(Error::Format { .. }) => {}
                 Err(e) => panic!("byte {i}: unexpected error kind {e}"),
             }
         }

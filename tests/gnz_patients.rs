@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use inframed::backend::gnz::{self, GnzError, GnzFile, GnzStore, GnzWriter, MAPPING_FORMAT};
 use inframed::catalog::CatalogTexts;
-use inframed::{Catalog, Error, Pid, Repository, Sid, SignalStore};
+use inframed::{Catalog, Error, FormatError, Pid, Repository, Sid, SignalStore};
 use serde_json::Value as Json;
 
 fn export_golden(dir: &Path) -> PathBuf {
@@ -150,15 +150,15 @@ fn rewrite(
 }
 
 fn gnz_error(e: &Error) -> &GnzError {
-    match e {
-        Error::Backend { source, .. } => source.downcast_ref::<GnzError>().unwrap(),
-        other => panic!("not a backend error: {other}"),
+    match e.format_error() {
+        Some(FormatError::Gnz(e)) => e,
+        _ => panic!("not a Gnz error: {e:?}"),
     }
 }
 
 fn backend_context(e: &Error) -> &str {
     match e {
-        Error::Backend { context, .. } => context,
+        Error::Format { context, .. } => context,
         other => panic!("not a backend error: {other}"),
     }
 }
@@ -279,7 +279,7 @@ fn inconsistent_mappings_are_rejected_at_open() {
     assert_eq!(gnz_error(&e), &GnzError::NotAPatientFile);
     assert!(matches!(
         Repository::open(&bad).unwrap_err(),
-        Error::Backend { .. }
+        Error::Format { .. }
     ));
     rewrite(&good, &bad, no_edit, |m| {
         m.get_mut("inframed").unwrap()["version"] = Json::from(2);

@@ -22,7 +22,7 @@ fn kind(e: &Error) -> &IacError {
 
 fn context(e: &Error) -> String {
     match e {
-        Error::Backend { context, .. } => context.clone(),
+        Error::Format { context, .. } => context.clone(),
         other => panic!("{other:?}"),
     }
 }

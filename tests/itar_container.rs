@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use inframed::backend::itar::{self, Fold, ItarError, TarIndex};
-use inframed::Error;
+use inframed::{Error, FormatError};
 use serde_json::Value as Json;
 
 fn fixture(rel: &str) -> PathBuf {
@@ -90,9 +90,9 @@ fn sha256(data: &[u8]) -> String {
 }
 
 fn itar_error(e: &Error) -> &ItarError {
-    match e {
-        Error::Backend { source, .. } => source.downcast_ref::<ItarError>().unwrap(),
-        other => panic!("not a backend error: {other}"),
+    match e.format_error() {
+        Some(FormatError::Itar(e)) => e,
+        _ => panic!("not a Itar error: {e:?}"),
     }
 }
 
@@ -493,5 +493,8 @@ fn folder_without_dataset_is_an_error() {
     assert!(matches!(itar_error(&e), ItarError::SeveralFolds { .. }));
     // A dataset that is not a patient repository.
     let e = itar::open_store(&fixture("glzn/val.taridx")).unwrap_err();
-    assert!(matches!(itar_error(&e), ItarError::Meta { .. }), "{e}");
+    assert!(
+        matches!(itar_error(&e), ItarError::NotPatientDataset),
+        "{e}"
+    );
 }

@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 use inframed::backend::itar::{self, ItarError, ItarStore, PatientExportOptions, WriterOptions};
 use inframed::backend::ExportOptions;
 use inframed::catalog::CatalogTexts;
-use inframed::{Catalog, Error, Pid, Repository, Sid, SignalStore};
+use inframed::{Catalog, Error, FormatError, Pid, Repository, Sid, SignalStore};
 use proptest::prelude::*;
 
 fn export_golden(dir: &Path, options: Option<PatientExportOptions>) -> PathBuf {
@@ -40,9 +40,9 @@ fn fixed_options(max_files: u64, max_size: u64) -> PatientExportOptions {
 }
 
 fn itar_error(e: &Error) -> &ItarError {
-    match e {
-        Error::Backend { source, .. } => source.downcast_ref::<ItarError>().unwrap(),
-        other => panic!("not a backend error: {other}"),
+    match e.format_error() {
+        Some(FormatError::Itar(e)) => e,
+        _ => panic!("not a Itar error: {e:?}"),
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use inframed::backend::trx::{self, TrxError, TrxFile, TrxStore};
 use inframed::backend::ExportOptions;
-use inframed::{Error, SignalStore};
+use inframed::{Error, FormatError, SignalStore};
 
 type Files = BTreeMap<String, Vec<u8>>;
 
@@ -62,9 +62,10 @@ fn write_zip(dir: &Path, files: &Files) -> PathBuf {
 }
 
 fn trx_error(e: &Error) -> &TrxError {
-    std::error::Error::source(e)
-        .and_then(|s| s.downcast_ref::<TrxError>())
-        .unwrap_or_else(|| panic!("not a TRX error: {e:?}"))
+    match e.format_error() {
+        Some(FormatError::Trx(t)) => t,
+        _ => panic!("not a Trx error: {e:?}"),
+    }
 }
 
 /// Opens `files` as a folder and as a zip; both must fail with an error matching `check`,

@@ -67,12 +67,9 @@ fn to_py_in(py: Python<'_>, e: &inframed::Error) -> PyErr {
             (CorruptError::new_err(msg), Some(path), None, Some(*offset))
         }
         // A refused conversion (its ConvertError names file and line in the message).
-        E::Backend { path, source, .. } if source.is::<inframed::convert::ConvertError>() => {
-            (Error::new_err(msg), Some(path), None, None)
-        }
-        E::Inconsistent { path, .. } | E::Backend { path, .. } => {
-            (CorruptError::new_err(msg), Some(path), None, None)
-        }
+        E::Convert { path, .. } => (Error::new_err(msg), Some(path), None, None),
+        E::Format { path, offset, .. } => (CorruptError::new_err(msg), Some(path), None, *offset),
+        E::Inconsistent { path, .. } => (CorruptError::new_err(msg), Some(path), None, None),
         E::UnknownSignal { .. } | E::UnknownSid { .. } => {
             (NotFound::new_err(msg), None, None, None)
         }

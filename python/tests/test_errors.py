@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 import inframed
-from conftest import GOLDEN
+from conftest import GOLDEN, TESTDATA
 
 
 def copy_golden(tmp_path):
@@ -72,6 +72,20 @@ def test_corrupt_error(tmp_path):
     assert e.value.path == str(idx)
     assert isinstance(e.value.offset, int)
     assert f"corrupt at byte {e.value.offset}" in str(e.value)
+
+
+def test_damaged_container_names_the_byte(tmp_path):
+    # A GNZ whose header JSON is damaged (made by testdata/gnz/make_fixtures.py): the error is
+    # the container's, and the byte the JSON parser stopped at is `.offset`.
+    src = TESTDATA / "gnz" / "invalid" / "bad_json.gnz"
+    path = tmp_path / "bad.gnz"
+    shutil.copy(src, path)
+    with pytest.raises(inframed.CorruptError) as e:
+        inframed.open(path)
+    assert e.value.path == str(path)
+    text = src.read_bytes()
+    assert e.value.offset == text.index(b']"')
+    assert f"byte {e.value.offset}" in str(e.value)
 
 
 def test_truncated_container(tmp_path, golden):

@@ -131,13 +131,9 @@ impl ArrowOptions {
 pub(crate) fn backend_error(
     path: impl Into<PathBuf>,
     context: impl Into<String>,
-    source: impl std::error::Error + Send + Sync + 'static,
+    source: impl Into<crate::error::FormatError>,
 ) -> Error {
-    Error::Backend {
-        path: path.into(),
-        context: context.into(),
-        source: Box::new(source),
-    }
+    Error::format(path, None, context, source)
 }
 
 /// `Iterator::next` of a batch stream that ends at its first error: `batch` is the stream's

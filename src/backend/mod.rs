@@ -241,26 +241,16 @@ pub fn describe_container(
     allow(unused_variables)
 )]
 pub fn is_foreign(e: &Error) -> bool {
-    #[cfg(feature = "trx")]
-    if let Some(trx::TrxError::NotPatientFile) = backend_source::<trx::TrxError>(e) {
-        return true;
-    }
-    #[cfg(feature = "gnz")]
-    if let Some(gnz::GnzError::NotAPatientFile) = backend_source::<gnz::GnzError>(e) {
-        return true;
-    }
-    #[cfg(feature = "itar")]
-    if let Some(itar::ItarError::Meta { reason }) = backend_source::<itar::ItarError>(e) {
-        return reason.contains("not an inframed");
-    }
-    false
-}
-
-/// The backend error of type `T` inside an [`Error::Backend`].
-#[allow(dead_code)]
-fn backend_source<T: std::error::Error + 'static>(e: &Error) -> Option<&T> {
-    match e {
-        Error::Backend { source, .. } => source.downcast_ref::<T>(),
-        _ => None,
+    let Some(source) = e.format_error() else {
+        return false;
+    };
+    match source {
+        #[cfg(feature = "trx")]
+        crate::FormatError::Trx(trx::TrxError::NotPatientFile) => true,
+        #[cfg(feature = "gnz")]
+        crate::FormatError::Gnz(gnz::GnzError::NotAPatientFile) => true,
+        #[cfg(feature = "itar")]
+        crate::FormatError::Itar(itar::ItarError::NotPatientDataset) => true,
+        _ => false,
     }
 }

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 ///
 /// # Errors
 /// [`Error::Open`](crate::Error::Open) / [`Error::Parse`](crate::Error::Parse) for the config, signals file, dictionaries and inputs;
-/// [`Error::Backend`](crate::Error::Backend) with a [`ConvertError`] for a refused load (thresholds, an unsorted file,
+/// [`Error::Convert`](crate::Error::Convert) with a [`ConvertError`] for a refused load (thresholds, an unsorted file,
 /// an unknown forced signal, an output directory that is not a repository); [`Error::Io`](crate::Error::Io).
 pub fn convert(config: &Path, options: &ConvertOptions) -> Result<ConvertReport> {
     let mut cfg = ConvertConfig::read(config)?;

@@ -10,11 +10,7 @@ use crate::error::{Error, Result};
 use crate::native::write::ConfigText;
 
 pub(super) fn backend(path: &Path, context: impl Into<String>, e: ConvertError) -> Error {
-    Error::Backend {
-        path: path.into(),
-        context: context.into(),
-        source: Box::new(e),
-    }
+    Error::convert(path, context, e)
 }
 
 pub(super) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {

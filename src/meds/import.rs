@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 
-use crate::arrow::backend_error;
 use crate::catalog::{Catalog, CatalogTexts};
 use crate::convert::{ConvertError, Thresholds};
 use crate::error::{Error, Result};
@@ -361,7 +360,7 @@ struct Pending {
 /// the converter's `max_bad_line_ratio` of them fails the import.
 ///
 /// # Errors
-/// [`Error::Occupied`]; [`Error::Open`], [`Error::Backend`] (damaged Parquet, naming the file
+/// [`Error::Occupied`]; [`Error::Open`], [`Error::Format`] (damaged Parquet, naming the file
 /// and row group), [`Error::Unsupported`] (not a MEDS schema, naming the file and column),
 /// [`Error::InvalidInput`] (subjects not ascending within a file); the thresholds. On error
 /// `out` is unchanged.
@@ -534,7 +533,7 @@ pub fn import_meds(
             max: t.max_bad_line_ratio,
         };
         if c.rows > t.ratio_min_lines {
-            return Err(backend_error(&c.file.path, "import refused", e));
+            return Err(Error::convert(&c.file.path, "import refused", e));
         }
         summary.warnings.push(format!(
             "{}: {e} (a small file: not fatal)",

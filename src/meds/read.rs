@@ -266,7 +266,7 @@ impl FileMeta {
     /// Opens `path`, reads its footer and checks its schema.
     ///
     /// # Errors
-    /// [`Error::Open`]; [`Error::Backend`] for a file that is not Parquet (truncated, no
+    /// [`Error::Open`]; [`Error::Format`] for a file that is not Parquet (truncated, no
     /// footer); [`Error::Unsupported`] for missing or mistyped MEDS columns.
     pub(crate) fn open(path: &Path) -> Result<Arc<FileMeta>> {
         let file = File::open(path).map_err(|source| Error::Open {
@@ -306,7 +306,7 @@ impl FileMeta {
     /// A reader of row group `g` (its own file handle), batch by batch.
     ///
     /// # Errors
-    /// [`Error::Open`]; [`Error::Backend`] naming the file and row group.
+    /// [`Error::Open`]; [`Error::Format`] naming the file and row group.
     pub(crate) fn group(self: &Arc<Self>, g: usize) -> Result<GroupReader> {
         let file = File::open(&self.path).map_err(|source| Error::Open {
             path: self.path.clone(),
@@ -340,7 +340,7 @@ impl GroupReader {
     /// The next batch and the file row of its first row.
     ///
     /// # Errors
-    /// [`Error::Backend`] naming the file and row group (a damaged page, a wrong type).
+    /// [`Error::Format`] naming the file and row group (a damaged page, a wrong type).
     pub(crate) fn next_chunk(&mut self) -> Result<Option<(u64, Chunk)>> {
         let first = self.row;
         let batch = match self.reader.next() {

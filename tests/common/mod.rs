@@ -59,9 +59,7 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 /// The [`inframed::convert::ConvertError`] of a refused load (panics on any other error).
 pub fn convert_error(e: &Error) -> &inframed::convert::ConvertError {
     match e {
-        Error::Backend { source, .. } => source
-            .downcast_ref::<inframed::convert::ConvertError>()
-            .unwrap_or_else(|| panic!("{e}")),
+        Error::Convert { source, .. } => source,
         other => panic!("not a refused load: {other}"),
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::dtype::{DType, Scalar};
 use super::json::replace_python_constants;
 use super::{backend_error, GnzError, Order, ALIGN, MAGIC, PREAMBLE};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::mmap::{self, Bytes};
 
 /// One array of the header: name, numpy type, logical shape, memory order, absolute offset.
@@ -73,7 +73,7 @@ impl GnzFile {
     /// Maps and opens `path`.
     ///
     /// # Errors
-    /// [`crate::Error::Open`]; [`crate::Error::Backend`] with a [`GnzError`] naming the byte
+    /// [`crate::Error::Open`]; [`crate::Error::Format`] with a [`GnzError`] naming the byte
     /// offset or array for a damaged or unsupported file.
     ///
     /// # Examples
@@ -99,7 +99,7 @@ impl GnzFile {
 
     fn parse(path: PathBuf, bytes: Bytes) -> Result<GnzFile> {
         let parsed = parse_header(bytes.as_slice());
-        let h = parsed.map_err(|(context, e)| backend_error(&path, context, e))?;
+        let h = parsed.map_err(|(at, e)| Error::format(&path, at.offset, at.text, e))?;
         Ok(GnzFile {
             path,
             bytes,
@@ -275,10 +275,25 @@ struct Header {
     by_name: HashMap<String, usize>,
 }
 
-type HeaderError = (String, GnzError);
+type HeaderError = (Place, GnzError);
 
-fn at(offset: u64) -> String {
-    format!("byte {offset}")
+/// Where in the file a header problem is: a byte offset (and its text), or a named part.
+struct Place {
+    offset: Option<u64>,
+    text: String,
+}
+
+impl From<String> for Place {
+    fn from(text: String) -> Place {
+        Place { offset: None, text }
+    }
+}
+
+fn at(offset: u64) -> Place {
+    Place {
+        offset: Some(offset),
+        text: format!("byte {offset}"),
+    }
 }
 
 fn parse_header(b: &[u8]) -> std::result::Result<Header, HeaderError> {
@@ -315,7 +330,7 @@ fn parse_header(b: &[u8]) -> std::result::Result<Header, HeaderError> {
             None => return Err(json_error(e)),
         },
     };
-    let header_ctx = || format!("header (bytes {PREAMBLE}..{header_end})");
+    let header_ctx = || Place::from(format!("header (bytes {PREAMBLE}..{header_end})"));
     let Value::Object(mut top) = value else {
         return Err((header_ctx(), GnzError::NotAnObject("header")));
     };
@@ -338,7 +353,7 @@ fn parse_header(b: &[u8]) -> std::result::Result<Header, HeaderError> {
     };
     let mut arrays = Vec::with_capacity(entries.len());
     for (name, entry) in entries {
-        let ctx = format!("array {name:?}");
+        let ctx = Place::from(format!("array {name:?}"));
         let a = parse_array(name, entry, data_start, file_len).map_err(|e| (ctx, e))?;
         arrays.push(a);
     }
@@ -348,7 +363,7 @@ fn parse_header(b: &[u8]) -> std::result::Result<Header, HeaderError> {
         if let Some(p) = last {
             if a.offset < p.offset + p.nbytes {
                 return Err((
-                    format!("array {:?}", a.name),
+                    format!("array {:?}", a.name).into(),
                     GnzError::Overlap {
                         other: p.name.clone(),
                         offset: a.offset,

@@ -158,7 +158,7 @@ impl GnzStore {
     /// Opens a GNZ patient file.
     ///
     /// # Errors
-    /// [`Error::Open`]; [`Error::Backend`] with a [`GnzError`] for a damaged container, a
+    /// [`Error::Open`]; [`Error::Format`] with a [`GnzError`] for a damaged container, a
     /// file without `metadata["inframed"]`, or arrays whose dtype, shape or ends contradict
     /// the mapping; [`Error::Parse`] for invalid catalog texts.
     pub fn open(path: impl AsRef<Path>) -> Result<GnzStore> {

@@ -396,7 +396,10 @@ mod tests {
         let mut w = GnzWriter::new();
         w.add::<i32>("a", &[2], &[1, 2]).unwrap();
         let kind = |e: Error| match e {
-            Error::Backend { source, .. } => *source.downcast::<GnzError>().unwrap(),
+            Error::Format { source, .. } => match *source {
+                crate::FormatError::Gnz(g) => g,
+                other => panic!("{other}"),
+            },
             other => panic!("{other}"),
         };
         assert_eq!(

@@ -67,7 +67,7 @@ impl Pack {
     /// Maps and opens the pack at `path`.
     ///
     /// # Errors
-    /// [`crate::Error::Open`]; [`crate::Error::Backend`] with an [`IacError`] naming the byte
+    /// [`crate::Error::Open`]; [`crate::Error::Format`] with an [`IacError`] naming the byte
     /// offset, table or row of the first damage.
     pub fn open(path: impl AsRef<Path>) -> Result<Pack> {
         let path = path.as_ref();
@@ -85,7 +85,7 @@ impl Pack {
     fn from_mapped(path: PathBuf, bytes: Bytes) -> Result<Pack> {
         let all = bytes.as_slice();
         let (header, layout) =
-            parse_header(all).map_err(|(off, e)| e.at(&path, format!("header, byte {off}")))?;
+            parse_header(all).map_err(|(off, e)| e.at_byte(&path, off, "header"))?;
         let table = |name: &'static str, (start, end): (u64, u64)| -> Result<IpcTable> {
             let ctx = || format!("{name} (bytes {start}..{end})");
             // The spans were checked against the file size by `parse_header`.

@@ -172,7 +172,8 @@ impl ItarStore {
     /// Reads the patient metadata of an opened fold.
     ///
     /// # Errors
-    /// [`Error::Backend`] with [`ItarError::Meta`] (no `__meta__.json`, bad JSON, another
+    /// [`Error::Format`] with [`ItarError::NotPatientDataset`] (no `__meta__.json`) or
+    /// [`ItarError::Meta`] (bad JSON, another
     /// format, signals that disagree with the catalog, a pid list of the wrong length or type)
     /// naming the index and the member; [`Error::Parse`] for invalid catalog texts.
     pub fn from_fold(fold: Fold) -> Result<ItarStore> {
@@ -185,7 +186,11 @@ impl ItarStore {
             )
         };
         let json = fold.find(META_KEY, META_JSON)?.ok_or_else(|| {
-            meta_err(META_JSON, "missing: not an inframed patient dataset".into())
+            backend_error(
+                &origin,
+                format!("member {META_KEY}.{META_JSON}"),
+                ItarError::NotPatientDataset,
+            )
         })?;
         let meta: Meta = serde_json::from_slice(json.data)
             .map_err(|e| meta_err(META_JSON, format!("invalid JSON: {e}")))?;

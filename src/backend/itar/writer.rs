@@ -167,7 +167,7 @@ impl FoldWriter {
     /// Starts fold `fold` in the existing folder `root`.
     ///
     /// # Errors
-    /// [`Error::Backend`] with [`ItarError::BadName`] for a fold name that is empty, not flat or
+    /// [`Error::Format`] with [`ItarError::BadName`] for a fold name that is empty, not flat or
     /// contains the `_` delimiter.
     pub fn create(root: &Path, fold: &str, options: WriterOptions) -> Result<FoldWriter> {
         let check = || -> Result<(), ItarError> {
@@ -245,7 +245,7 @@ impl FoldWriter {
     /// Writes one sample: members `<key>.<ext>` in the order given, consecutively in one shard.
     ///
     /// # Errors
-    /// [`Error::Backend`] with [`ItarError::BadName`] (empty key, key with `/`, `\`, `.` or
+    /// [`Error::Format`] with [`ItarError::BadName`] (empty key, key with `/`, `\`, `.` or
     /// whitespace, empty extension, name over 100 bytes), [`ItarError::Duplicate`] (an extension
     /// twice in the sample) or [`ItarError::Write`] (a key written before, no members);
     /// [`Error::Io`] naming the shard.
@@ -426,7 +426,10 @@ mod tests {
 
     fn backend_kind(e: Error) -> ItarError {
         match e {
-            Error::Backend { source, .. } => *source.downcast::<ItarError>().unwrap(),
+            Error::Format { source, .. } => match *source {
+                crate::FormatError::Itar(e) => e,
+                other => panic!("{other}"),
+            },
             other => panic!("{other}"),
         }
     }

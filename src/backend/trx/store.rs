@@ -125,7 +125,7 @@ impl TrxStore {
     /// Opens a TRX written by [`export`](crate::backend::trx::export) (any form).
     ///
     /// # Errors
-    /// [`Error::Open`]; [`Error::Backend`] with [`TrxError::NotPatientFile`],
+    /// [`Error::Open`]; [`Error::Format`] with [`TrxError::NotPatientFile`],
     /// [`TrxError::Mapping`] or a container error; [`Error::Parse`] for bad catalog texts.
     ///
     /// # Examples

@@ -317,7 +317,7 @@ impl<'a> TrxWriter<'a> {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for missing positions/offsets or dpg of an undeclared group;
-    /// [`Error::Io`] / [`Error::Open`]; [`Error::Backend`] if a fill callback writes the wrong
+    /// [`Error::Io`] / [`Error::Open`]; [`Error::Format`] if a fill callback writes the wrong
     /// number of bytes.
     pub fn write(self, path: &Path, form: Form) -> Result<()> {
         let empty = self.nb_streamlines == 0 && self.nb_vertices == 0;

@@ -10,7 +10,7 @@ use super::names::{file_name, split_name};
 use super::{Fold, Shard};
 use crate::backend::itar::header::{self, block_at, BLOCK};
 use crate::backend::itar::index::TarIndex;
-use crate::backend::itar::{backend_error, ItarError};
+use crate::backend::itar::{backend_error, error_at_byte, ItarError};
 use crate::error::Result;
 
 impl Fold {
@@ -128,7 +128,7 @@ impl Fold {
         for fid in fids {
             let shard = &self.shards[usize::from(fid)];
             let members = header::scan(shard.bytes.as_slice())
-                .map_err(|(off, e)| backend_error(&shard.path, format!("byte {off}"), e))?;
+                .map_err(|(off, e)| error_at_byte(&shard.path, off, e))?;
             for m in members {
                 let Some(&row) = by_offset.get(&(fid, m.offset)) else {
                     continue;

@@ -9,7 +9,7 @@ use xxhash_rust::xxh64::xxh64;
 use super::{Fold, Member};
 use crate::backend::itar::header::{self, block_at, BLOCK};
 use crate::backend::itar::index::TarIndex;
-use crate::backend::itar::{backend_error, ItarError};
+use crate::backend::itar::{backend_error, error_at_byte, ItarError};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
@@ -161,7 +161,7 @@ impl Fold {
     /// and GNU long names are resolved).
     ///
     /// # Errors
-    /// [`Error::Backend`] for a damaged shard or a row that points at no member header.
+    /// [`Error::Format`] for a damaged shard or a row that points at no member header.
     pub fn member_names(&self) -> Result<Vec<String>> {
         let walked = self.walk()?;
         self.index
@@ -195,7 +195,7 @@ impl Fold {
         let mut out = HashMap::new();
         for (fid, shard) in self.shards.iter().enumerate() {
             let members = header::scan(shard.bytes.as_slice())
-                .map_err(|(off, e)| backend_error(&shard.path, format!("byte {off}"), e))?;
+                .map_err(|(off, e)| error_at_byte(&shard.path, off, e))?;
             for m in members {
                 out.insert((fid as u16, m.offset), (m.name, m.size));
             }

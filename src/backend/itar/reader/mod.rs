@@ -19,7 +19,7 @@ use hashbrown::{HashMap, HashSet};
 
 use super::header;
 use super::index::{IndexBuilder, Row, TarIndex};
-use super::{backend_error, ItarError};
+use super::{backend_error, error_at_byte, ItarError};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
@@ -81,11 +81,7 @@ fn map_shard(path: PathBuf) -> Result<Shard> {
         } else {
             name.clone()
         };
-        return Err(backend_error(
-            &path,
-            "byte 0",
-            ItarError::Gzip { name, stem },
-        ));
+        return Err(error_at_byte(&path, 0, ItarError::Gzip { name, stem }));
     }
     Ok(Shard { path, bytes })
 }
@@ -94,7 +90,7 @@ impl Fold {
     /// Opens the fold of a `.taridx` file (fold = file stem; shards beside it).
     ///
     /// # Errors
-    /// [`Error::Open`]; [`Error::Corrupt`] / [`Error::Backend`] naming the index and the byte
+    /// [`Error::Open`]; [`Error::Corrupt`] / [`Error::Format`] naming the index and the byte
     /// offset (header fields, blocks, rows) or the row (shard id, offset, bytes past the end of
     /// the shard, duplicate key and extension).
     pub fn open(taridx: &Path) -> Result<Fold> {
@@ -115,8 +111,8 @@ impl Fold {
         let dir = parent_dir(taridx);
         let dir = dir.as_path();
         let bytes = mmap::map(taridx)?;
-        let index = TarIndex::parse(bytes.as_slice())
-            .map_err(|(off, e)| backend_error(taridx, format!("byte {off}"), e))?;
+        let index =
+            TarIndex::parse(bytes.as_slice()).map_err(|(off, e)| error_at_byte(taridx, off, e))?;
         let shards = Self::map_shards(dir, &fold)?;
         Self::assemble(fold, taridx.to_path_buf(), shards, index)
     }
@@ -197,12 +193,12 @@ impl Fold {
             .collect();
         let index = match taridx {
             Some(d) => TarIndex::parse(d.as_ref())
-                .map_err(|(off, e)| backend_error(&index_path, format!("byte {off}"), e))?,
+                .map_err(|(off, e)| error_at_byte(&index_path, off, e))?,
             None => {
                 let mut b = IndexBuilder::default();
                 for (fid, shard) in shards.iter().enumerate() {
                     let members = header::scan(shard.bytes.as_slice())
-                        .map_err(|(off, e)| backend_error(&shard.path, format!("byte {off}"), e))?;
+                        .map_err(|(off, e)| error_at_byte(&shard.path, off, e))?;
                     for m in members {
                         let (stem, ext) = split_name(&m.name);
                         b.add(fid as u16, m.offset, m.size, &stem, &ext)

@@ -10,7 +10,7 @@ use super::{map_shard, Fold, Shard};
 use crate::atomic::write_atomic;
 use crate::backend::itar::header::{self, block_at};
 use crate::backend::itar::index::IndexBuilder;
-use crate::backend::itar::{backend_error, ItarError};
+use crate::backend::itar::{backend_error, error_at_byte, ItarError};
 use crate::error::{Error, Result};
 
 impl Fold {
@@ -21,7 +21,7 @@ impl Fold {
     /// [`Fold::write_index`] saves the result.
     ///
     /// # Errors
-    /// [`Error::Backend`] naming the shard and byte offset of a damaged header;
+    /// [`Error::Format`] naming the shard and byte offset of a damaged header;
     /// [`ItarError::NoShards`].
     pub fn scan(dir: &Path, fold: &str) -> Result<Fold> {
         let shards = Self::map_shards(dir, fold)?;
@@ -99,7 +99,7 @@ impl Fold {
                 )
             })?;
             let members = header::scan(shard.bytes.as_slice())
-                .map_err(|(off, e)| backend_error(&shard.path, format!("byte {off}"), e))?;
+                .map_err(|(off, e)| error_at_byte(&shard.path, off, e))?;
             for m in members {
                 let (stem, ext) = split_name(&m.name);
                 let long = block_at(shard.bytes.as_slice(), m.offset)
@@ -109,7 +109,7 @@ impl Fold {
                     resolved.insert(b.len() as u32, stem.clone());
                 }
                 b.add(fid, m.offset, m.size, &stem, &ext)
-                    .map_err(|e| backend_error(&shard.path, format!("byte {}", m.offset), e))?;
+                    .map_err(|e| error_at_byte(&shard.path, m.offset, e))?;
             }
             scanned += shard.bytes.as_slice().len() as u64;
             progress(scanned);

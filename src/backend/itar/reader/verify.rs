@@ -7,7 +7,7 @@ use super::names::split_name;
 use super::Fold;
 use crate::backend::itar::header;
 use crate::backend::itar::index::runs;
-use crate::backend::itar::{backend_error, ItarError};
+use crate::backend::itar::{backend_error, error_at_byte, ItarError};
 use crate::error::Result;
 
 impl Fold {
@@ -32,8 +32,7 @@ impl Fold {
                 .header_of(i)
                 .ok_or_else(|| mismatch("no tar header at the row's offset".into()))?;
             let shard = &self.shards[usize::from(r.fid)].path;
-            header::check_checksum(h)
-                .map_err(|e| backend_error(shard, format!("byte {}", r.offset + 148), e))?;
+            header::check_checksum(h).map_err(|e| error_at_byte(shard, r.offset + 148, e))?;
             let raw = String::from_utf8_lossy(header::name_field(h)).into_owned();
             let name = match walked.get(&(r.fid, r.offset)) {
                 Some((name, size)) => {
@@ -48,7 +47,7 @@ impl Fold {
                 None => {
                     // A non-regular header (glzn's parse path indexes every header).
                     let size = header::number(&h[124..136], "size")
-                        .map_err(|e| backend_error(shard, format!("byte {}", r.offset + 124), e))?;
+                        .map_err(|e| error_at_byte(shard, r.offset + 124, e))?;
                     if size != r.size {
                         return Err(mismatch(format!(
                             "size {} but the header says {size}",
@@ -96,9 +95,9 @@ impl Fold {
         }
         for ((fid, offset), (name, _)) in &walked {
             if !indexed.contains(&(*fid, *offset)) {
-                return Err(backend_error(
+                return Err(error_at_byte(
                     &self.shards[usize::from(*fid)].path,
-                    format!("byte {offset}"),
+                    *offset,
                     ItarError::Unindexed {
                         name: name.clone(),
                         offset: *offset,
@@ -107,9 +106,9 @@ impl Fold {
             }
         }
         if stems.len() as u64 != self.index.n_stems {
-            return Err(backend_error(
+            return Err(error_at_byte(
                 &self.index_path,
-                "byte 16",
+                16,
                 ItarError::Field {
                     field: "n_stems",
                     found: self.index.n_stems,
@@ -118,9 +117,9 @@ impl Fold {
             ));
         }
         if self.index.contiguous() && runs(&self.index.rows) > self.index.n_stems {
-            return Err(backend_error(
+            return Err(error_at_byte(
                 &self.index_path,
-                "byte 56",
+                56,
                 ItarError::NotContiguous,
             ));
         }

@@ -131,7 +131,7 @@ impl TrxFile {
     /// Opens a TRX zip file or folder.
     ///
     /// # Errors
-    /// [`Error::Open`]; [`Error::Backend`] with a [`TrxError`] naming the member and byte.
+    /// [`Error::Open`]; [`Error::Format`] with a [`TrxError`] naming the member and byte.
     ///
     /// # Examples
     /// ```
@@ -168,15 +168,13 @@ impl TrxFile {
     /// Where errors about `member` at `offset` (bytes from the start of its data) point.
     fn member_error(&self, member: &str, data_offset: u64, offset: u64, e: TrxError) -> Error {
         match self.form {
-            Form::Directory => backend_error(&self.path.join(member), format!("byte {offset}"), e),
-            _ => backend_error(
-                &self.path,
-                format!(
-                    "member {member} at byte {}",
-                    data_offset.saturating_add(offset)
-                ),
-                e,
-            ),
+            Form::Directory => {
+                backend_error_at(&self.path.join(member), offset, format!("byte {offset}"), e)
+            }
+            _ => {
+                let at = data_offset.saturating_add(offset);
+                backend_error_at(&self.path, at, format!("member {member} at byte {at}"), e)
+            }
         }
     }
 
@@ -301,11 +299,13 @@ impl TrxFile {
     }
 }
 
-/// `Error::Backend` for this backend.
+/// [`Error::Format`] for this backend.
 pub(crate) fn backend_error(path: &Path, context: String, e: TrxError) -> Error {
-    Error::Backend {
-        path: path.into(),
-        context,
-        source: Box::new(e),
-    }
+    Error::format(path, None, context, e)
+}
+
+/// [`Error::Format`] for this backend at byte `offset` of `path` (`context` names the member
+/// when `path` is the archive).
+pub(crate) fn backend_error_at(path: &Path, offset: u64, context: String, e: TrxError) -> Error {
+    Error::format(path, Some(offset), context, e)
 }

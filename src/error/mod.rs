@@ -1,4 +1,17 @@
-//! The crate's one public error type.
+//! The crate's one public error type, and the matchable enums it carries: the text parsers'
+//! [`ParseError`], the binary [`DecodeError`], each container format's own enum under
+//! [`FormatError`], and the converter's [`ConvertError`]. They live here, in the lowest layer,
+//! so that every module can name them; the backends re-export their own.
+
+mod convert;
+#[cfg(feature = "gnz")]
+mod gnz;
+#[cfg(feature = "iac")]
+mod iac;
+#[cfg(feature = "itar")]
+mod itar;
+#[cfg(feature = "trx")]
+mod trx;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -98,16 +111,31 @@ pub enum Error {
         /// The signal.
         sid: Sid,
     },
-    /// A container-specific decoding or encoding problem: `source` is the backend's own
-    /// matchable error enum; `context` says where (record, array, member, byte offset).
+    /// A container or data file (`.iac`, GNZ, TRX, indexed tar, Parquet, Arrow IPC) is damaged,
+    /// of another kind, or cannot be written: `source` is the format's own matchable enum.
     #[error("{}: {context}", .path.display())]
-    Backend {
-        /// The container file.
+    Format {
+        /// The file.
         path: PathBuf,
-        /// Where in it.
+        /// The byte offset of the problem in `path`, when the reader knows one.
+        offset: Option<u64>,
+        /// Where in the file, for people: record, array, member, row group, byte offset (the
+        /// numbers a program needs are in `offset` and in `source`'s fields).
         context: String,
-        /// The backend's error.
-        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+        /// What is wrong (boxed: the formats' enums are large and errors are rare; match it
+        /// through [`Error::format_error`]).
+        source: Box<FormatError>,
+    },
+    /// The converter (or the MEDS importer) refused a load: too many bad lines, an unsorted
+    /// file, a config it cannot carry out.
+    #[error("{}: {context}", .path.display())]
+    Convert {
+        /// The file (input, config or output directory) the refusal is about.
+        path: PathBuf,
+        /// Where or at which step, for people.
+        context: String,
+        /// Why.
+        source: ConvertError,
     },
     /// A writer's target holds something that is not a previous output of the same kind: it
     /// is left alone (the writer's `force` option replaces it).
@@ -126,6 +154,46 @@ pub enum Error {
         /// What is wrong.
         what: String,
     },
+}
+
+pub use self::convert::ConvertError;
+#[cfg(feature = "gnz")]
+pub use self::gnz::GnzError;
+#[cfg(feature = "iac")]
+pub use self::iac::IacError;
+#[cfg(feature = "itar")]
+pub use self::itar::ItarError;
+#[cfg(feature = "trx")]
+pub use self::trx::TrxError;
+
+/// What is wrong with a container or data file, by format (carried by [`Error::Format`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// An `.iac` pack.
+    #[cfg(feature = "iac")]
+    #[error(transparent)]
+    Iac(#[from] IacError),
+    /// A GNZ file.
+    #[cfg(feature = "gnz")]
+    #[error(transparent)]
+    Gnz(#[from] GnzError),
+    /// A TRX file or directory.
+    #[cfg(feature = "trx")]
+    #[error(transparent)]
+    Trx(#[from] TrxError),
+    /// An indexed-tar dataset.
+    #[cfg(feature = "itar")]
+    #[error(transparent)]
+    Itar(#[from] ItarError),
+    /// Arrow data: an IPC file or stream, a record batch.
+    #[cfg(feature = "arrow")]
+    #[error(transparent)]
+    Arrow(#[from] arrow_schema::ArrowError),
+    /// A Parquet file.
+    #[cfg(feature = "arrow")]
+    #[error(transparent)]
+    Parquet(#[from] parquet::errors::ParquetError),
 }
 
 /// A binary decoding problem, without location (carried by [`Error::Corrupt`]).
@@ -195,6 +263,45 @@ pub enum DecodeError {
 }
 
 impl Error {
+    /// An [`Error::Format`] for `path`: `source` found at `context`, at byte `offset` if known.
+    // Without any format feature `FormatError` has no variant: nothing builds one.
+    #[cfg_attr(
+        not(any(
+            feature = "iac",
+            feature = "gnz",
+            feature = "trx",
+            feature = "itar",
+            feature = "arrow"
+        )),
+        allow(dead_code, unreachable_code)
+    )]
+    pub(crate) fn format(
+        path: impl Into<PathBuf>,
+        offset: Option<u64>,
+        context: impl Into<String>,
+        source: impl Into<FormatError>,
+    ) -> Self {
+        Error::Format {
+            path: path.into(),
+            offset,
+            context: context.into(),
+            source: Box::new(source.into()),
+        }
+    }
+
+    /// An [`Error::Convert`] for `path` at `context`.
+    pub(crate) fn convert(
+        path: impl Into<PathBuf>,
+        context: impl Into<String>,
+        source: ConvertError,
+    ) -> Self {
+        Error::Convert {
+            path: path.into(),
+            context: context.into(),
+            source,
+        }
+    }
+
     pub(crate) fn corrupt(path: impl Into<PathBuf>, offset: u64, source: DecodeError) -> Self {
         Error::Corrupt {
             path: path.into(),
@@ -231,8 +338,35 @@ impl Error {
             | Error::Corrupt { path, .. }
             | Error::Unsupported { path, .. }
             | Error::Inconsistent { path, .. }
-            | Error::Backend { path, .. }
+            | Error::Format { path, .. }
+            | Error::Convert { path, .. }
             | Error::Occupied { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The byte offset this error names in [`Error::path`], if it names one
+    /// ([`Error::Corrupt`], and [`Error::Format`] where the reader knows it).
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Error::Corrupt { offset, .. } => Some(*offset),
+            Error::Format { offset, .. } => *offset,
+            _ => None,
+        }
+    }
+
+    /// The format's own error inside an [`Error::Format`], to match on:
+    ///
+    /// ```
+    /// # fn f(e: &inframed::Error) -> bool {
+    /// use inframed::backend::gnz::GnzError;
+    /// use inframed::FormatError;
+    /// matches!(e.format_error(), Some(FormatError::Gnz(GnzError::NotAPatientFile)))
+    /// # }
+    /// ```
+    pub fn format_error(&self) -> Option<&FormatError> {
+        match self {
+            Error::Format { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -245,7 +379,8 @@ impl Error {
             | Error::Corrupt { path, .. }
             | Error::Unsupported { path, .. }
             | Error::Inconsistent { path, .. }
-            | Error::Backend { path, .. }
+            | Error::Format { path, .. }
+            | Error::Convert { path, .. }
             | Error::Occupied { path, .. } => Some(path),
             _ => None,
         }
