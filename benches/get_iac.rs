@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use inframed::backend::iac::{write_patient_pack, Codec};
+use inframed::backend::{iac, ExportOptions};
 use inframed::Repository;
 
 use common::{bench_hashmap, get_group, golden, lookups, pairs};
@@ -18,9 +18,13 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let mut g = get_group(c, Duration::from_secs(2));
     g.bench_function("mode3", |b| b.iter(|| lookups(&golden, &pairs)));
-    for (name, codec) in [("none", Codec::None), ("brotli", Codec::brotli())] {
+    for name in ["none", "brotli"] {
         let out = dir.path().join(format!("{name}.iac"));
-        write_patient_pack(&golden, &out, &codec).unwrap();
+        let options = ExportOptions {
+            codec: Some(name.into()),
+            ..ExportOptions::default()
+        };
+        iac::export(&golden, &out, &options).unwrap();
         let repo = Repository::open(&out).unwrap();
         assert_eq!(lookups(&repo, &pairs), lookups(&golden, &pairs));
         g.bench_function(format!("iac/{name}"), |b| b.iter(|| lookups(&repo, &pairs)));

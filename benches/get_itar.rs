@@ -12,7 +12,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use inframed::backend::itar::{export_with, ItarStore, PatientExportOptions};
+use inframed::backend::itar::{self, ItarStore};
+use inframed::backend::ExportOptions;
 use inframed::catalog::CatalogTexts;
 use inframed::{Catalog, Pid, Repository, Sid, SignalStore};
 
@@ -78,7 +79,7 @@ fn bench(c: &mut Criterion) {
     let pairs_golden = pairs(&golden, 1);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("small-itar");
-    export_with(&golden, &out, &PatientExportOptions::default()).unwrap();
+    itar::export(&golden, &out, &ExportOptions::default()).unwrap();
     let itar = Repository::open(&out).unwrap();
     assert_eq!(
         lookups(&itar, &pairs_golden),
@@ -87,7 +88,7 @@ fn bench(c: &mut Criterion) {
 
     let synthetic = Synthetic::new(20_000);
     let out_syn = dir.path().join("synthetic-itar");
-    export_with(&synthetic, &out_syn, &PatientExportOptions::default()).unwrap();
+    itar::export(&synthetic, &out_syn, &ExportOptions::default()).unwrap();
     let itar_syn = ItarStore::open(&out_syn).unwrap();
     let pairs_syn = pairs(&synthetic, 1);
     assert_eq!(

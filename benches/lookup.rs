@@ -358,7 +358,7 @@ fn batched(c: &mut Criterion) {
     g.finish();
 }
 
-/// `Repository::get(pid, "Hemoglobin")` then `value(0)` per element, against
+/// `Repository::signal(pid, "Hemoglobin")` then `value(0)` per element, against
 /// `get::<DateVal>` with the sid resolved once, over the same random pids.
 fn by_name(c: &mut Criterion) {
     use inframed::element::DateVal;
@@ -379,7 +379,7 @@ fn by_name(c: &mut Criterion) {
         b.iter(|| {
             let mut total = 0.0f64;
             for &p in &pids {
-                let s = repo.get(p, black_box("Hemoglobin")).unwrap();
+                let s = repo.signal(p, black_box("Hemoglobin")).unwrap();
                 for e in s.iter() {
                     total += e.value(0).as_f64();
                 }
@@ -391,7 +391,7 @@ fn by_name(c: &mut Criterion) {
     g.bench_function("name_len", |b| {
         b.iter(|| {
             pids.iter()
-                .map(|&p| repo.get(p, black_box("Hemoglobin")).unwrap().len())
+                .map(|&p| repo.signal(p, black_box("Hemoglobin")).unwrap().len())
                 .sum::<usize>()
         })
     });
@@ -399,7 +399,7 @@ fn by_name(c: &mut Criterion) {
         b.iter(|| {
             let mut total = 0.0f64;
             for &p in &pids {
-                let s = repo.get_sid(p, black_box(sid)).unwrap();
+                let s = repo.signal(p, black_box(sid)).unwrap();
                 for e in s.iter() {
                     total += e.value(0).as_f64();
                 }

@@ -9,7 +9,7 @@ fn main() -> inframed::Result<()> {
     let repo = Repository::open(path)?;
 
     // One patient's vector, borrowed from the map: channels by index.
-    let hgb = repo.get(Pid(1025), "Hemoglobin")?;
+    let hgb = repo.signal(Pid(1025), "Hemoglobin")?;
     for e in hgb.iter() {
         println!("{} {}", e.time(0), e.value(0));
     }
@@ -18,7 +18,7 @@ fn main() -> inframed::Result<()> {
     println!("{} of {} values in 2019-2021", window.len(), hgb.len());
 
     // Typed access: a slice of #[repr(C)] structs (borrowed where aligned, copied otherwise).
-    let typed = repo.get_as::<DateVal>(Pid(1025), "Hemoglobin")?;
+    let typed = repo.get::<DateVal>(Pid(1025), "Hemoglobin")?;
     let mean = typed.iter().map(|e| e.val).sum::<f32>() / typed.len() as f32;
     println!("mean {mean}");
 
@@ -26,7 +26,7 @@ fn main() -> inframed::Result<()> {
     let dx = repo.section("DIAGNOSIS")?;
     let diabetes = dx.set_lookup_table(&["DIABETES_ALL"]).expect("set defined");
     let has_diabetes = repo
-        .get(Pid(1025), "DIAGNOSIS")?
+        .signal(Pid(1025), "DIAGNOSIS")?
         .iter()
         .any(|e| diabetes.contains(e.value(0).as_i64() as i32));
     println!("pid 1025 has a diabetes diagnosis: {has_diabetes}");

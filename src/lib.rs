@@ -8,13 +8,13 @@
 //! use inframed::{element::DateVal, Pid, Repository};
 //!
 //! let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
-//! let hgb = repo.get(Pid(1025), "Hemoglobin")?;
+//! let hgb = repo.signal(Pid(1025), "Hemoglobin")?;
 //! println!("{} Hemoglobin values, first on {}", hgb.len(), hgb.time(0, 0));
 //! // Time window 2019–2021, by binary search on the time channel:
 //! let window = hgb.range(20190101, 20211231);
 //! assert!(window.len() <= hgb.len());
 //! // A typed slice of `#[repr(C)]` structs (borrowed where aligned):
-//! let typed = repo.get_as::<DateVal>(Pid(1025), "Hemoglobin")?;
+//! let typed = repo.get::<DateVal>(Pid(1025), "Hemoglobin")?;
 //! assert_eq!(typed.len(), hgb.len());
 //! # Ok::<_, inframed::Error>(())
 //! ```
@@ -54,5 +54,5 @@ pub use layout::{Layout, LayoutError, Value};
 pub use native::NativeStore;
 pub use repository::Repository;
 pub use signal::{ElementRef, Signal};
-pub use store::{SignalStore, SignalStoreExt};
+pub use store::{SignalKey, SignalStore, SignalStoreExt};
 pub use time::{TimeError, TimeUnit};

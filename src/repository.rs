@@ -12,7 +12,7 @@ use crate::ids::{Pid, Sid};
 use crate::native::transpose::{PatientRecord, Transpose};
 use crate::native::{LegacyStore, NativeConfig, NativeStore};
 use crate::signal::Signal;
-use crate::store::{SignalStore, SignalStoreExt, StoreDescription};
+use crate::store::{SignalKey, SignalStore, SignalStoreExt, StoreDescription};
 use crate::text::config::RepositoryConfig;
 use crate::text::dict::{Dictionaries, Section};
 use crate::Warning;
@@ -47,7 +47,7 @@ pub struct Layer {
 /// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
 /// assert_eq!(repo.pids().len(), 40);
 /// // One patient's Hemoglobin: time channel 0 is a YYYYMMDD date, value channel 0 the result.
-/// let hgb = repo.get(Pid(1025), "Hemoglobin")?;
+/// let hgb = repo.signal(Pid(1025), "Hemoglobin")?;
 /// assert_eq!(hgb.time(0, 0).as_i64(), 20100101);
 /// assert_eq!(hgb.value(0, 0).as_f64(), 12.0);
 /// // A stack: later layers override signals by name.
@@ -82,7 +82,7 @@ impl Repository {
     /// ```
     /// use inframed::{Pid, Repository};
     /// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
-    /// let hgb = repo.get(Pid(1025), "Hemoglobin")?;
+    /// let hgb = repo.signal(Pid(1025), "Hemoglobin")?;
     /// for e in hgb.iter() {
     ///     println!("{} {}", e.time(0), e.value(0));
     /// }
@@ -186,32 +186,32 @@ impl Repository {
         Ok((self.route[&info.sid], info))
     }
 
-    /// One patient's vector of the signal `name`, time-sorted, borrowed from the map.
+    /// One patient's vector of a signal (by name or sid) as a [`Signal`] view, time-sorted,
+    /// borrowed from the map: [`SignalStoreExt::signal`], here so that no trait import is
+    /// needed.
     ///
     /// # Errors
-    /// [`Error::UnknownSignal`]; [`Error::Corrupt`] if the index points outside the data.
-    pub fn get(&self, pid: Pid, name: &str) -> Result<Signal<'_>> {
-        // One probe by name gives sid and layout together (not a second one by sid).
-        let info = self.catalog().signal(name)?;
-        Signal::new(self.get_bytes(pid, info.sid)?, &info.layout, pid, info.sid)
+    /// [`Error::UnknownSignal`] / [`Error::UnknownSid`]; [`Error::Corrupt`] if the index points
+    /// outside the data.
+    #[inline]
+    pub fn signal(&self, pid: Pid, signal: impl SignalKey) -> Result<Signal<'_>> {
+        SignalStoreExt::signal(self, pid, signal)
     }
 
-    /// One patient's vector of the signal `name` as a typed slice of `#[repr(C)]` elements
-    /// (see [`crate::element`]): borrowed from the map where aligned, copied otherwise.
+    /// One patient's vector of a signal (by name or sid) as a typed slice of `#[repr(C)]`
+    /// elements (see [`crate::element`]), borrowed from the map where aligned, copied
+    /// otherwise: [`SignalStoreExt::get`], here so that no trait import is needed.
     ///
     /// # Errors
-    /// [`Error::UnknownSignal`]; [`Error::WrongType`] if `T` is not the signal's layout.
-    pub fn get_as<T: crate::element::Element>(&self, pid: Pid, name: &str) -> Result<Cow<'_, [T]>> {
-        let sid = self.catalog().signal(name)?.sid;
-        SignalStoreExt::get::<T>(self, pid, sid)
-    }
-
-    /// One patient's vector of signal `sid`.
-    ///
-    /// # Errors
-    /// [`Error::UnknownSid`]; [`Error::Corrupt`].
-    pub fn get_sid(&self, pid: Pid, sid: Sid) -> Result<Signal<'_>> {
-        self.signal(pid, sid)
+    /// [`Error::UnknownSignal`] / [`Error::UnknownSid`]; [`Error::WrongType`] if `T` is not
+    /// the signal's layout.
+    #[inline]
+    pub fn get<T: crate::element::Element>(
+        &self,
+        pid: Pid,
+        signal: impl SignalKey,
+    ) -> Result<Cow<'_, [T]>> {
+        SignalStoreExt::get::<T>(self, pid, signal)
     }
 
     /// The dictionaries of every layer (later layers' definitions read after earlier ones').
@@ -246,7 +246,7 @@ impl Repository {
     /// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
     /// let rec = repo.patient(Pid(1025))?;
     /// let hgb = repo.catalog().signal("Hemoglobin")?.sid;
-    /// assert_eq!(rec.get(hgb), &repo.get(Pid(1025), "Hemoglobin")?.bytes()[..]);
+    /// assert_eq!(rec.get(hgb), &repo.signal(Pid(1025), "Hemoglobin")?.bytes()[..]);
     /// # Ok::<_, inframed::Error>(())
     /// ```
     pub fn patient(&self, pid: Pid) -> Result<PatientRecord<'_>> {

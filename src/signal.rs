@@ -15,7 +15,7 @@ use crate::layout::{Layout, Value};
 /// ```
 /// use inframed::{Pid, Repository};
 /// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
-/// let bp = repo.get(Pid(1025), "BP")?; // T(i),V(s,s): date, systolic, diastolic
+/// let bp = repo.signal(Pid(1025), "BP")?; // T(i),V(s,s): date, systolic, diastolic
 /// assert_eq!(bp.layout().time_channels().len(), 1);
 /// assert_eq!(bp.layout().value_channels().len(), 2);
 /// let first = bp.iter().next().unwrap();
@@ -177,7 +177,7 @@ impl<'a> Signal<'a> {
     /// ```
     /// use inframed::{Pid, Repository};
     /// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
-    /// let hgb = repo.get(Pid(1025), "Hemoglobin")?;
+    /// let hgb = repo.signal(Pid(1025), "Hemoglobin")?;
     /// let window = hgb.range(20110101, 20131231); // 2011-01-01 ..= 2013-12-31
     /// let dates: Vec<i64> = window.iter().map(|e| e.time(0).as_i64()).collect();
     /// assert_eq!(dates, [20110714, 20121223, 20130624]);

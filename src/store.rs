@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::cast;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, SignalInfo};
 use crate::element::Element;
 use crate::error::{DecodeError, Error, Result};
 use crate::ids::{Pid, Sid};
@@ -202,16 +202,61 @@ pub fn verify_elements<S: SignalStore + ?Sized>(store: &S) -> Result<()> {
     Ok(())
 }
 
-/// Typed and view access for every store, `dyn` included.
-pub trait SignalStoreExt: SignalStore {
-    /// `(pid, sid)` as a typed slice: borrowed from the store where the bytes are aligned for
-    /// `T`, copied otherwise.
+/// A signal named by its name (`"Hemoglobin"`) or its id ([`Sid`]): the key of
+/// [`SignalStoreExt::signal`] and [`SignalStoreExt::get`].
+pub trait SignalKey {
+    /// The signal in `catalog`.
     ///
     /// # Errors
-    /// [`Error::WrongType`] if `T` does not match the signal's layout; errors of
-    /// [`SignalStore::get_bytes`].
-    fn get<T: Element>(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [T]>> {
-        let stored = self.catalog().kind(sid)?;
+    /// [`Error::UnknownSignal`] / [`Error::UnknownSid`].
+    fn info<'c>(&self, catalog: &'c Catalog) -> Result<&'c SignalInfo>;
+}
+
+impl SignalKey for Sid {
+    #[inline]
+    fn info<'c>(&self, catalog: &'c Catalog) -> Result<&'c SignalInfo> {
+        catalog.by_sid(*self)
+    }
+}
+
+impl SignalKey for &str {
+    #[inline]
+    fn info<'c>(&self, catalog: &'c Catalog) -> Result<&'c SignalInfo> {
+        catalog.signal(self)
+    }
+}
+
+impl SignalKey for &String {
+    #[inline]
+    fn info<'c>(&self, catalog: &'c Catalog) -> Result<&'c SignalInfo> {
+        catalog.signal(self)
+    }
+}
+
+/// Typed and view access for every store, `dyn` included: one name per verb, the signal
+/// given by name or by sid ([`SignalKey`]).
+///
+/// # Examples
+/// ```
+/// use inframed::element::DateVal;
+/// use inframed::{Pid, Repository, SignalStore, SignalStoreExt};
+/// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
+/// let hgb = repo.signal(Pid(1025), "Hemoglobin")?; // a view: channels by index
+/// let sid = repo.catalog().signal("Hemoglobin")?.sid;
+/// let typed = repo.get::<DateVal>(Pid(1025), sid)?; // typed elements, resolved once
+/// assert_eq!(hgb.len(), typed.len());
+/// # Ok::<_, inframed::Error>(())
+/// ```
+pub trait SignalStoreExt: SignalStore {
+    /// One patient's vector of a signal as a typed slice: borrowed from the store where the
+    /// bytes are aligned for `T`, copied otherwise.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSignal`] / [`Error::UnknownSid`]; [`Error::WrongType`] if `T` does not
+    /// match the signal's layout; errors of [`SignalStore::get_bytes`].
+    fn get<T: Element>(&self, pid: Pid, signal: impl SignalKey) -> Result<Cow<'_, [T]>> {
+        let info = signal.info(self.catalog())?;
+        let (sid, stored) = (info.sid, &info.layout);
         if stored.spec() != T::SPEC {
             return Err(Error::WrongType {
                 sid,
@@ -222,23 +267,15 @@ pub trait SignalStoreExt: SignalStore {
         cast::elements(self.get_bytes(pid, sid)?, pid, sid)
     }
 
-    /// `(pid, sid)` as a [`Signal`] view (channels by index, time ranges, iterators).
+    /// One patient's vector of a signal as a [`Signal`] view (channels by index, time ranges,
+    /// iterators), time-sorted, borrowed from the store.
     ///
     /// # Errors
-    /// As [`SignalStore::get_bytes`].
-    fn signal(&self, pid: Pid, sid: Sid) -> Result<Signal<'_>> {
-        let info = self.catalog().by_sid(sid)?;
-        let bytes = self.get_bytes(pid, sid)?;
-        Signal::new(bytes, &info.layout, pid, sid)
-    }
-
-    /// `(pid, name)` as a [`Signal`] view.
-    ///
-    /// # Errors
-    /// [`Error::UnknownSignal`]; as [`SignalStore::get_bytes`].
-    fn signal_by_name(&self, pid: Pid, name: &str) -> Result<Signal<'_>> {
-        let sid = self.catalog().signal(name)?.sid;
-        self.signal(pid, sid)
+    /// [`Error::UnknownSignal`] / [`Error::UnknownSid`]; as [`SignalStore::get_bytes`].
+    fn signal(&self, pid: Pid, signal: impl SignalKey) -> Result<Signal<'_>> {
+        let info = signal.info(self.catalog())?;
+        let bytes = self.get_bytes(pid, info.sid)?;
+        Signal::new(bytes, &info.layout, pid, info.sid)
     }
 }
 

@@ -47,7 +47,7 @@ fn every_signal_matches_the_accessors_in_small_batches() {
         // The expected rows, from the element accessors.
         let mut expected = Vec::new();
         for &pid in repo.pids() {
-            let s = repo.get(pid, &info.name).unwrap();
+            let s = repo.signal(pid, &info.name).unwrap();
             for e in s.iter() {
                 let t: Vec<Value> = (0..info.layout.time_channels().len())
                     .map(|c| e.time(c))
@@ -130,7 +130,7 @@ fn a_pid_list_a_patient_and_the_reader() {
     let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
     let want: usize = pids
         .iter()
-        .map(|&p| repo.get(p, "Hemoglobin").unwrap().len())
+        .map(|&p| repo.signal(p, "Hemoglobin").unwrap().len())
         .sum();
     assert_eq!(rows, want);
 
@@ -138,7 +138,7 @@ fn a_pid_list_a_patient_and_the_reader() {
     let whole = patient_batches(&*repo, pid, &options).unwrap();
     assert!(whole.len() > 3);
     for (name, b) in &whole {
-        assert_eq!(b.num_rows(), repo.get(pid, name).unwrap().len());
+        assert_eq!(b.num_rows(), repo.signal(pid, name).unwrap().len());
         let one = signal_batch(&*repo, pid, name, &options).unwrap();
         assert_eq!(&one, b);
     }
@@ -171,7 +171,7 @@ fn long_layout_holds_every_element_sorted_by_pid_then_time() {
     let mut want = 0;
     for info in repo.catalog().signals() {
         for &p in repo.pids() {
-            want += repo.get(p, &info.name).unwrap().len();
+            want += repo.signal(p, &info.name).unwrap().len();
         }
     }
     assert_eq!(rows, want);

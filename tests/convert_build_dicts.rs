@@ -61,7 +61,7 @@ fn options(out: PathBuf, build_dicts: bool) -> ConvertOptions {
 
 /// Every value of `signal` for `pid`, categorical ones as names.
 fn names(repo: &Repository, pid: u32, signal: &str) -> Vec<String> {
-    let s = repo.get(Pid(pid), signal).unwrap();
+    let s = repo.signal(Pid(pid), signal).unwrap();
     let section = repo.section(signal).unwrap();
     (0..s.len())
         .map(|i| {
@@ -125,7 +125,7 @@ fn built_dictionaries_map_every_value_and_keep_existing_codes() {
     // Existing codes are kept.
     let ward = repo.section("WARD").unwrap();
     assert_eq!((ward.code("ICU"), ward.code("OR")), (Some(5), Some(7)));
-    let w = repo.get(Pid(1), "Weight").unwrap();
+    let w = repo.signal(Pid(1), "Weight").unwrap();
     assert_eq!(w.value(0, 0).to_string(), "71.5");
     // No temporary left beside the output.
     let left: Vec<String> = fs::read_dir(tmp.path())

@@ -66,7 +66,7 @@ SIGNAL\tt.signals\nDIR\t.\nDICTIONARY\tdict.g\nDICTIONARY\tdict.d\nDATA\tdata.ts
 }
 
 fn elems(repo: &Repository, pid: u32, signal: &str) -> usize {
-    repo.get(Pid(pid), signal).unwrap().len()
+    repo.signal(Pid(pid), signal).unwrap().len()
 }
 
 const GOOD: &str = "1\tGENDER\tM\n1\tBDATE\t19800101\n1\tHgb\t20200101\t13.5\n";
@@ -170,12 +170,12 @@ fn categorical_names_with_spaces_and_original_number_parsing() {
     let report = f.run(ConvertOptions::default()).unwrap();
     assert_eq!(report.error_lines, 0, "{}", f.errors());
     let repo = f.repo();
-    let diag = repo.get(Pid(1), "DIAG").unwrap();
+    let diag = repo.signal(Pid(1), "DIAG").unwrap();
     assert_eq!(diag.value(0, 0).as_i64(), 11);
-    let hgb = repo.get(Pid(1), "Hgb").unwrap();
+    let hgb = repo.signal(Pid(1), "Hgb").unwrap();
     // 1e2 and 100 at the same time are the same float: one element.
     assert_eq!(hgb.len(), 4);
-    let bp = repo.get(Pid(1), "BP").unwrap();
+    let bp = repo.signal(Pid(1), "BP").unwrap();
     assert_eq!(bp.value(0, 0).as_i64(), 120, "stoi(\"120.7\") = 120");
 }
 
@@ -615,7 +615,10 @@ fn time_units_of_signals() {
     );
     assert_eq!(report.error_lines, 1);
     let repo = f.repo();
-    let evt = repo.get(Pid(1), "Evt").unwrap();
+    let evt = repo.signal(Pid(1), "Evt").unwrap();
     assert_eq!(evt.time(0, 0).as_i64(), (36524 + 1) * 1440 + 3 * 60 + 4);
-    assert_eq!(repo.get(Pid(1), "Day").unwrap().time(0, 0).as_i64(), 36524);
+    assert_eq!(
+        repo.signal(Pid(1), "Day").unwrap().time(0, 0).as_i64(),
+        36524
+    );
 }

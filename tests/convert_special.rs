@@ -14,7 +14,7 @@ fn example() -> PathBuf {
 
 /// `(time channels, value channels)` of every element, with categorical values as names.
 fn rows(repo: &Repository, pid: u32, signal: &str) -> Vec<String> {
-    let s = repo.get(Pid(pid), signal).unwrap();
+    let s = repo.signal(Pid(pid), signal).unwrap();
     let section = repo.section(signal).ok();
     let info = repo.catalog().signal(signal).unwrap().clone();
     (0..s.len())

@@ -3,7 +3,7 @@
 
 mod common;
 
-use inframed::{layout::ChannelType, Pid, SignalStore, SignalStoreExt, Value};
+use inframed::{layout::ChannelType, Pid, SignalStore, Value};
 use serde_json::Value as Json;
 
 fn expected() -> Json {
@@ -61,7 +61,7 @@ fn every_signal_matches_get_sig() {
         let rows = s["rows"].as_array().unwrap();
         let mut got = Vec::new();
         for &pid in repo.pids() {
-            let sig = repo.get(pid, name).unwrap();
+            let sig = repo.signal(pid, name).unwrap();
             for e in sig.iter() {
                 let mut row = vec![(Value::Int(pid.0 as i64), ChannelType::I32)];
                 row.extend(tc.iter().enumerate().map(|(c, ch)| (e.time(c), ch.ty)));
@@ -92,7 +92,7 @@ fn uget_samples_match() {
     for (name, s) in exp["signals"].as_object().unwrap() {
         for u in s["uget"].as_array().into_iter().flatten() {
             let pid = Pid(u["pid"].as_u64().unwrap() as u32);
-            let sig = repo.get(pid, name).unwrap();
+            let sig = repo.signal(pid, name).unwrap();
             assert_eq!(sig.len() as u64, u["len"].as_u64().unwrap(), "{name} {pid}");
             for (i, times) in u["times"].as_array().unwrap().iter().enumerate() {
                 for (c, t) in times.as_array().unwrap().iter().enumerate() {
@@ -244,6 +244,6 @@ fn conformance_of_the_native_store_against_the_original_readers_rows() {
 fn a_signal_without_data_is_empty_everywhere() {
     let repo = common::golden_repo();
     for &pid in repo.pids() {
-        assert!(repo.get(pid, "Albumin").unwrap().is_empty());
+        assert!(repo.signal(pid, "Albumin").unwrap().is_empty());
     }
 }

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
 use inframed::backend::iac::{
-    build_pack, iac_error, write_patient_pack, Codec, IacError, IacStore, IpcTable, Pack,
-    CATALOG_IN_KEY, CATALOG_KEY,
+    self, build_pack, iac_error, Codec, IacError, IacStore, IpcTable, Pack, CATALOG_IN_KEY,
+    CATALOG_KEY,
 };
 use inframed::backend::{self, Container, ExportOptions};
 use inframed::catalog::{Catalog, CatalogTexts};
@@ -156,7 +156,7 @@ fn a_catalog_too_large_for_the_header_goes_to_the_slide_table_metadata() {
     let store = BigCatalog { inner, catalog };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("big.iac");
-    write_patient_pack(&store, &out, &Codec::None).unwrap();
+    iac::export(&store, &out, &ExportOptions::default()).unwrap();
     let pack = Pack::open(&out).unwrap();
     assert!(!pack.header().contains_key(CATALOG_KEY));
     assert!(pack
@@ -398,11 +398,11 @@ proptest! {
             }
         }
         let store = ModelStore { catalog, pids: pids.iter().map(|&p| Pid(p)).collect(), data };
-        let codec = [Codec::None, Codec::Brotli { quality: 4, lgwin: 20 }, Codec::Zstd { level: 1 }, Codec::brotli()]
-            [codec as usize].clone();
+        let codec = ["none", "brotli:4:20", "zstd:1", "brotli"][codec as usize];
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("m.iac");
-        write_patient_pack(&store, &out, &codec).unwrap();
+        let options = ExportOptions { codec: Some(codec.into()), ..ExportOptions::default() };
+        iac::export(&store, &out, &options).unwrap();
         let back = IacStore::open(&out).unwrap();
         prop_assert_eq!(back.pids(), store.pids());
         prop_assert_eq!(back.pack().num_records(), store.data.len());

@@ -11,31 +11,25 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use inframed::backend::itar::{self, ItarError, ItarStore, PatientExportOptions, WriterOptions};
+use inframed::backend::itar::{self, ItarError, ItarStore};
 use inframed::backend::ExportOptions;
 use inframed::catalog::CatalogTexts;
 use inframed::{Catalog, Error, FormatError, Pid, Repository, Sid, SignalStore};
 use proptest::prelude::*;
 
-fn export_golden(dir: &Path, options: Option<PatientExportOptions>) -> PathBuf {
+fn export_golden(dir: &Path, options: Option<ExportOptions>) -> PathBuf {
     let out = dir.join("small-itar");
     let golden = common::golden_repo();
-    match options {
-        None => itar::export(&golden, &out, &ExportOptions::default()).unwrap(),
-        Some(o) => itar::export_with(&golden, &out, &o).unwrap(),
-    }
+    itar::export(&golden, &out, &options.unwrap_or_default()).unwrap();
     out
 }
 
-fn fixed_options(max_files: u64, max_size: u64) -> PatientExportOptions {
-    PatientExportOptions {
-        writer: WriterOptions {
-            shard_max_files: max_files,
-            shard_max_size: max_size,
-            mtime: Some(1_700_000_000),
-            ..WriterOptions::default()
-        },
-        ..PatientExportOptions::default()
+fn fixed_options(max_files: u64, max_size: u64) -> ExportOptions {
+    ExportOptions {
+        shard_max_files: Some(max_files),
+        shard_max_size: Some(max_size),
+        mtime: Some(1_700_000_000),
+        ..ExportOptions::default()
     }
 }
 
@@ -240,7 +234,7 @@ proptest! {
         let m = model(pids, vectors);
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("ds");
-        itar::export_with(&m, &out, &fixed_options(max_files, u64::MAX)).unwrap();
+        itar::export(&m, &out, &fixed_options(max_files, u64::MAX)).unwrap();
         let store = ItarStore::open(&out).unwrap();
         prop_assert_eq!(store.pids(), &m.pids[..]);
         for s in m.catalog.signals() {

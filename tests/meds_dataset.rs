@@ -155,7 +155,7 @@ fn export_is_meds_sorted_and_matches_the_accessors() {
     for name in ["Hemoglobin", "Glucose", "Weight", "BDATE"] {
         let (mut n, mut sum) = (0usize, 0f64);
         for &p in repo.pids() {
-            let s = repo.get(p, name).unwrap();
+            let s = repo.signal(p, name).unwrap();
             for e in s.iter() {
                 n += 1;
                 sum += e.value(0).as_f64() as f32 as f64;
@@ -166,7 +166,7 @@ fn export_is_meds_sorted_and_matches_the_accessors() {
         assert!((got.1 - sum).abs() < 1e-6 * sum.abs().max(1.0), "{name}");
     }
     // Categorical values: SIGNAL//name with the dictionary's name.
-    let g = repo.get(Pid(1025), "GENDER").unwrap();
+    let g = repo.signal(Pid(1025), "GENDER").unwrap();
     let name = repo
         .section("GENDER")
         .unwrap()
@@ -211,7 +211,7 @@ fn import_matches_meds_reader_and_exports_the_same_events() {
         .layout
         .time_channels()
         .is_empty());
-    let hgb = repo.get(Pid(3), "LOINC/718-7").unwrap();
+    let hgb = repo.signal(Pid(3), "LOINC/718-7").unwrap();
     assert_eq!(hgb.len(), 4);
     assert_eq!(hgb.value(0, 0).as_f64(), 10.75);
     // MEDS → repository → MEDS: the same events as meds_reader reads from the fixture.
@@ -236,14 +236,14 @@ fn repository_to_meds_to_repository_keeps_the_elements() {
     for name in ["Hemoglobin", "Glucose", "Weight"] {
         for &p in repo.pids() {
             let want: Vec<(i64, f32)> = repo
-                .get(p, name)
+                .signal(p, name)
                 .unwrap()
                 .iter()
                 .filter(|e| inframed::time::is_valid_date(e.time(0).as_i64()))
                 .map(|e| (e.time(0).as_i64(), e.value(0).as_f64() as f32))
                 .collect();
             let got: Vec<(i64, f32)> = again
-                .get(p, name)
+                .signal(p, name)
                 .unwrap()
                 .iter()
                 .map(|e| (e.time(0).as_i64(), e.value(0).as_f64() as f32))
@@ -253,7 +253,7 @@ fn repository_to_meds_to_repository_keeps_the_elements() {
     }
     // Categorical: the same dictionary names.
     let name = |r: &Repository, p: Pid, sig: &str| -> Vec<String> {
-        let v = r.get(p, sig).unwrap();
+        let v = r.signal(p, sig).unwrap();
         let section = r.section(sig).unwrap();
         v.iter()
             .map(|e| {

@@ -138,7 +138,7 @@ fn texts_are_counted_not_stored_and_the_rest_is_imported() {
     }
     // A row with a number and a text keeps its number.
     let repo = Repository::open(&s.config).unwrap();
-    let k = repo.get(Pid(1), "LAB/K").unwrap();
+    let k = repo.signal(Pid(1), "LAB/K").unwrap();
     let want: Vec<f32> = e
         .stored
         .iter()
@@ -148,7 +148,7 @@ fn texts_are_counted_not_stored_and_the_rest_is_imported() {
     let values: Vec<f32> = k.iter().map(|x| x.value(0).as_f64() as f32).collect();
     assert_eq!(values, want);
     // Text-only rows of a value-less code: the dictionary names of NOTE, in time order.
-    let notes = repo.get(Pid(2), "NOTE").unwrap();
+    let notes = repo.signal(Pid(2), "NOTE").unwrap();
     let section = repo.section("NOTE").unwrap();
     let names: Vec<&str> = notes
         .iter()

@@ -60,7 +60,7 @@ fn wide_parquet_reads_back_as_the_accessors_give_it() {
         }
         let mut k = 0;
         for &pid in repo.pids() {
-            let s = repo.get(pid, &info.name).unwrap();
+            let s = repo.signal(pid, &info.name).unwrap();
             for e in s.iter() {
                 let (b, i) = &rows[k];
                 k += 1;
@@ -143,7 +143,7 @@ fn long_layout_and_arrow_ipc() {
         .map(|s| {
             repo.pids()
                 .iter()
-                .map(|&p| repo.get(p, &s.name).unwrap().len())
+                .map(|&p| repo.signal(p, &s.name).unwrap().len())
                 .sum::<usize>()
         })
         .sum();
@@ -173,7 +173,7 @@ fn long_layout_and_arrow_ipc() {
     let want: usize = repo
         .pids()
         .iter()
-        .map(|&p| repo.get(p, "Hemoglobin").unwrap().len())
+        .map(|&p| repo.signal(p, "Hemoglobin").unwrap().len())
         .sum();
     assert_eq!(rows, want);
 }

@@ -187,7 +187,7 @@ fn missing_companion_file_is_inconsistent() {
     assert!(repo
         .pids()
         .iter()
-        .all(|&p| repo.get(p, "Glucose").unwrap().is_empty()));
+        .all(|&p| repo.signal(p, "Glucose").unwrap().is_empty()));
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use inframed::backend::{export, Container, ExportOptions};
 use inframed::native::legacy::{write_legacy, LegacyOptions};
 use inframed::native::write::build_transpose;
-use inframed::{Repository, SignalStore, SignalStoreExt};
+use inframed::{Repository, SignalStore};
 use proptest::prelude::*;
 
 /// Every layout and container the test damages.

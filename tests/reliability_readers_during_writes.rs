@@ -315,7 +315,7 @@ fn read_round(repo: &Repository, view: &mut View, rng: &mut Rng) {
             pid_of(rng.below(PATIENTS as u64) as u32)
         };
         let s = repo
-            .get(Pid(pid), name)
+            .signal(Pid(pid), name)
             .unwrap_or_else(|e| panic!("get {name} of pid {pid}: {e}"));
         let got = decode(s.bytes(), repo, name, pid);
         view.see("get", name, pid, &got);
@@ -396,7 +396,12 @@ fn check_whole(config: &Path, state: State) {
     for (name, _) in BASE.iter().copied().chain(state.extra.map(|_| EXTRA)) {
         for i in 0..PATIENTS {
             let pid = pid_of(i);
-            let got = decode(repo.get(Pid(pid), name).unwrap().bytes(), &repo, name, pid);
+            let got = decode(
+                repo.signal(Pid(pid), name).unwrap().bytes(),
+                &repo,
+                name,
+                pid,
+            );
             view.see("get", name, pid, &got);
             let rec = repo.patient(Pid(pid)).unwrap();
             let sid = repo.catalog().signal(name).unwrap().sid;

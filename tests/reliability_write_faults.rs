@@ -375,7 +375,10 @@ fn same_contents(out: &Path, to: &str, source: &Path) {
     assert_eq!(a.pids(), b.pids(), "export --to {to}: pids");
     for s in b.catalog().signals() {
         for &pid in b.pids() {
-            let (x, y) = (a.get(pid, &s.name).unwrap(), b.get(pid, &s.name).unwrap());
+            let (x, y) = (
+                a.signal(pid, &s.name).unwrap(),
+                b.signal(pid, &s.name).unwrap(),
+            );
             assert!(
                 x.bytes() == y.bytes(),
                 "export --to {to}: {} of pid {pid}",
@@ -436,7 +439,7 @@ fn check_patients(repo: &Repository, n: usize) {
     for &pid in repo.pids().iter().take(n) {
         let rec = repo.patient(pid).unwrap();
         for s in repo.catalog().signals() {
-            let v = repo.get(pid, &s.name).unwrap();
+            let v = repo.signal(pid, &s.name).unwrap();
             assert!(
                 rec.get(s.sid) == v.bytes(),
                 "patient record of {pid}: {}",
@@ -476,7 +479,7 @@ fn check_other(repo: &Repository, elements: &[(Pid, Vec<u8>)]) {
     for (pid, bytes) in elements {
         assert!(repo.pids().contains(pid), "pid {pid} in the list");
         assert!(
-            repo.get(*pid, "Other").unwrap().bytes() == &bytes[..],
+            repo.signal(*pid, "Other").unwrap().bytes() == &bytes[..],
             "Other of {pid}"
         );
         assert!(
@@ -511,7 +514,7 @@ fn extra_elements(repo: &Repository) -> Vec<(Pid, Vec<u8>)> {
 /// Extra, read back, holds what [`extra_elements`] gave for every patient.
 fn check_extra(repo: &Repository) {
     for &pid in repo.pids() {
-        let s = repo.get(pid, "Extra").unwrap();
+        let s = repo.signal(pid, "Extra").unwrap();
         assert_eq!(s.len(), 40, "Extra of pid {pid}");
         for k in 0..40 {
             assert_eq!(s.time(k, 0).as_i64(), 20000101 + k as i64);

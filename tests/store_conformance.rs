@@ -220,3 +220,42 @@ fn the_table_names_every_container_kind() {
         );
     }
 }
+
+/// Every single-file container opens from bytes held in memory too (`from_bytes`, one name on
+/// every store), and that store passes the same suite.
+#[test]
+fn single_file_containers_open_from_bytes() {
+    use inframed::backend::{gnz::GnzStore, iac::IacStore, trx::TrxStore};
+    let golden = common::golden_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = |kind: Container, name: &str| {
+        let out = container(
+            &golden,
+            &tmp.path().join(name),
+            kind,
+            ExportOptions::default(),
+        );
+        std::fs::read(out).unwrap()
+    };
+    let stores: Vec<(&str, Box<dyn SignalStore>)> = vec![
+        (
+            ".iac",
+            Box::new(IacStore::from_bytes(bytes(Container::Iac, "a.iac")).unwrap()),
+        ),
+        (
+            ".gnz",
+            Box::new(GnzStore::from_bytes(bytes(Container::Gnz, "a.gnz")).unwrap()),
+        ),
+        (
+            "TRX zip",
+            Box::new(TrxStore::from_bytes(bytes(Container::Trx, "a.trx")).unwrap()),
+        ),
+    ];
+    for (name, store) in stores {
+        eprintln!("from_bytes: {name}");
+        common::conformance(store.as_ref(), &golden);
+    }
+    // Damaged bytes are an error naming the place, not a panic.
+    let e = TrxStore::from_bytes(b"PK\x03\x04 not a zip".to_vec()).unwrap_err();
+    assert_eq!(e.path(), Some(Path::new("<memory>")), "{e}");
+}

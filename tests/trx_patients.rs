@@ -81,7 +81,7 @@ fn mapping_layout_is_what_the_design_says() {
         );
         // positions column 0 = time channel 0, column 1 = value channel 0 (NaN if none).
         let rows = trx.streamline(i as u64).unwrap();
-        let sig = golden.get(inframed::Pid(*p as u32), &info.name).unwrap();
+        let sig = golden.signal(inframed::Pid(*p as u32), &info.name).unwrap();
         for (r, e) in sig.iter().enumerate() {
             let t = if info.layout.time_channels().is_empty() {
                 f64::NAN

@@ -188,8 +188,8 @@ fn killed_writer_leaves_the_previous_repository_unchanged() {
     writer.write(&target).unwrap();
     let repo = Repository::open(&config).unwrap();
     let golden = common::golden_repo();
-    let old = golden.get(Pid(1025), "Hemoglobin").unwrap();
-    let new = repo.get(Pid(1025), "Hemoglobin").unwrap();
+    let old = golden.signal(Pid(1025), "Hemoglobin").unwrap();
+    let new = repo.signal(Pid(1025), "Hemoglobin").unwrap();
     assert_eq!(new.len(), old.len() + 1);
     assert_eq!(&new.bytes()[..old.bytes().len()], old.bytes());
     assert_eq!(&new.bytes()[old.bytes().len()..], &e[..]);
@@ -233,7 +233,7 @@ fn writer_sorts_vectors_by_time_stably() {
     w.add(Pid(5), hgb, &el(20200105, 0.5)).unwrap();
     let out = tempfile::tempdir().unwrap();
     let repo = Repository::open(w.write(&out.path().join("s")).unwrap()).unwrap();
-    let got = repo.get(Pid(5), "Hemoglobin").unwrap();
+    let got = repo.signal(Pid(5), "Hemoglobin").unwrap();
     assert_eq!(
         got.bytes(),
         [el(20200101, 2.0), el(20200105, 1.0), el(20200105, 0.5)].concat()
@@ -256,7 +256,7 @@ fn ratio_signal() -> (NewSignal, Vec<(Pid, Vec<u8>)>) {
     let golden = common::golden_repo();
     let mut elements = Vec::new();
     for &pid in golden.pids() {
-        let h = golden.get(pid, "Hemoglobin").unwrap();
+        let h = golden.signal(pid, "Hemoglobin").unwrap();
         if h.is_empty() {
             continue;
         }
@@ -283,7 +283,7 @@ fn add_signal_publishes_atomically_and_old_readers_keep_reading() {
     let before_bytes: Vec<Vec<u8>> = old_reader
         .pids()
         .iter()
-        .map(|&p| old_reader.get(p, "Hemoglobin").unwrap().bytes().to_vec())
+        .map(|&p| old_reader.signal(p, "Hemoglobin").unwrap().bytes().to_vec())
         .collect();
     let (sig, elements) = ratio_signal();
     let n_elements: usize = elements.iter().map(|e| e.1.len() / 8).sum();
@@ -293,7 +293,7 @@ fn add_signal_publishes_atomically_and_old_readers_keep_reading() {
     assert!(old_reader.catalog().signal("GluHgbRatio").is_err());
     for (i, &p) in old_reader.pids().iter().enumerate() {
         assert_eq!(
-            old_reader.get(p, "Hemoglobin").unwrap().bytes(),
+            old_reader.signal(p, "Hemoglobin").unwrap().bytes(),
             before_bytes[i]
         );
     }
@@ -303,11 +303,11 @@ fn add_signal_publishes_atomically_and_old_readers_keep_reading() {
     repo.verify().unwrap();
     let mut total = 0;
     for (pid, bytes) in &elements {
-        let got = repo.get(*pid, "GluHgbRatio").unwrap();
+        let got = repo.signal(*pid, "GluHgbRatio").unwrap();
         // The original vector × 10, in the original (time-sorted) order: the reversed input
         // was sorted back, equal times kept in input order (so reversed among themselves).
         let h = common::golden_repo();
-        let h = h.get(*pid, "Hemoglobin").unwrap();
+        let h = h.signal(*pid, "Hemoglobin").unwrap();
         assert_eq!(got.len(), h.len());
         for (a, b) in got.iter().zip(h.iter()) {
             assert_eq!(a.time(0), b.time(0));
@@ -331,7 +331,7 @@ fn add_signal_publishes_atomically_and_old_readers_keep_reading() {
     let rec = repo.patient(Pid(1025)).unwrap();
     assert_eq!(
         rec.get(Sid(5001)),
-        repo.get(Pid(1025), "GluHgbRatio").unwrap().bytes()
+        repo.signal(Pid(1025), "GluHgbRatio").unwrap().bytes()
     );
     // Clashes are refused.
     for (name, sid) in [("GluHgbRatio", 6000), ("Other", 5001), ("Hemoglobin", 7000)] {
@@ -384,7 +384,7 @@ fn add_signal_never_replaces_files_it_did_not_write_unless_forced() {
     let n: usize = elements.iter().map(|e| e.1.len() / 8).sum();
     let got: usize = elements
         .iter()
-        .map(|(p, _)| repo.get(*p, "GluHgbRatio").unwrap().len())
+        .map(|(p, _)| repo.signal(*p, "GluHgbRatio").unwrap().len())
         .sum();
     assert_eq!(got, n);
     assert_ne!(fs::read(&dict).unwrap(), b"not inframed's");
@@ -466,16 +466,16 @@ fn stacked_calculated_repository() {
     assert_eq!(stacked.resolve("Hemoglobin").unwrap().0, 0);
     for (pid, _) in &elements {
         assert_eq!(
-            stacked.get(*pid, "Glucose").unwrap().bytes(),
-            golden.get(*pid, "Glucose").unwrap().bytes()
+            stacked.signal(*pid, "Glucose").unwrap().bytes(),
+            golden.signal(*pid, "Glucose").unwrap().bytes()
         );
-        let c = stacked.get(*pid, "GluHgbRatio").unwrap();
-        assert_eq!(c.len(), golden.get(*pid, "Hemoglobin").unwrap().len());
+        let c = stacked.signal(*pid, "GluHgbRatio").unwrap();
+        assert_eq!(c.len(), golden.signal(*pid, "Hemoglobin").unwrap().len());
         let rec = stacked.patient(*pid).unwrap();
         assert_eq!(rec.get(sig.sid), c.bytes());
         assert_eq!(
             rec.get(Sid(1000)),
-            golden.get(*pid, "Hemoglobin").unwrap().bytes()
+            golden.signal(*pid, "Hemoglobin").unwrap().bytes()
         );
     }
     stacked.verify().unwrap();

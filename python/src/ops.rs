@@ -56,6 +56,7 @@ pub fn export(
             shard_max_size: o.shard_size,
             // Python exports never replace what inframed did not write (no force option yet).
             force: false,
+            ..ExportOptions::default()
         };
         backend::export(kind, repo, out, &options).py_err()?;
         return Ok(out.to_path_buf());

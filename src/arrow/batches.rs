@@ -93,7 +93,7 @@ where
 /// use inframed::{Pid, Repository};
 /// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
 /// let batch = signal_batch(&repo, Pid(1025), "Hemoglobin", &ArrowOptions::default())?;
-/// assert_eq!(batch.num_rows(), repo.get(Pid(1025), "Hemoglobin")?.len());
+/// assert_eq!(batch.num_rows(), repo.signal(Pid(1025), "Hemoglobin")?.len());
 /// # Ok::<_, inframed::Error>(())
 /// ```
 pub fn signal_batch<T: SignalStore + ?Sized>(
@@ -486,7 +486,7 @@ mod tests {
         }
         let mut want = Vec::new();
         for p in &order {
-            let n = repo.get(*p, "Glucose").unwrap().len();
+            let n = repo.signal(*p, "Glucose").unwrap().len();
             assert!(n > 0);
             want.resize(want.len() + n, p.0 as i32);
         }

@@ -29,8 +29,13 @@ pub struct ExportOptions {
     pub deflate: bool,
     /// TRX: write a folder instead of a zip.
     pub dir: bool,
-    /// Indexed tar: start a new shard once one reaches this many bytes.
+    /// Indexed tar: start a new shard once one reaches this many bytes (default 3e9).
     pub shard_max_size: Option<u64>,
+    /// Indexed tar: start a new shard once one holds this many members (default 100,000).
+    pub shard_max_files: Option<u64>,
+    /// Indexed tar: the members' modification time, seconds since 1970 (default: now, as
+    /// glzn writes it); a fixed time makes the output byte-reproducible.
+    pub mtime: Option<u64>,
     /// Replace an `out` that is not a previous output of the same kind (default: refuse it,
     /// [`Error::Occupied`]).
     pub force: bool,

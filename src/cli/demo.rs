@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use inframed::element::DateVal;
-use inframed::{Pid, Repository, SignalInfo, SignalStore, SignalStoreExt, TimeUnit};
+use inframed::{Pid, Repository, SignalInfo, SignalStore, TimeUnit};
 
 use crate::cli::format::write_signal;
 use crate::cli::hints;
@@ -117,7 +117,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         out.push_str(&format!(
             "\n# get({pid}, {name}): pid, signal, time, value\n"
         ));
-        let sig = repo.get(pid, name)?;
+        let sig = repo.signal(pid, name)?;
         write_signal(&mut out, cat, info, pid, &sig, false);
         // The middle third of its times (2011-2013 in the bundled repository).
         let (from, to) = if name == "Hemoglobin" && info.time_unit == TimeUnit::Date {
@@ -132,7 +132,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             "\n# the same, {from}..={to} only (binary search on time)\n"
         ));
         write_signal(&mut out, cat, info, pid, &sig.range(from, to), false);
-        if let Ok(typed) = repo.get_as::<DateVal>(pid, name) {
+        if let Ok(typed) = repo.get::<DateVal>(pid, name) {
             let mean = typed.iter().map(|e| e.val as f64).sum::<f64>() / typed.len().max(1) as f64;
             out.push_str(&format!(
                 "\n# typed &[DateVal] (borrowed: {}): mean {mean:.3}\n",
@@ -146,7 +146,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         out.push_str(&format!(
             "\n# get({pid}, {name}) with dictionary names, then codes\n"
         ));
-        let dx = repo.get(pid, name)?;
+        let dx = repo.signal(pid, name)?;
         write_signal(&mut out, cat, info, pid, &dx, false);
         write_signal(&mut out, cat, info, pid, &dx, true);
 

@@ -3,7 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 
 use anyhow::Context;
-use inframed::{Pid, Repository, SignalInfo, SignalStore, SignalStoreExt};
+use inframed::{Pid, Repository, SignalInfo, SignalStore};
 
 use crate::cli::format::{write_signal_as, OutFormat};
 use crate::cli::hints::{self, Exit, EXIT_NO_ELEMENTS, EXIT_UNKNOWN_PID};

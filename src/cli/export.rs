@@ -147,6 +147,7 @@ fn run_target(a: &Args) -> anyhow::Result<()> {
         dir: a.dir,
         shard_max_size: a.shard_size,
         force: a.force,
+        ..ExportOptions::default()
     };
     progress::counting(&repo, &format!("export --to {}", a.to), |store| {
         backend::export(kind, store, &a.out, &options)

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use inframed::{SignalStore, SignalStoreExt};
+use inframed::SignalStore;
 
 use crate::cli::{print_warnings, RepoArgs};
 

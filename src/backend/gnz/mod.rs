@@ -23,7 +23,8 @@ use std::path::Path;
 
 pub use dtype::{ByteOrder, DType, Scalar};
 pub use reader::{ArrayInfo, GnzFile};
-pub use store::{export_store, GnzStore, MAPPING_FORMAT};
+use store::export_store;
+pub use store::{GnzStore, MAPPING_FORMAT};
 pub use writer::{GnzFileWriter, GnzWriter};
 
 use crate::backend::ExportOptions;

@@ -60,13 +60,14 @@ enum PidsView {
 ///
 /// # Examples
 /// ```
-/// use inframed::{backend::gnz, Pid, Repository, SignalStoreExt};
+/// use inframed::backend::{gnz, ExportOptions};
+/// use inframed::{Pid, Repository, SignalStoreExt};
 /// let dir = tempfile::tempdir()?;
 /// let out = dir.path().join("small.gnz");
 /// let native = Repository::open("testdata/inframed/small/repo/small.repository")?;
-/// gnz::export_store(&native, &out)?;
+/// gnz::export(&native, &out, &ExportOptions::default())?;
 /// let repo = Repository::open(&out)?;
-/// assert_eq!(repo.get(Pid(1025), "Hemoglobin")?.len(), native.get(Pid(1025), "Hemoglobin")?.len());
+/// assert_eq!(repo.signal(Pid(1025), "Hemoglobin")?.len(), native.signal(Pid(1025), "Hemoglobin")?.len());
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -496,7 +497,7 @@ fn numpy_dtype(layout: &Layout) -> Value {
 /// # Errors
 /// Errors of the store; [`Error::Open`] / [`Error::Io`]; [`GnzError::PidOutOfRange`];
 /// [`Error::Corrupt`] when the store returns a partial element.
-pub fn export_store(store: &dyn SignalStore, out: &Path) -> Result<()> {
+pub(crate) fn export_store(store: &dyn SignalStore, out: &Path) -> Result<()> {
     let catalog = store.catalog();
     let pids = store.pids();
     let mut all = Vec::with_capacity(pids.len());

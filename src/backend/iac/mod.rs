@@ -9,7 +9,7 @@
 //!   [`Pack::read_payload`] (zero-copy for codec `none`), [`Pack::verify`] (CRC-32s, decoding).
 //! - [`PackWriter`], [`build_pack`], [`build_records`], [`build_pack_data_segment`]: writers.
 //! - [`TextPackReader`], [`build_clinical_text_pair_pack`], [`build_clinical_text_pack`].
-//! - [`IacStore`], [`write_patient_pack`]: the patient mapping.
+//! - [`IacStore`], [`export`]: the patient mapping.
 
 mod codec;
 mod error;
@@ -29,9 +29,10 @@ pub use self::header::{
     header_json_bytes, KnownKeys, PackLayout, FORMAT_VERSION, HEADER_BYTES, MAGIC, MAX_HEADER_JSON,
 };
 pub use self::reader::Pack;
+use self::store::write_patient_pack;
 pub use self::store::{
-    write_patient_pack, CatalogBlock, IacStore, CATALOG_IN_KEY, CATALOG_IN_SLIDE_METADATA,
-    CATALOG_KEY, PATIENT_PAYLOAD_TYPE, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
+    CatalogBlock, IacStore, CATALOG_IN_KEY, CATALOG_IN_SLIDE_METADATA, CATALOG_KEY,
+    PATIENT_PAYLOAD_TYPE, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
 };
 pub use self::table::IpcTable;
 pub use self::text::{
@@ -56,10 +57,14 @@ pub fn open_store(path: &Path) -> Result<Box<dyn SignalStore>> {
 }
 
 /// Writes a whole store as one patient pack (`inframed export REPO out.iac --to iac
-/// [--codec none|brotli[:Q[:LGWIN]]|zstd[:LEVEL]]`, default `none`).
+/// [--codec none|brotli[:Q[:LGWIN]]|zstd[:LEVEL]]`, default `none`): records encoded and
+/// streamed to disk one at a time, pids ascending, signals in catalog order, empty vectors
+/// skipped. A previous pack at `out` is replaced; anything else is refused without `force`.
 ///
 /// # Errors
-/// [`IacError::Codec`] for an unknown codec; as [`write_patient_pack`].
+/// [`Error::Occupied`] for an `out` that is not a pack (without
+/// `force`); [`IacError::Codec`] for an unknown codec; errors of the store; I/O errors naming
+/// `out`.
 pub fn export(store: &dyn SignalStore, out: &Path, options: &ExportOptions) -> Result<()> {
     crate::target::check_target(out, crate::target::OutputKind::Iac, options.force)?;
     let codec = match options.codec.as_deref() {

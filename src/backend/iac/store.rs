@@ -343,7 +343,7 @@ impl SignalStore for IacStore {
 ///
 /// # Errors
 /// Errors of `store`; [`IacError::Codec`]; I/O errors naming `out`.
-pub fn write_patient_pack(store: &dyn SignalStore, out: &Path, codec: &Codec) -> Result<()> {
+pub(crate) fn write_patient_pack(store: &dyn SignalStore, out: &Path, codec: &Codec) -> Result<()> {
     let catalog = store.catalog();
     let mut w = PackWriter::create(out, true)?;
     let (mut pid_col, mut sid_col, mut n_col) = (Vec::new(), Vec::new(), Vec::new());

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 pub use index::{Row, TarIndex, HEADER_SIZE, MAGIC, ROW_SIZE};
 pub use reader::{expand_braces, fold_names, shard_fold, split_name, Fold, Member};
-pub use store::{export_with, ItarStore, PatientExportOptions, META_KEY};
+pub use store::{ItarStore, META_KEY};
 pub use writer::{DatasetWriter, FoldWriter, WriterOptions};
 
 use crate::backend::ExportOptions;
@@ -58,11 +58,15 @@ pub fn open_store(path: &Path) -> Result<Box<dyn SignalStore>> {
 }
 
 /// Writes a whole store as an indexed-tar patient dataset: the folder `out` with
-/// `patients_0000.tar`… and `patients.taridx` (see [`export_with`] for shard limits).
+/// `patients_0000.tar`… and `patients.taridx`, shards cut at `options.shard_max_size` bytes
+/// or `options.shard_max_files` members; built under a temporary name and renamed into place
+/// (an existing dataset folder is replaced, any other folder is refused without `force`).
 ///
 /// # Errors
-/// [`Error::Unsupported`] for a `--codec` (members are stored uncompressed); as
-/// [`export_with`].
+/// [`Error::Unsupported`] for a `--codec` (members are stored uncompressed);
+/// [`Error::Occupied`] for an `out` that is not a dataset folder (without `force`);
+/// [`Error::InvalidInput`] for pids not ascending or a vector that is not whole elements;
+/// errors of the store and of the writer.
 pub fn export(store: &dyn SignalStore, out: &Path, options: &ExportOptions) -> Result<()> {
     if let Some(codec) = options.codec.as_deref().filter(|c| *c != "none") {
         return Err(Error::Unsupported {
@@ -70,14 +74,17 @@ pub fn export(store: &dyn SignalStore, out: &Path, options: &ExportOptions) -> R
             what: format!("codec {codec:?} for itar (members are stored uncompressed)"),
         });
     }
-    let mut opts = PatientExportOptions {
-        force: options.force,
-        ..PatientExportOptions::default()
-    };
+    let mut writer = WriterOptions::default();
     if let Some(max) = options.shard_max_size {
-        opts.writer.shard_max_size = max;
+        writer.shard_max_size = max;
     }
-    export_with(store, out, &opts)
+    if let Some(max) = options.shard_max_files {
+        writer.shard_max_files = max;
+    }
+    if options.mtime.is_some() {
+        writer.mtime = options.mtime;
+    }
+    store::export_fold(store, out, "patients", writer, options.force)
 }
 
 /// The folds a dataset path names: a `.taridx` file names one fold; a folder every fold that

@@ -595,27 +595,6 @@ impl SignalStore for ItarStore {
     }
 }
 
-/// Options of [`export_with`].
-#[derive(Clone, Debug)]
-pub struct PatientExportOptions {
-    /// Fold name (default `patients`): files `patients_0000.tar`…, `patients.taridx`.
-    pub fold: String,
-    /// Shard limits and member attributes.
-    pub writer: WriterOptions,
-    /// Replace an `out` that is not a dataset folder (default: refuse it).
-    pub force: bool,
-}
-
-impl Default for PatientExportOptions {
-    fn default() -> Self {
-        PatientExportOptions {
-            fold: "patients".into(),
-            writer: WriterOptions::default(),
-            force: false,
-        }
-    }
-}
-
 /// A member-name-safe extension for each signal, in catalog order: the name lowercased with
 /// characters other than `a-z 0-9 - _` as `_`, at most 64 bytes, `_<sid>` added on a clash,
 /// then `.npy`.
@@ -657,18 +636,16 @@ fn signal_exts(catalog: &Catalog) -> Vec<String> {
         .collect()
 }
 
-/// Writes a whole store as a patient dataset in folder `out` (built under a temporary name and
-/// renamed into place; an existing dataset folder is replaced, any other folder is refused).
-///
-/// # Errors
-/// [`Error::InvalidInput`] for an `out` that is not a dataset folder, pids not ascending, or a
-/// vector that is not whole elements; errors of the store and of the writer.
-pub fn export_with(
+/// Writes a whole store as a patient dataset of fold `fold` in folder `out` (the body of
+/// [`crate::backend::itar::export`]).
+pub(crate) fn export_fold(
     store: &dyn SignalStore,
     out: &Path,
-    options: &PatientExportOptions,
+    fold: &str,
+    writer: WriterOptions,
+    force: bool,
 ) -> Result<()> {
-    crate::target::check_target(out, crate::target::OutputKind::Itar, options.force)?;
+    crate::target::check_target(out, crate::target::OutputKind::Itar, force)?;
     let catalog = store.catalog();
     let pids = store.pids();
     if let Some(w) = pids.windows(2).find(|w| w[0] >= w[1]) {
@@ -710,7 +687,7 @@ pub fn export_with(
     }
 
     let dir = AtomicDir::create(out)?;
-    let mut w = FoldWriter::create(dir.path(), &options.fold, options.writer.clone())?;
+    let mut w = FoldWriter::create(dir.path(), fold, writer)?;
     w.write(
         META_KEY,
         &[(META_JSON, &meta_json[..]), (META_PIDS, &pid_npy[..])],

@@ -138,12 +138,21 @@ impl TrxStore {
     /// trx::export(&repo, &out, &ExportOptions::default())?;
     /// let store = trx::TrxStore::open(&out)?;
     /// let pid = store.pids()[0];
-    /// let hgb = store.signal_by_name(pid, "Hemoglobin")?;
+    /// let hgb = store.signal(pid, "Hemoglobin")?;
     /// println!("{} Hemoglobin values", hgb.len());
     /// # Ok::<_, inframed::Error>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<TrxStore> {
         Self::from_file(TrxFile::open(path)?)
+    }
+
+    /// A store over a TRX zip held in memory (named `<memory>` in errors), as every store has
+    /// one (`GnzStore::from_bytes`, `IacStore::from_bytes`, …).
+    ///
+    /// # Errors
+    /// As [`TrxStore::open`].
+    pub fn from_bytes(data: impl AsRef<[u8]> + Send + Sync + 'static) -> Result<TrxStore> {
+        Self::from_file(TrxFile::from_zip_bytes("<memory>", data)?)
     }
 
     /// A store over an already opened TRX.

@@ -32,7 +32,7 @@ use super::mode3::{check_elements, check_pid};
 /// let out = tempfile::tempdir().unwrap();
 /// let config = w.write(&out.path().join("mini"))?;
 /// let repo = Repository::open(config)?;
-/// assert_eq!(repo.get(Pid(7), "Hemoglobin")?.len(), 1);
+/// assert_eq!(repo.signal(Pid(7), "Hemoglobin")?.len(), 1);
 /// # Ok::<_, inframed::Error>(())
 /// ```
 #[derive(Debug)]
