@@ -149,7 +149,8 @@ fn a_glzn_index_with_pax_rows_and_a_duplicate_stem_stays_readable() {
     let fold = Fold::open(&dir.join("pax.taridx")).unwrap();
     assert_eq!(fold.index().rows.len(), 8);
     assert_eq!((0..8).filter(|&r| fold.is_meta_row(r)).count(), 2);
-    let w = fold.warnings().join("\n");
+    let w: Vec<String> = fold.warnings().iter().map(|w| w.to_string()).collect();
+    let w = w.join("\n");
     assert!(w.contains("duplicate member x.txt"), "{w}");
     let listing = ls(&dir);
     assert!(!listing.contains("PaxHeader"), "{listing}");

@@ -287,7 +287,8 @@ fn duplicate_key_and_extension_is_a_warning_and_the_later_member_wins() {
         Fold::open(&fixture("dup/dup.taridx")).unwrap(),
         Fold::scan(&fixture("dup"), "dup").unwrap(),
     ] {
-        let w = fold.warnings().join("\n");
+        let w: Vec<String> = fold.warnings().iter().map(|w| w.to_string()).collect();
+        let w = w.join("\n");
         assert!(w.contains("x.txt") && w.contains("rows 0 and 1"), "{w}");
         let m = fold.find("x", "txt").unwrap().unwrap();
         assert_eq!(m.row, 1);

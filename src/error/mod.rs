@@ -311,7 +311,8 @@ impl Error {
     }
 }
 
-/// A non-fatal problem found while opening (the original tools log these and go on).
+/// A non-fatal problem found while opening (the original tools log these and go on): the
+/// one warning type of every store, reader and writer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
     /// The file.
@@ -323,8 +324,12 @@ pub struct Warning {
 }
 
 impl std::fmt::Display for Warning {
+    /// `file:line: message`, or `file: message` when the warning is not about a line.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
+        match self.line {
+            0 => write!(f, "{}: {}", self.path.display(), self.message),
+            line => write!(f, "{}:{line}: {}", self.path.display(), self.message),
+        }
     }
 }
 

@@ -182,7 +182,7 @@ pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
     }
     for fold in &folds {
         for w in fold.warnings() {
-            let _ = writeln!(text, "# warning: {}: {w}", fold.index_path().display());
+            let _ = writeln!(text, "# warning: {w}");
         }
     }
     out.write_all(text.as_bytes()).map_err(|source| Error::Io {

@@ -208,15 +208,7 @@ impl ItarStore {
         }
         let (catalog, catalog_warnings) = Catalog::from_texts(&origin, &meta.catalog)?;
         // What folding the shards found (duplicate members, pax headers), then the catalog's.
-        let mut warnings: Vec<Warning> = fold
-            .warnings()
-            .iter()
-            .map(|message| Warning {
-                path: fold.index_path().to_path_buf(),
-                line: 0,
-                message: message.clone(),
-            })
-            .collect();
+        let mut warnings: Vec<Warning> = fold.warnings().to_vec();
         warnings.extend(catalog_warnings);
         let mut slots = Vec::with_capacity(meta.signals.len());
         let mut seen_ext = HashSet::new();

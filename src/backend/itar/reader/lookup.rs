@@ -2,7 +2,7 @@
 //! (shard id, block alignment, bounds), pax / long-name and directory rows set apart, long
 //! names resolved and duplicate members resolved as tar extraction does.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use hashbrown::{HashMap, HashSet};
 
@@ -11,7 +11,7 @@ use super::{Fold, Shard};
 use crate::backend::itar::header::{self, block_at, BLOCK};
 use crate::backend::itar::index::TarIndex;
 use crate::backend::itar::{backend_error, error_at_byte, ItarError};
-use crate::error::Result;
+use crate::error::{Result, Warning};
 
 impl Fold {
     /// Checks every row against its shard (fid, block alignment, bounds) and builds the lookup.
@@ -79,7 +79,7 @@ impl Fold {
             }
             if let Some(first) = lookup.insert((r.keyhash, r.crashid, r.extid), i as u32) {
                 let name = raw_name(shards[usize::from(r.fid)].bytes.as_slice(), r.offset);
-                warnings.push(duplicate_warning(&name, first, i as u32));
+                warnings.push(duplicate_warning(&index_path, &name, first, i as u32));
             }
         }
         let ext_ids = index
@@ -145,7 +145,8 @@ impl Fold {
                 let (keyhash, crashid) = self.identity(stem.as_bytes());
                 if let Some(first) = self.lookup.insert((keyhash, crashid, extid), row) {
                     if first != row {
-                        self.warnings.push(duplicate_warning(&m.name, first, row));
+                        let w = duplicate_warning(&self.index_path, &m.name, first, row);
+                        self.warnings.push(w);
                     }
                 }
                 self.resolved.insert(row, stem);
@@ -156,11 +157,15 @@ impl Fold {
 }
 
 /// The warning for a member listed twice.
-fn duplicate_warning(name: &str, first: u32, second: u32) -> String {
-    format!(
-        "duplicate member {name} (rows {first} and {second}): row {second} is read, as tar \
-         extraction keeps the later one"
-    )
+fn duplicate_warning(index: &Path, name: &str, first: u32, second: u32) -> Warning {
+    Warning {
+        path: index.to_path_buf(),
+        line: 0,
+        message: format!(
+            "duplicate member {name} (rows {first} and {second}): row {second} is read, as tar \
+             extraction keeps the later one"
+        ),
+    }
 }
 
 /// The name field of the header at `offset`, for messages.

@@ -12,12 +12,12 @@ use crate::backend::itar::index::TarIndex;
 use crate::backend::itar::{backend_error, error_at_byte, ItarError};
 #[cfg(doc)]
 use crate::error::Error;
-use crate::error::Result;
+use crate::error::{Result, Warning};
 
 impl Fold {
     /// What was tolerated at open: duplicate members (the later row wins, as tar extraction
     /// does), one message each.
-    pub fn warnings(&self) -> &[String] {
+    pub fn warnings(&self) -> &[Warning] {
         &self.warnings
     }
 

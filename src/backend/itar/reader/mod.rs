@@ -22,7 +22,7 @@ use super::index::{IndexBuilder, Row, TarIndex};
 use super::{backend_error, error_at_byte, ItarError};
 #[cfg(doc)]
 use crate::error::Error;
-use crate::error::Result;
+use crate::error::{Result, Warning};
 use crate::mmap::{self, Bytes};
 
 pub use names::{expand_braces, fold_names, shard_fold, split_name};
@@ -65,7 +65,7 @@ pub struct Fold {
     /// Rows keyed (also) by the full name their pax / long-name header gives: row → stem.
     resolved: HashMap<u32, String>,
     /// What was tolerated at open (duplicates resolved as tar extraction does).
-    warnings: Vec<String>,
+    warnings: Vec<Warning>,
 }
 
 /// Maps one shard, refusing gzip-compressed ones with a message that says how to decompress.
