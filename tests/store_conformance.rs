@@ -259,3 +259,76 @@ fn single_file_containers_open_from_bytes() {
     let e = TrxStore::from_bytes(b"PK\x03\x04 not a zip".to_vec()).unwrap_err();
     assert_eq!(e.path(), Some(Path::new("<memory>")), "{e}");
 }
+
+/// The golden repository with one vector cut short by a byte: a store defect every writer
+/// must refuse with the one typed error, leaving nothing at its output.
+#[derive(Debug)]
+struct OnePartial {
+    inner: Repository,
+    key: (inframed::Pid, inframed::Sid),
+}
+
+impl SignalStore for OnePartial {
+    fn catalog(&self) -> &inframed::Catalog {
+        self.inner.catalog()
+    }
+    fn pids(&self) -> &[inframed::Pid] {
+        self.inner.pids()
+    }
+    fn get_bytes(
+        &self,
+        pid: inframed::Pid,
+        sid: inframed::Sid,
+    ) -> inframed::Result<std::borrow::Cow<'_, [u8]>> {
+        let b = self.inner.get_bytes(pid, sid)?;
+        Ok(if (pid, sid) == self.key {
+            std::borrow::Cow::Owned(b[..b.len() - 1].to_vec())
+        } else {
+            b
+        })
+    }
+}
+
+#[test]
+fn every_writer_refuses_a_partial_element_with_one_error() {
+    let inner = common::golden_repo();
+    let sid = inner.catalog().signal("Hemoglobin").unwrap().sid;
+    let pid = inframed::Pid(1025);
+    assert!(!inner.get_bytes(pid, sid).unwrap().is_empty());
+    let store = OnePartial {
+        inner,
+        key: (pid, sid),
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let check = |what: &str, out: &Path, r: inframed::Result<()>| {
+        match r {
+            Err(inframed::Error::PartialElements {
+                pid: p,
+                sid: s,
+                signal,
+                bytes,
+                element,
+            }) => {
+                assert_eq!((p, s), (pid, sid), "{what}");
+                assert_eq!(signal, "Hemoglobin", "{what}");
+                assert_eq!(bytes % element, element - 1, "{what}");
+            }
+            other => panic!("{what}: expected PartialElements, got {other:?}"),
+        }
+        assert!(!out.exists(), "{what}: {out:?} was written");
+    };
+    for kind in [
+        Container::Iac,
+        Container::Gnz,
+        Container::Trx,
+        Container::Itar,
+    ] {
+        let out = tmp.path().join(format!("{kind:?}"));
+        let r = backend::export(kind, &store, &out, &ExportOptions::default());
+        check(&format!("{kind:?}"), &out, r);
+    }
+    let out = tmp.path().join("mode3");
+    let o = Mode3Options::new("partial", store.catalog());
+    let r = write_mode3(&store, &out, &o).map(|_| ());
+    check("mode3", &out, r);
+}

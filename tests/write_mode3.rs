@@ -210,7 +210,7 @@ fn bad_elements_are_rejected() {
     let hgb = w.catalog().signal("Hemoglobin").unwrap().sid;
     assert!(matches!(
         w.add(Pid(1), hgb, &[1, 2, 3]),
-        Err(Error::InvalidInput { .. })
+        Err(Error::PartialElements { bytes: 3, .. })
     ));
     assert!(matches!(
         w.add(Pid(1), Sid(55555), &[0; 8]),

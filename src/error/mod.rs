@@ -103,6 +103,23 @@ pub enum Error {
         /// What disagrees.
         source: DecodeError,
     },
+    /// A writer was handed a vector that is not a whole number of the signal's elements (a
+    /// store or caller defect: nothing is written).
+    #[error(
+        "pid {pid} signal {signal}: {bytes} bytes is not a whole number of {element}-byte elements"
+    )]
+    PartialElements {
+        /// The patient.
+        pid: Pid,
+        /// The signal's id.
+        sid: Sid,
+        /// The signal's name.
+        signal: String,
+        /// The vector's length in bytes.
+        bytes: usize,
+        /// The signal's element size.
+        element: usize,
+    },
     /// A typed slice could not be formed for `(pid, sid)`.
     #[error("pid {pid} signal {sid}: cannot view elements as the requested type")]
     Cast {

@@ -37,6 +37,26 @@ pub struct SignalInfo {
 }
 
 impl SignalInfo {
+    /// Checks that `bytes`, a vector of this signal for `pid` handed to a writer, is a whole
+    /// number of elements: the one such check of every writer.
+    ///
+    /// # Errors
+    /// [`crate::Error::PartialElements`].
+    #[inline]
+    pub fn check_whole(&self, pid: crate::ids::Pid, bytes: &[u8]) -> Result<()> {
+        let element = self.layout.size();
+        if bytes.len() % element != 0 {
+            return Err(crate::error::Error::PartialElements {
+                pid,
+                sid: self.sid,
+                signal: self.name.clone(),
+                bytes: bytes.len(),
+                element,
+            });
+        }
+        Ok(())
+    }
+
     /// Whether value channel `ch` is categorical.
     pub fn is_categorical(&self, ch: usize) -> bool {
         self.categorical.get(ch).copied().unwrap_or(false)

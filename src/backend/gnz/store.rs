@@ -496,7 +496,7 @@ fn numpy_dtype(layout: &Layout) -> Value {
 ///
 /// # Errors
 /// Errors of the store; [`Error::Open`] / [`Error::Io`]; [`GnzError::PidOutOfRange`];
-/// [`Error::Corrupt`] when the store returns a partial element.
+/// [`Error::PartialElements`] when the store returns a partial element.
 pub(crate) fn export_store(store: &dyn SignalStore, out: &Path) -> Result<()> {
     let catalog = store.catalog();
     let pids = store.pids();
@@ -516,17 +516,9 @@ pub(crate) fn export_store(store: &dyn SignalStore, out: &Path) -> Result<()> {
         let (mut sig_pids, mut starts) = (Vec::new(), vec![0u64]);
         let mut total = 0u64;
         for (&pid, &key) in pids.iter().zip(&all) {
-            let len = store.get_bytes(pid, info.sid)?.len();
-            if len % size != 0 {
-                return Err(Error::corrupt(
-                    out,
-                    0,
-                    DecodeError::Other(format!(
-                        "pid {pid} signal {}: {len} bytes is not a multiple of {size}",
-                        info.name
-                    )),
-                ));
-            }
+            let bytes = store.get_bytes(pid, info.sid)?;
+            info.check_whole(pid, &bytes)?;
+            let len = bytes.len();
             if len > 0 {
                 total += (len / size) as u64;
                 sig_pids.push(key);

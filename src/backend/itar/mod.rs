@@ -65,7 +65,8 @@ pub fn open_store(path: &Path) -> Result<Box<dyn SignalStore>> {
 /// # Errors
 /// [`Error::Unsupported`] for a `--codec` (members are stored uncompressed);
 /// [`Error::Occupied`] for an `out` that is not a dataset folder (without `force`);
-/// [`Error::InvalidInput`] for pids not ascending or a vector that is not whole elements;
+/// [`Error::InvalidInput`] for pids not ascending; [`Error::PartialElements`] for a vector
+/// that is not whole elements;
 /// errors of the store and of the writer.
 pub fn export(store: &dyn SignalStore, out: &Path, options: &ExportOptions) -> Result<()> {
     if let Some(codec) = options.codec.as_deref().filter(|c| *c != "none") {

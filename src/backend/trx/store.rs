@@ -595,17 +595,8 @@ pub(super) fn export(store: &dyn SignalStore, out: &Path, form: Form) -> Result<
         let before = series.len();
         for (pos, info) in infos.iter().enumerate() {
             let bytes = store.get_bytes(pid, info.sid)?;
+            info.check_whole(pid, &bytes)?;
             let size = info.layout.size();
-            if bytes.len() % size != 0 {
-                return Err(mapping_error(
-                    out,
-                    format!("pid {pid} signal {}", info.name),
-                    format!(
-                        "{} bytes is not a whole number of {size}-byte elements",
-                        bytes.len()
-                    ),
-                ));
-            }
             if !bytes.is_empty() {
                 series.push(Series {
                     pid,

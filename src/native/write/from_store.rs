@@ -25,7 +25,7 @@ pub(crate) fn check_target(out: &Path, config_name: &str, prefix: &str, force: b
 /// content. Returns the config path.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] (a pid beyond `i32`, vectors not whole elements, `out` not a
+/// [`Error::PartialElements`] for vectors not whole elements; [`Error::InvalidInput`] (a pid beyond `i32`, `out` not a
 /// repository directory), I/O errors naming the file; the store's read errors. On error
 /// nothing at `out` has changed.
 ///

@@ -99,7 +99,7 @@ impl RepositoryWriter {
     /// Appends elements (whole elements of the signal's layout, little-endian) to `(pid, sid)`.
     ///
     /// # Errors
-    /// [`Error::UnknownSid`](crate::Error::UnknownSid); [`Error::InvalidInput`](crate::Error::InvalidInput) for a partial element or a pid beyond
+    /// [`Error::UnknownSid`](crate::Error::UnknownSid); [`Error::PartialElements`](crate::Error::PartialElements) for a partial element; [`Error::InvalidInput`](crate::Error::InvalidInput) for a pid beyond
     /// `i32`.
     pub fn add(&mut self, pid: Pid, sid: Sid, elements: &[u8]) -> Result<()> {
         let info = self.catalog.by_sid(sid)?;

@@ -36,19 +36,10 @@ pub(crate) fn check_pid(pid: Pid) -> Result<()> {
     Ok(())
 }
 
-/// Checks a vector of `sid` for whole elements.
+/// Checks a vector of `sid` for whole elements ([`SignalInfo::check_whole`]).
+#[inline]
 pub(crate) fn check_elements(info: &SignalInfo, pid: Pid, bytes: &[u8]) -> Result<()> {
-    if bytes.len() % info.layout.size() != 0 {
-        return Err(Error::InvalidInput {
-            what: format!(
-                "pid {pid} signal {}: {} bytes is not a whole number of {}-byte elements",
-                info.name,
-                bytes.len(),
-                info.layout.size()
-            ),
-        });
-    }
-    Ok(())
+    info.check_whole(pid, bytes)
 }
 
 /// One signal's `.data` file being written, with the `(pid, count)` entries of its `.idx`.
@@ -75,7 +66,7 @@ impl<W: Write> SignalFile<W> {
     /// vector is no entry.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a pid beyond `i32`, a partial element, pids not ascending,
+    /// [`Error::PartialElements`]; [`Error::InvalidInput`] for a pid beyond `i32`, pids not ascending,
     /// more elements than a `.idx` addresses; I/O errors naming the file.
     pub(crate) fn push(&mut self, pid: Pid, bytes: &[u8]) -> Result<()> {
         check_pid(pid)?;
@@ -267,7 +258,7 @@ impl Mode3Writer {
     /// time-sorted; pids ascending within the signal. An empty vector is no entry.
     ///
     /// # Errors
-    /// [`Error::UnknownSid`]; [`Error::InvalidInput`] (a pid beyond `i32`, partial elements,
+    /// [`Error::UnknownSid`]; [`Error::PartialElements`]; [`Error::InvalidInput`] (a pid beyond `i32`,
     /// pids not ascending, a signal skipped or already finished, more than 2^32-1 elements);
     /// I/O errors naming the file.
     pub fn push(&mut self, pid: Pid, sid: Sid, elements: &[u8]) -> Result<()> {
