@@ -210,12 +210,24 @@ pub trait SignalKey {
     /// # Errors
     /// [`Error::UnknownSignal`] / [`Error::UnknownSid`].
     fn info<'c>(&self, catalog: &'c Catalog) -> Result<&'c SignalInfo>;
+
+    /// The sid itself when the key is one: the lookup then uses it directly rather than
+    /// waiting for the catalog's answer (the two run side by side, a few ns per call).
+    #[inline]
+    fn known_sid(&self) -> Option<Sid> {
+        None
+    }
 }
 
 impl SignalKey for Sid {
     #[inline]
     fn info<'c>(&self, catalog: &'c Catalog) -> Result<&'c SignalInfo> {
         catalog.by_sid(*self)
+    }
+
+    #[inline]
+    fn known_sid(&self) -> Option<Sid> {
+        Some(*self)
     }
 }
 
@@ -256,7 +268,7 @@ pub trait SignalStoreExt: SignalStore {
     /// match the signal's layout; errors of [`SignalStore::get_bytes`].
     fn get<T: Element>(&self, pid: Pid, signal: impl SignalKey) -> Result<Cow<'_, [T]>> {
         let info = signal.info(self.catalog())?;
-        let (sid, stored) = (info.sid, &info.layout);
+        let (sid, stored) = (signal.known_sid().unwrap_or(info.sid), &info.layout);
         if stored.spec() != T::SPEC {
             return Err(Error::WrongType {
                 sid,
@@ -274,8 +286,9 @@ pub trait SignalStoreExt: SignalStore {
     /// [`Error::UnknownSignal`] / [`Error::UnknownSid`]; as [`SignalStore::get_bytes`].
     fn signal(&self, pid: Pid, signal: impl SignalKey) -> Result<Signal<'_>> {
         let info = signal.info(self.catalog())?;
-        let bytes = self.get_bytes(pid, info.sid)?;
-        Signal::new(bytes, &info.layout, pid, info.sid)
+        let sid = signal.known_sid().unwrap_or(info.sid);
+        let bytes = self.get_bytes(pid, sid)?;
+        Signal::new(bytes, &info.layout, pid, sid)
     }
 }
 
