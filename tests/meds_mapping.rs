@@ -91,14 +91,16 @@ fn unused_line_is_a_warning() {
 #[test]
 fn numeric_without_values_names_the_line() {
     let (_t, r) = import("# comment\nMEDS_BIRTH B numeric\n");
-    let e = r.unwrap_err().to_string();
+    let e = r.unwrap_err();
+    assert!(matches!(e, Error::Parse { line: 2, .. }), "{e}");
+    let e = chain(&e);
     assert!(e.contains("map.txt:2") && e.contains("MEDS_BIRTH"), "{e}");
 }
 
 #[test]
 fn numeric_into_a_category_names_the_line() {
     let (_t, r) = import("ICD10CM/* DX\nGlucose DX numeric\n");
-    let e = r.unwrap_err().to_string();
+    let e = chain(&r.unwrap_err());
     assert!(e.contains("map.txt:2"), "{e}");
 }
 
@@ -114,7 +116,19 @@ fn bad_lines_name_file_and_line() {
         ("a X\na Y\n", "map.txt:2"),
     ] {
         let e = Mapping::parse(Path::new("map.txt"), text).unwrap_err();
-        assert!(matches!(e, Error::InvalidInput { .. }), "{text:?}: {e}");
+        assert!(matches!(e, Error::Parse { .. }), "{text:?}: {e}");
         assert!(e.to_string().contains(want), "{text:?}: {e}");
     }
+}
+
+/// The error and its sources, as the command line prints them.
+fn chain(e: &Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }

@@ -21,7 +21,7 @@ use hashbrown::HashMap;
 
 use crate::catalog::{Catalog, CatalogTexts};
 use crate::convert::{ConvertError, Thresholds};
-use crate::error::{Error, Result};
+use crate::error::{Error, ParseError, Result};
 use crate::ids::{Pid, Sid};
 use crate::native::write::Mode3Writer;
 use crate::native::writer::{Metadata, Mode3Options};
@@ -154,7 +154,7 @@ pub(super) struct CodeRole {
 /// `docs/meds.md`. Also returns the mapping lines that matched no code.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] naming the mapping line: a code mapped `numeric` without numeric
+/// [`Error::Parse`] naming the mapping line: a code mapped `numeric` without numeric
 /// values, or a `numeric` code sent to a signal that is categorical.
 #[allow(clippy::type_complexity)]
 fn plan(
@@ -165,8 +165,11 @@ fn plan(
     let mut assign: Vec<(&str, String, Option<String>, Option<usize>)> = Vec::new();
     let mut groups: BTreeSet<String> = BTreeSet::new();
     let mut used: BTreeSet<usize> = BTreeSet::new();
-    let bad = |m: &Mapping, line: usize, what: String| Error::InvalidInput {
-        what: format!("{}:{line}: {what}", m.path.display()),
+    let bad = |m: &Mapping, line: usize, what: String| Error::Parse {
+        path: m.path.clone(),
+        line,
+        what: "mapping rule",
+        source: ParseError::Other(what),
     };
     for (code, s) in stats {
         if let Some((m, r)) = mapping.and_then(|m| m.rule(code).map(|r| (m, r))) {
@@ -362,7 +365,8 @@ struct Pending {
 /// # Errors
 /// [`Error::Occupied`]; [`Error::Open`], [`Error::Format`] (damaged Parquet, naming the file
 /// and row group), [`Error::Unsupported`] (not a MEDS schema, naming the file and column),
-/// [`Error::InvalidInput`] (subjects not ascending within a file); the thresholds. On error
+/// [`Error::Parse`] for a bad mapping line, [`Error::InvalidInput`] (subjects not ascending
+/// within a file); the thresholds. On error
 /// `out` is unchanged.
 ///
 /// # Examples

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ParseError, Result};
 
 /// What a mapping line makes of the codes it matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl Mapping {
     /// Reads and checks a mapping file.
     ///
     /// # Errors
-    /// [`Error::Open`]; [`Error::InvalidInput`] naming `file:line` for a line with one field
+    /// [`Error::Open`]; [`Error::Parse`] naming `file:line` for a line with one field
     /// or more than three, an unknown kind, a `*` that does not end the pattern, a signal name
     /// holding a tab or `//`, or a pattern given twice.
     pub fn read(path: &Path) -> Result<Mapping> {
@@ -89,8 +89,11 @@ impl Mapping {
     /// # Ok::<_, inframed::Error>(())
     /// ```
     pub fn parse(path: &Path, text: &str) -> Result<Mapping> {
-        let bad = |line: usize, what: String| Error::InvalidInput {
-            what: format!("{}:{line}: {what}", path.display()),
+        let bad = |line: usize, what: String| Error::Parse {
+            path: path.into(),
+            line,
+            what: "mapping rule",
+            source: ParseError::Other(what),
         };
         let mut m = Mapping {
             path: path.into(),
