@@ -189,11 +189,11 @@ pub fn verify_elements<S: SignalStore + ?Sized>(store: &S) -> Result<()> {
                     return Err(Error::corrupt(
                         where_(),
                         0,
-                        DecodeError::Other(format!(
-                            "pid {pid} signal {}: element {} is earlier than element {i}",
-                            info.name,
-                            i + 1
-                        )),
+                        DecodeError::TimeOrder {
+                            pid: pid.0,
+                            sid: info.sid.0,
+                            element: i as u64 + 1,
+                        },
                     ));
                 }
             }

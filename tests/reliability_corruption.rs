@@ -152,6 +152,19 @@ fn unsorted_times_and_pids_are_found_by_verify() {
             .contains("small_rep_Hemoglobin.data: corrupt at byte"),
         "{err}"
     );
+    // Typed: element 1 is now earlier than element 0 (which holds element 10's date).
+    let hgb = repo.catalog().signal("Hemoglobin").unwrap().sid.0;
+    assert!(
+        matches!(
+            err,
+            inframed::Error::Corrupt {
+                offset: 12,
+                source: inframed::DecodeError::TimeOrder { pid: 1025, sid, element: 1 },
+                ..
+            } if sid == hgb
+        ),
+        "{err:?}"
+    );
     fs::write(
         &data,
         fs::read(common::testdata(

@@ -332,3 +332,37 @@ fn every_writer_refuses_a_partial_element_with_one_error() {
     let r = write_mode3(&store, &out, &o).map(|_| ());
     check("mode3", &out, r);
 }
+
+/// The generic verification of any store finds a vector out of time order, typed.
+#[test]
+fn verify_names_the_element_out_of_time_order() {
+    let golden = common::golden_repo();
+    let info = golden.catalog().signal("Hemoglobin").unwrap().clone();
+    let pid = inframed::Pid(1025);
+    let mut data = std::collections::BTreeMap::new();
+    let mut bytes = golden.get_bytes(pid, info.sid).unwrap().into_owned();
+    let size = info.layout.size();
+    assert!(bytes.len() >= 4 * size);
+    // Elements 0 (20100101) and 3 (20100202) swapped: element 1 (20100101) is now earlier
+    // than element 0.
+    let (a, b) = (bytes[..size].to_vec(), bytes[3 * size..4 * size].to_vec());
+    bytes[..size].copy_from_slice(&b);
+    bytes[3 * size..4 * size].copy_from_slice(&a);
+    data.insert((pid, info.sid), bytes);
+    let store = common::ModelStore {
+        catalog: golden.catalog().clone(),
+        pids: vec![pid],
+        data,
+    };
+    let e = inframed::store::verify_elements(&store).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            inframed::Error::Corrupt {
+                source: inframed::DecodeError::TimeOrder { pid: 1025, sid, element: 1 },
+                ..
+            } if sid == info.sid.0
+        ),
+        "{e:?}"
+    );
+}

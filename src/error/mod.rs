@@ -274,6 +274,17 @@ pub enum DecodeError {
     /// A file the repository needs is missing.
     #[error("missing companion file {0}")]
     Missing(String),
+    /// A patient's vector is not sorted by time: element `element` is earlier than the one
+    /// before it.
+    #[error("pid {pid} signal {sid}: element {element} is earlier than element {}", .element - 1)]
+    TimeOrder {
+        /// The patient.
+        pid: u32,
+        /// The signal's id.
+        sid: u32,
+        /// The element's index in the vector (≥ 1).
+        element: u64,
+    },
     /// Anything else, described.
     #[error("{0}")]
     Other(String),

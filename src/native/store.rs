@@ -494,10 +494,11 @@ impl NativeStore {
                     return Err(Error::corrupt(
                         &f.data_path,
                         (from + i * size) as u64,
-                        DecodeError::Other(format!(
-                            "pid {pid}: element {i} is earlier than element {}",
-                            i - 1
-                        )),
+                        DecodeError::TimeOrder {
+                            pid,
+                            sid: info.sid.0,
+                            element: i as u64,
+                        },
                     ));
                 }
             }
