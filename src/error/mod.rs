@@ -361,10 +361,10 @@ impl std::fmt::Display for Warning {
     }
 }
 
-impl Error {
-    /// The file this error names, if it names one.
-    pub fn path(&self) -> Option<&std::path::Path> {
-        match self {
+/// The variants that name a file, once for [`Error::path`] and `path_mut`.
+macro_rules! path_of {
+    ($e:expr) => {
+        match $e {
             Error::Open { path, .. }
             | Error::Io { path, .. }
             | Error::Parse { path, .. }
@@ -376,6 +376,13 @@ impl Error {
             | Error::Occupied { path, .. } => Some(path),
             _ => None,
         }
+    };
+}
+
+impl Error {
+    /// The file this error names, if it names one.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        path_of!(self).map(PathBuf::as_path)
     }
 
     /// The byte offset this error names in [`Error::path`], if it names one
@@ -405,18 +412,7 @@ impl Error {
     }
 
     fn path_mut(&mut self) -> Option<&mut PathBuf> {
-        match self {
-            Error::Open { path, .. }
-            | Error::Io { path, .. }
-            | Error::Parse { path, .. }
-            | Error::Corrupt { path, .. }
-            | Error::Unsupported { path, .. }
-            | Error::Inconsistent { path, .. }
-            | Error::Format { path, .. }
-            | Error::Convert { path, .. }
-            | Error::Occupied { path, .. } => Some(path),
-            _ => None,
-        }
+        path_of!(self)
     }
 
     /// This error with its path under a writer's temporary sibling of `target`

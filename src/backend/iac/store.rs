@@ -353,7 +353,7 @@ pub(crate) fn write_patient_pack(store: &dyn SignalStore, out: &Path, codec: &Co
             if bytes.is_empty() {
                 continue;
             }
-            crate::native::writer::check_elements(info, pid, &bytes)?;
+            info.check_whole(pid, &bytes)?;
             let size = info.layout.size();
             let n = u32::try_from(bytes.len() / size).map_err(|_| {
                 IacError::PayloadTooLarge(bytes.len() as u64)

@@ -85,7 +85,7 @@ pub fn export(store: &dyn SignalStore, out: &Path, options: &ExportOptions) -> R
     if options.mtime.is_some() {
         writer.mtime = options.mtime;
     }
-    store::export_fold(store, out, "patients", writer, options.force)
+    store::export_fold(store, out, writer, options.force)
 }
 
 /// The folds a dataset path names: a `.taridx` file names one fold; a folder every fold that

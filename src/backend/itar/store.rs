@@ -628,12 +628,11 @@ fn signal_exts(catalog: &Catalog) -> Vec<String> {
         .collect()
 }
 
-/// Writes a whole store as a patient dataset of fold `fold` in folder `out` (the body of
+/// Writes a whole store as a patient dataset (fold `patients`) in folder `out` (the body of
 /// [`crate::backend::itar::export`]).
 pub(crate) fn export_fold(
     store: &dyn SignalStore,
     out: &Path,
-    fold: &str,
     writer: WriterOptions,
     force: bool,
 ) -> Result<()> {
@@ -679,7 +678,7 @@ pub(crate) fn export_fold(
     }
 
     let dir = AtomicDir::create(out)?;
-    let mut w = FoldWriter::create(dir.path(), fold, writer)?;
+    let mut w = FoldWriter::create(dir.path(), "patients", writer)?;
     w.write(
         META_KEY,
         &[(META_JSON, &meta_json[..]), (META_PIDS, &pid_npy[..])],
@@ -692,7 +691,7 @@ pub(crate) fn export_fold(
             if bytes.is_empty() {
                 continue;
             }
-            crate::native::writer::check_elements(info, pid, &bytes)?;
+            info.check_whole(pid, &bytes)?;
             let size = info.layout.size();
             let mut m = npy::header(prefix, (bytes.len() / size) as u64);
             m.extend_from_slice(&bytes);

@@ -9,9 +9,7 @@ use crate::ids::{Pid, Sid};
 use crate::native::legacy::data::{encode_full_record, FULL_FORMAT, STRIPPED_FORMAT};
 use crate::native::legacy::index::{encode_packet, index_file_header};
 use crate::native::signal_paths;
-use crate::native::write::{
-    check_elements, check_pid, check_target, put, Budget, ConfigText, Metadata, Out,
-};
+use crate::native::write::{check_pid, check_target, put, Budget, ConfigText, Metadata, Out};
 use crate::store::SignalStore;
 
 /// What to write: MODE, data-file kind, file grouping, names.
@@ -266,7 +264,7 @@ pub(crate) fn write_legacy_into(
             for info in &infos {
                 let b = store.get_bytes(pid, info.sid)?;
                 if !b.is_empty() {
-                    check_elements(info, pid, &b)?;
+                    info.check_whole(pid, &b)?;
                     if b.len() > i32::MAX as usize {
                         return Err(Error::InvalidInput {
                             what: format!("pid {pid} signal {}: vector beyond 2 GiB", info.name),

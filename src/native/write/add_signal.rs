@@ -20,7 +20,7 @@ use crate::text::signals::SignalsFile;
 
 use super::memory::sort_by_time;
 use super::metadata::sanitize;
-use super::mode3::{check_elements, check_pid, SignalFile};
+use super::mode3::{check_pid, SignalFile};
 use super::out::{put, Budget, Out};
 use super::transpose::{check_transpose_targets, chunk_plan, stage_transpose};
 
@@ -193,7 +193,7 @@ fn add_signal_inner(
     let mut by_pid: BTreeMap<Pid, Vec<u8>> = BTreeMap::new();
     for (pid, bytes) in elements {
         check_pid(pid)?;
-        check_elements(&info, pid, &bytes)?;
+        info.check_whole(pid, &bytes)?;
         if !bytes.is_empty() {
             by_pid.entry(pid).or_default().extend_from_slice(&bytes);
         }

@@ -13,7 +13,7 @@ use crate::store::SignalStore;
 
 use super::from_store::write_mode3;
 use super::metadata::Mode3Options;
-use super::mode3::{check_elements, check_pid};
+use super::mode3::check_pid;
 
 /// Builds a MODE 3 repository from elements given in memory, then writes it atomically.
 ///
@@ -103,7 +103,7 @@ impl RepositoryWriter {
     /// `i32`.
     pub fn add(&mut self, pid: Pid, sid: Sid, elements: &[u8]) -> Result<()> {
         let info = self.catalog.by_sid(sid)?;
-        check_elements(info, pid, elements)?;
+        info.check_whole(pid, elements)?;
         check_pid(pid)?;
         self.pids.insert(pid);
         if !elements.is_empty() {

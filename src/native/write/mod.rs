@@ -26,8 +26,8 @@ pub use from_store::write_mode3;
 pub use memory::RepositoryWriter;
 pub(crate) use metadata::ConfigText;
 pub use metadata::{Metadata, Mode3Options};
+pub(crate) use mode3::check_pid;
 pub use mode3::Mode3Writer;
-pub(crate) use mode3::{check_elements, check_pid};
 pub(crate) use out::{put, Budget, Out};
 #[cfg(feature = "testing")]
 pub use transpose::build_transpose_with;

@@ -36,12 +36,6 @@ pub(crate) fn check_pid(pid: Pid) -> Result<()> {
     Ok(())
 }
 
-/// Checks a vector of `sid` for whole elements ([`SignalInfo::check_whole`]).
-#[inline]
-pub(crate) fn check_elements(info: &SignalInfo, pid: Pid, bytes: &[u8]) -> Result<()> {
-    info.check_whole(pid, bytes)
-}
-
 /// One signal's `.data` file being written, with the `(pid, count)` entries of its `.idx`.
 pub(crate) struct SignalFile<W: Write> {
     info: SignalInfo,
@@ -70,7 +64,7 @@ impl<W: Write> SignalFile<W> {
     /// more elements than a `.idx` addresses; I/O errors naming the file.
     pub(crate) fn push(&mut self, pid: Pid, bytes: &[u8]) -> Result<()> {
         check_pid(pid)?;
-        check_elements(&self.info, pid, bytes)?;
+        self.info.check_whole(pid, bytes)?;
         if bytes.is_empty() {
             return Ok(());
         }
