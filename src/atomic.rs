@@ -262,7 +262,7 @@ fn exchange(_: &Path, _: &Path) -> io::Result<()> {
 /// file must be unlinked, never rewritten in place, before it is replaced.
 ///
 /// # Errors
-/// [`Error::Open`] / [`Error::Io`] naming the file; [`Error::InvalidInput`] for an entry that
+/// [`Error::Open`] / [`Error::Io`] naming the file; [`Error::Unsupported`] for an entry that
 /// is neither a file, a directory nor a symbolic link.
 pub fn link_tree(from: &Path, to: &Path) -> Result<()> {
     let open = |path: &Path| {
@@ -287,8 +287,9 @@ pub fn link_tree(from: &Path, to: &Path) -> Result<()> {
             #[cfg(not(unix))]
             fs::copy(&src, &dst).map_err(|source| Error::Io { path: dst, source })?;
         } else {
-            return Err(Error::InvalidInput {
-                what: format!("{}: not a file, directory or link", src.display()),
+            return Err(Error::Unsupported {
+                path: src.to_path_buf(),
+                what: "file type (not a file, directory or symbolic link)".into(),
             });
         }
     }

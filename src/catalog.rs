@@ -1,5 +1,6 @@
 //! The catalog of a store: its signals (name, sid, element layout, time unit) and dictionaries.
 
+use crate::error::InputError;
 use std::path::{Path, PathBuf};
 
 use hashbrown::HashMap;
@@ -63,15 +64,11 @@ impl Catalog {
     fn insert(&mut self, s: SignalInfo, replace: bool) -> Result<()> {
         if let Some(&i) = self.by_name.get(&s.name) {
             if !replace {
-                return Err(Error::InvalidInput {
-                    what: format!("signal {} defined twice", s.name),
-                });
+                return Err(InputError::DuplicateSignal { name: s.name }.into());
             }
             let old = &self.signals[i];
             if old.sid != s.sid && self.by_sid.get(&s.sid).is_some() {
-                return Err(Error::InvalidInput {
-                    what: format!("signal id {} defined twice", s.sid),
-                });
+                return Err(InputError::DuplicateSid { sid: s.sid }.into());
             }
             self.by_sid.remove(&old.sid);
             self.by_sid.insert(s.sid, i);
@@ -79,12 +76,12 @@ impl Catalog {
             return Ok(());
         }
         if let Some(&i) = self.by_sid.get(&s.sid) {
-            return Err(Error::InvalidInput {
-                what: format!(
-                    "signal id {} is both {} and {}",
-                    s.sid, self.signals[i].name, s.name
-                ),
-            });
+            return Err(InputError::SidConflict {
+                sid: s.sid,
+                first: self.signals[i].name.clone(),
+                second: s.name,
+            }
+            .into());
         }
         self.by_name.insert(s.name.clone(), self.signals.len());
         self.by_sid.insert(s.sid, self.signals.len());

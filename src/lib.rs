@@ -48,7 +48,7 @@ pub mod text;
 pub mod time;
 
 pub use catalog::{Catalog, SignalInfo};
-pub use error::{DecodeError, Error, FormatError, Result, Warning};
+pub use error::{DecodeError, Error, FormatError, InputError, MetadataProblem, Result, Warning};
 pub use ids::{Pid, Sid};
 pub use layout::{Layout, LayoutError, Value};
 pub use native::NativeStore;

@@ -1,5 +1,6 @@
 //! `Repository`: opens a config or a container, resolves signal names, stacks stores.
 
+use crate::error::InputError;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -114,9 +115,10 @@ impl Repository {
     /// different signal names.
     pub fn open_stacked<P: AsRef<Path>>(paths: &[P]) -> Result<Repository> {
         if paths.is_empty() {
-            return Err(Error::InvalidInput {
-                what: "no repository given".into(),
-            });
+            return Err(InputError::Empty {
+                what: "repository given",
+            }
+            .into());
         }
         let paths: Vec<&Path> = paths.iter().map(AsRef::as_ref).collect();
         open_one_generation(&paths, || {

@@ -176,11 +176,12 @@ pub fn verify_elements<S: SignalStore + ?Sized>(store: &S) -> Result<()> {
                 return Err(Error::corrupt(
                     where_(),
                     0,
-                    DecodeError::Other(format!(
-                        "pid {pid} signal {}: {} bytes is not a multiple of the element size {size}",
-                        info.name,
-                        bytes.len()
-                    )),
+                    DecodeError::PartialElements {
+                        pid: pid.0,
+                        sid: info.sid.0,
+                        bytes: bytes.len() as u64,
+                        element: size as u64,
+                    },
                 ));
             }
             let elems: Vec<&[u8]> = bytes.chunks_exact(size).collect();

@@ -379,19 +379,19 @@ fn elements(p: &Patient, cat: &Catalog) -> Result<Vec<(Sid, Vec<u8>)>> {
     for (li, &(_, sid, _, _)) in LABS.iter().enumerate() {
         let mut v = Vec::new();
         for (_, date, val) in p.labs.iter().filter(|l| l.0 == li) {
-            let f: f32 = val.parse().map_err(|_| Error::InvalidInput {
-                what: format!("lab value {val}"),
+            let f: f32 = val.parse().map_err(|_| Error::Internal {
+                what: "synthetic lab value",
+                detail: val.clone(),
             })?;
             v.extend_from_slice(&date.to_le_bytes());
             v.extend_from_slice(&f.to_le_bytes());
         }
         push(sid, v);
     }
-    let dx = cat
-        .section_of("DIAGNOSIS")
-        .ok_or_else(|| Error::InvalidInput {
-            what: "no DIAGNOSIS section".into(),
-        })?;
+    let dx = cat.section_of("DIAGNOSIS").ok_or_else(|| Error::Internal {
+        what: "synthetic catalog",
+        detail: "no DIAGNOSIS section".into(),
+    })?;
     let mut v = Vec::new();
     for (date, c) in &p.diagnoses {
         let code = dx.code(&format!("D{c:03}")).unwrap_or(0);

@@ -122,8 +122,16 @@ fn missing_or_foreign_shard_is_named() {
         &broken.join("shard-0001"),
     );
     let e = Repository::open(broken.join("shards.json")).unwrap_err();
-    let msg = e.to_string() + &format!(" {:?}", std::error::Error::source(&e));
-    assert!(matches!(e, Error::Inconsistent { .. }), "{e}");
+    let msg = e.to_string() + &format!(": {}", std::error::Error::source(&e).unwrap());
+    assert!(
+        matches!(
+            e.format_error(),
+            Some(inframed::FormatError::Shard(
+                inframed::shard::ShardError::Catalog { shard: 1, .. }
+            ))
+        ),
+        "{e}"
+    );
     assert!(msg.contains("shard-0001"), "{msg}");
     assert!(msg.contains("another catalog"), "{msg}");
 
@@ -200,6 +208,12 @@ fn target_rule() {
     zero.shards = 0;
     assert!(matches!(
         write_shards(&src, &dir.path().join("z"), &zero).unwrap_err(),
-        Error::InvalidInput { .. }
+        Error::InvalidInput {
+            source: inframed::InputError::OutOfRange {
+                what: "--shards",
+                value: 0,
+                ..
+            }
+        }
     ));
 }

@@ -218,7 +218,9 @@ fn bad_elements_are_rejected() {
     ));
     assert!(matches!(
         w.add(Pid(u32::MAX), hgb, &[0; 8]),
-        Err(Error::InvalidInput { .. })
+        Err(Error::InvalidInput {
+            source: inframed::InputError::PidOutOfRange { pid: Pid(u32::MAX) }
+        })
     ));
 }
 
@@ -338,7 +340,9 @@ fn add_signal_publishes_atomically_and_old_readers_keep_reading() {
         let s = NewSignal::new(name, Sid(sid), "16:T(i),V(f)");
         assert!(matches!(
             add_signal(&config, &s, Vec::new()),
-            Err(Error::InvalidInput { .. })
+            Err(Error::InvalidInput {
+                source: inframed::InputError::SignalClash { .. }
+            })
         ));
     }
     let s = NewSignal::new("Bad", Sid(7001), "16:no_such_alias");

@@ -1,5 +1,6 @@
 //! Streams of `RecordBatch`es: a signal over patients, one patient's signal, a whole patient.
 
+use crate::error::InputError;
 use std::borrow::Cow;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -58,10 +59,8 @@ where
     let schema = schema_of(info, fields);
     let pids = match pids {
         Some(p) => {
-            if !options.pids_any_order && p.windows(2).any(|w| w[0] >= w[1]) {
-                return Err(Error::InvalidInput {
-                    what: "the pid list of an Arrow view must be strictly ascending".into(),
-                });
+            if !options.pids_any_order {
+                InputError::check_ascending(&p)?;
             }
             p
         }
@@ -138,8 +137,9 @@ pub fn patient_batches<T: SignalStore + ?Sized>(
 }
 
 fn arrow_err(e: ArrowError) -> Error {
-    Error::InvalidInput {
-        what: format!("cannot build an Arrow batch: {e}"),
+    Error::Internal {
+        what: "building an Arrow batch",
+        detail: e.to_string(),
     }
 }
 
@@ -470,7 +470,19 @@ mod tests {
         let order = vec![Pid(30000), Pid(1025), Pid(30000)];
         let strict = ArrowOptions::default();
         let err = signal_batches(&repo, "Glucose", Some(order.clone()), &strict).unwrap_err();
-        assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::InvalidInput {
+                    source: InputError::PidsNotAscending {
+                        prev: Pid(30000),
+                        next: Pid(1025),
+                        ..
+                    }
+                }
+            ),
+            "{err}"
+        );
         let any = strict.with_pids_any_order(true).with_batch_rows(3);
         let mut pids = Vec::new();
         for b in signal_batches(&repo, "Glucose", Some(order.clone()), &any).unwrap() {

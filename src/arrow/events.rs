@@ -2,6 +2,7 @@
 //! sorted by pid, then time (rows without a time first), then catalog order. Shared by the
 //! Parquet `--layout long` export and the MEDS export.
 
+use crate::error::InputError;
 use std::borrow::Cow;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -189,11 +190,7 @@ where
     }
     let pids = match pids {
         Some(p) => {
-            if p.windows(2).any(|w| w[0] >= w[1]) {
-                return Err(Error::InvalidInput {
-                    what: "the pid list of an Arrow view must be strictly ascending".into(),
-                });
-            }
+            InputError::check_ascending(&p)?;
             p
         }
         None => store.pids().to_vec(),
@@ -298,8 +295,9 @@ where
             let it = rows.iter().map(|r| r.names[i].as_deref());
             cols.push(Arc::new(StringArray::from_iter(it)));
         }
-        RecordBatch::try_new(self.schema.clone(), cols).map_err(|e| Error::InvalidInput {
-            what: format!("cannot build an Arrow batch: {e}"),
+        RecordBatch::try_new(self.schema.clone(), cols).map_err(|e| Error::Internal {
+            what: "building an Arrow batch",
+            detail: e.to_string(),
         })
     }
 }

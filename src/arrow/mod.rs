@@ -169,8 +169,9 @@ mod tests {
             let batch = if self.next >= self.end {
                 Ok(None)
             } else if self.next == self.fail {
-                Err(Error::InvalidInput {
-                    what: format!("fails at {}", self.next),
+                Err(Error::Internal {
+                    what: "a test stream",
+                    detail: format!("fails at {}", self.next),
                 })
             } else {
                 self.next += 1;

@@ -68,9 +68,7 @@ pub(super) fn convert_cfg(
         if let Some(n) = options.threads {
             b = b.num_threads(n.max(1));
         }
-        b.build().map_err(|e| Error::InvalidInput {
-            what: format!("cannot start worker threads: {e}"),
-        })?
+        b.build().map_err(|source| Error::ThreadPool { source })?
     };
     // Signals and dictionaries, read as the original reads them.
     let (catalog, warnings) = read_catalog(config, cfg)?;

@@ -11,6 +11,7 @@
 //! section) gets a section of its own holding the fallback codes of the values that had one,
 //! so no value changes its code; the new codes start above those.
 
+use crate::error::ConvertError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -112,25 +113,26 @@ pub(super) fn build(cfg: &ConvertConfig, catalog: &Catalog) -> Result<Vec<(Strin
         .unwrap_or(0);
         let first = max.saturating_add(1).max(1);
         if ((i32::MAX - first) as usize) < fresh.len() {
-            return Err(Error::InvalidInput {
-                what: format!(
-                    "--build-dicts: signal {}: {} new names do not fit above code {max}",
-                    t.signal,
-                    fresh.len()
-                ),
-            });
+            return Err(Error::convert(
+                &cfg.path,
+                "--build-dicts",
+                ConvertError::DictionaryFull {
+                    signal: t.signal.clone(),
+                    names: fresh.len(),
+                    max,
+                },
+            ));
         }
         for (code, v) in (first..).zip(fresh) {
             lines.entry(code).or_default().push(v.clone());
         }
         let name = built_name(&t.signal);
         if taken.contains(&format!("dicts/{name}")) {
-            return Err(Error::InvalidInput {
-                what: format!(
-                    "--build-dicts: the config already names a dictionary dicts/{name}; \
-                     rename it or leave out --build-dicts"
-                ),
-            });
+            return Err(Error::convert(
+                &cfg.path,
+                "--build-dicts",
+                ConvertError::DictionaryNameTaken(name),
+            ));
         }
         let mut text = format!("SECTION\t{}\n", t.signal);
         for (code, names) in &lines {

@@ -1,5 +1,6 @@
 //! [`convert`]: the converter's entry point, by `MODE`.
 
+use crate::error::InputError;
 use std::path::Path;
 
 use crate::convert::build::{convert_cfg, read_catalog};
@@ -7,7 +8,7 @@ use crate::convert::config::ConvertConfig;
 use crate::convert::output::{backend, stale_temporaries};
 use crate::convert::output::{io_err, sibling_dir};
 use crate::convert::{ConvertError, ConvertOptions, ConvertReport};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Converts the inputs named by the convert config at `config` into a repository in its
 /// `OUTDIR` (or `options.outdir`), as the original loader's `create_rep` does. For `MODE 3` the
@@ -75,9 +76,7 @@ fn built_dictionaries(
         let path = base.join(&name);
         std::fs::write(&path, text).map_err(io_err(&path))?;
         let Some(p) = path.to_str() else {
-            return Err(Error::InvalidInput {
-                what: format!("--build-dicts: {} is not a UTF-8 path", path.display()),
-            });
+            return Err(InputError::NotUtf8 { path }.into());
         };
         cfg.dictionaries.push(p.to_string());
     }

@@ -101,6 +101,30 @@ pub enum ConvertError {
     /// A signal has more elements than a MODE 3 `.idx` addresses.
     #[error("signal {0}: more than 2^32-1 elements")]
     TooManyElements(String),
+    /// A MEDS data file holds a subject lower than one before it.
+    #[error("subject_id {subject} after {previous}: a MEDS file must hold its subjects in ascending order (sort it by subject_id, time)")]
+    MedsUnsorted {
+        /// The row's subject.
+        subject: i64,
+        /// The larger subject seen before it.
+        previous: i64,
+    },
+    /// A MEDS dataset's `data/` holds no `.parquet` file.
+    #[error("no .parquet files (not a MEDS dataset)")]
+    NoMedsData,
+    /// `--build-dicts` found more new names than fit above a signal's highest code.
+    #[error("--build-dicts: signal {signal}: {names} new names do not fit above code {max}")]
+    DictionaryFull {
+        /// The signal.
+        signal: String,
+        /// How many names lack a code.
+        names: usize,
+        /// The highest code in use.
+        max: i32,
+    },
+    /// `--build-dicts` would write a dictionary the config already names.
+    #[error("--build-dicts: the config already names a dictionary dicts/{0}; rename it or leave out --build-dicts")]
+    DictionaryNameTaken(String),
     /// The test hook `fail_after_pids` fired.
     #[error("injected failure after {0} patients")]
     Injected(u64),

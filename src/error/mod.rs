@@ -8,8 +8,10 @@ mod convert;
 mod gnz;
 #[cfg(feature = "iac")]
 mod iac;
+mod input;
 #[cfg(feature = "itar")]
 mod itar;
+mod shard;
 #[cfg(feature = "trx")]
 mod trx;
 
@@ -166,10 +168,25 @@ pub enum Error {
         kind: &'static str,
     },
     /// Invalid input given through the API (not from a file), e.g. an unsorted pid list to a writer.
-    #[error("invalid argument: {what}")]
+    #[error("invalid argument")]
     InvalidInput {
         /// What is wrong.
-        what: String,
+        #[from]
+        source: InputError,
+    },
+    /// Worker threads could not be started (the system's thread or memory limits).
+    #[error("cannot start worker threads")]
+    ThreadPool {
+        /// The thread pool's reason.
+        source: rayon::ThreadPoolBuildError,
+    },
+    /// A defect in inframed (an invariant of its own data broke): please report it.
+    #[error("internal error: {what}: {detail}")]
+    Internal {
+        /// Which step.
+        what: &'static str,
+        /// The underlying message.
+        detail: String,
     },
 }
 
@@ -178,8 +195,10 @@ pub use self::convert::ConvertError;
 pub use self::gnz::GnzError;
 #[cfg(feature = "iac")]
 pub use self::iac::IacError;
+pub use self::input::{InputError, MetadataProblem};
 #[cfg(feature = "itar")]
 pub use self::itar::ItarError;
+pub use self::shard::ShardError;
 #[cfg(feature = "trx")]
 pub use self::trx::TrxError;
 
@@ -211,6 +230,9 @@ pub enum FormatError {
     #[cfg(feature = "arrow")]
     #[error(transparent)]
     Parquet(#[from] parquet::errors::ParquetError),
+    /// A shard manifest or a shard it lists.
+    #[error(transparent)]
+    Shard(#[from] ShardError),
 }
 
 /// A binary decoding problem, without location (carried by [`Error::Corrupt`]).
@@ -285,24 +307,136 @@ pub enum DecodeError {
         /// The element's index in the vector (≥ 1).
         element: u64,
     },
-    /// Anything else, described.
-    #[error("{0}")]
-    Other(String),
+    /// A sid that is not a signal of the repository (or negative).
+    #[error("sid {sid} is not a signal of the repository")]
+    UnknownSid {
+        /// The sid as stored.
+        sid: i64,
+    },
+    /// A field that must not be negative is.
+    #[error("{field} is negative ({value})")]
+    Negative {
+        /// Field name.
+        field: &'static str,
+        /// Value found.
+        value: i64,
+    },
+    /// Bytes after the last structure the index accounts for.
+    #[error("{bytes} bytes after the last indexed record")]
+    TrailingBytes {
+        /// How many.
+        bytes: u64,
+    },
+    /// Two counts that must agree do not.
+    #[error("{what}: {found}, expected {expected}")]
+    Mismatch {
+        /// What is counted (in which file).
+        what: &'static str,
+        /// What was found.
+        found: u64,
+        /// What the other file or field implies.
+        expected: u64,
+    },
+    /// An index lists a pid with no elements (the original writers never do).
+    #[error("pid {pid} is indexed with no elements")]
+    EmptyEntry {
+        /// The pid.
+        pid: u32,
+    },
+    /// An index lists a pid that the repository's pid list does not hold.
+    #[error("pid {pid} is indexed but not in {}", .list.display())]
+    PidNotListed {
+        /// The pid.
+        pid: u32,
+        /// The pid list.
+        list: PathBuf,
+    },
+    /// A value that must be unique is given twice.
+    #[error("{what} {value} given twice")]
+    Duplicate {
+        /// What.
+        what: &'static str,
+        /// The value.
+        value: i64,
+    },
+    /// One `(pid, signal)` indexed twice.
+    #[error("pid {pid} signal {sid} indexed twice")]
+    IndexedTwice {
+        /// The patient.
+        pid: u32,
+        /// The signal's id.
+        sid: u32,
+    },
+    /// A stripped vector not where the one before it ends (they are back to back).
+    #[error("pid {pid} sid {sid}: vector at byte {found}, expected the next one at byte {expected} (stripped vectors are back to back)")]
+    VectorPosition {
+        /// The patient.
+        pid: u32,
+        /// The signal's id.
+        sid: u32,
+        /// Where the index puts it.
+        found: u64,
+        /// Where the vector before it ends.
+        expected: u64,
+    },
+    /// A MODE 2 index entry for another signal than its file's.
+    #[error("entry for sid {sid}, not this file's signal")]
+    ForeignEntry {
+        /// The entry's sid.
+        sid: u32,
+    },
+    /// A full record lists a signal that no index entry has.
+    #[error("record of pid {pid} lists sid {sid}, which no INDEX entry has")]
+    Unindexed {
+        /// The patient.
+        pid: u32,
+        /// The signal's id.
+        sid: u32,
+    },
+    /// A vector that is not a whole number of the signal's elements.
+    #[error(
+        "pid {pid} signal {sid}: {bytes} bytes is not a multiple of the element size {element}"
+    )]
+    PartialElements {
+        /// The patient.
+        pid: u32,
+        /// The signal's id.
+        sid: u32,
+        /// The vector's bytes.
+        bytes: u64,
+        /// The element size.
+        element: u64,
+    },
+    /// A sparse index's bound is not one of its keys.
+    #[error("{field} {key} is not a present key")]
+    AbsentBound {
+        /// `min_val` or `max_key`.
+        field: &'static str,
+        /// The bound.
+        key: u64,
+    },
+    /// An element index range outside the signal's elements.
+    #[error("pid {pid}: elements {from}..{to} outside the {count} elements")]
+    ElementRange {
+        /// The patient.
+        pid: u32,
+        /// First element.
+        from: i64,
+        /// End element.
+        to: i64,
+        /// The signal's element count.
+        count: u64,
+    },
+    /// A pid in an index that the pid list does not hold.
+    #[error("pid {pid} is not in the pid list")]
+    PidNotInList {
+        /// The pid as stored.
+        pid: i64,
+    },
 }
 
 impl Error {
     /// An [`Error::Format`] for `path`: `source` found at `context`, at byte `offset` if known.
-    // Without any format feature `FormatError` has no variant: nothing builds one.
-    #[cfg_attr(
-        not(any(
-            feature = "iac",
-            feature = "gnz",
-            feature = "trx",
-            feature = "itar",
-            feature = "arrow"
-        )),
-        allow(dead_code, unreachable_code)
-    )]
     pub(crate) fn format(
         path: impl Into<PathBuf>,
         offset: Option<u64>,

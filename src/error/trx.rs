@@ -154,6 +154,22 @@ pub enum TrxError {
         /// Declared.
         expected: u64,
     },
+    /// `TrxWriter`: an array was added twice.
+    #[error("array added twice")]
+    AddedTwice,
+    /// `TrxWriter`: an array's bytes are not rows × dim ×
+    /// itemsize.
+    #[error("{bytes} bytes, expected {expected}")]
+    ArraySize {
+        /// Bytes given.
+        bytes: u64,
+        /// Bytes the counts and dtype require.
+        expected: u128,
+    },
+    /// `TrxWriter`: a method used for an array it does not
+    /// write (the message names the right one).
+    #[error("{0}")]
+    WrongCall(&'static str),
     /// The TRX holds no inframed patient repository (no `INFRAMED` header key).
     #[error("not an inframed patient file (header.json has no INFRAMED key)")]
     NotPatientFile,

@@ -151,8 +151,9 @@ impl Builders {
                 .iter_mut()
                 .map(|b| Arc::new(b.finish()) as ArrayRef),
         );
-        RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::InvalidInput {
-            what: format!("cannot build a MEDS batch: {e}"),
+        RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::Internal {
+            what: "building a MEDS batch",
+            detail: e.to_string(),
         })
     }
 }
@@ -384,8 +385,9 @@ fn write_codes(path: &Path, codes: &BTreeMap<String, String>, table: &TableOptio
         Arc::new(desc.finish()),
         Arc::new(parents.finish()),
     ];
-    let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::InvalidInput {
-        what: format!("cannot build the codes table: {e}"),
+    let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::Internal {
+        what: "cannot build the codes table",
+        detail: e.to_string(),
     })?;
     write_table(
         path,
@@ -409,8 +411,9 @@ fn write_splits(path: &Path, splits: &[(Pid, String)], table: &TableOptions) -> 
         split.append_value(s);
     }
     let cols: Vec<ArrayRef> = vec![Arc::new(id.finish()), Arc::new(split.finish())];
-    let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::InvalidInput {
-        what: format!("cannot build the splits table: {e}"),
+    let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::Internal {
+        what: "cannot build the splits table",
+        detail: e.to_string(),
     })?;
     write_table(
         path,

@@ -365,7 +365,7 @@ struct Pending {
 /// # Errors
 /// [`Error::Occupied`]; [`Error::Open`], [`Error::Format`] (damaged Parquet, naming the file
 /// and row group), [`Error::Unsupported`] (not a MEDS schema, naming the file and column),
-/// [`Error::Parse`] for a bad mapping line, [`Error::InvalidInput`] (subjects not ascending
+/// [`Error::Parse`] for a bad mapping line, [`Error::Convert`] (subjects not ascending
 /// within a file); the thresholds. On error
 /// `out` is unchanged.
 ///
@@ -398,9 +398,7 @@ pub fn import_meds(
             rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
-                .map_err(|e| Error::InvalidInput {
-                    what: format!("cannot start worker threads: {e}"),
-                })?,
+                .map_err(|source| Error::ThreadPool { source })?,
         )
     } else {
         None

@@ -53,9 +53,11 @@ pub(crate) fn data_files(dir: &Path) -> Result<Vec<PathBuf>> {
     walk(&data, &mut out)?;
     out.sort();
     if out.is_empty() {
-        return Err(Error::InvalidInput {
-            what: format!("{}: no .parquet files (not a MEDS dataset)", data.display()),
-        });
+        return Err(Error::convert(
+            data,
+            "MEDS data",
+            crate::error::ConvertError::NoMedsData,
+        ));
     }
     Ok(out)
 }

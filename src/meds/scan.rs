@@ -58,13 +58,14 @@ pub(super) fn row_problem(c: &Chunk, i: usize) -> Option<&'static str> {
 /// The error of a subject lower than the one before it in the same file.
 fn unsorted(file: &FileMeta, row: u64, subject: i64, last: i64) -> Error {
     let (g, row) = file.locate(row);
-    Error::InvalidInput {
-        what: format!(
-            "{}: row group {g} row {row}: subject_id {subject} after {last}: a MEDS file must \
-             hold its subjects in ascending order (sort it by subject_id, time)",
-            file.path.display(),
-        ),
-    }
+    Error::convert(
+        &file.path,
+        format!("row group {g} row {row}"),
+        crate::error::ConvertError::MedsUnsorted {
+            subject,
+            previous: last,
+        },
+    )
 }
 
 /// One row group's share of pass 1.

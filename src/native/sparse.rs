@@ -339,7 +339,19 @@ impl Sparse {
         if strict_ends && total == 0 && (self.min != 0 || self.max_key != 0) {
             return Err((
                 self.start as u64 + 16,
-                DecodeError::Other("an empty index must have min_val = max_key = 0".into()),
+                if self.min != 0 {
+                    DecodeError::Field {
+                        field: "min_val of an empty index",
+                        found: self.min as i64,
+                        expected: 0,
+                    }
+                } else {
+                    DecodeError::Field {
+                        field: "max_key of an empty index",
+                        found: self.max_key as i64,
+                        expected: 0,
+                    }
+                },
             ));
         }
         if strict_ends && total > 0 {
@@ -349,7 +361,17 @@ impl Sparse {
             if first >> 63 == 0 || (last >> (63 - (m & 63))) & 1 == 0 {
                 return Err((
                     self.words_off as u64,
-                    DecodeError::Other("min_val or max_key is not a present key".into()),
+                    if first >> 63 == 0 {
+                        DecodeError::AbsentBound {
+                            field: "min_val",
+                            key: self.min as u64,
+                        }
+                    } else {
+                        DecodeError::AbsentBound {
+                            field: "max_key",
+                            key: self.max_key as u64,
+                        }
+                    },
                 ));
             }
         }

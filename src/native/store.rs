@@ -302,7 +302,11 @@ impl NativeStore {
                     return Err(Error::corrupt(
                         &f.idx_path,
                         sp.counts_off as u64,
-                        DecodeError::Other("more keys than data entries".into()),
+                        DecodeError::Mismatch {
+                            what: "index keys",
+                            found: k as u64 + 1,
+                            expected: starts.len() as u64,
+                        },
                     ));
                 };
                 let end = starts
@@ -459,7 +463,7 @@ impl NativeStore {
                 return Err(Error::corrupt(
                     &f.idx_path,
                     entry_off,
-                    DecodeError::Other(format!("pid {pid} is indexed with no elements")),
+                    DecodeError::EmptyEntry { pid },
                 ));
             }
             expect_start = start + count;
@@ -477,10 +481,10 @@ impl NativeStore {
             if pids.binary_search(&Pid(pid)).is_err() {
                 return Err(Error::Inconsistent {
                     path: f.idx_path.clone(),
-                    source: DecodeError::Other(format!(
-                        "pid {pid} is indexed but not in {}",
-                        self.pids_path.display()
-                    )),
+                    source: DecodeError::PidNotListed {
+                        pid,
+                        list: self.pids_path.clone(),
+                    },
                 });
             }
             let from = 4 + start as usize * size;
@@ -529,7 +533,11 @@ impl NativeStore {
             return Err(Error::corrupt(
                 &f.data_path,
                 4,
-                DecodeError::Other(format!("{total} elements but no pid indexed")),
+                DecodeError::Mismatch {
+                    what: "elements of an index with no pid",
+                    found: total,
+                    expected: 0,
+                },
             ));
         }
         Ok(())

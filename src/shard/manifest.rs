@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{DecodeError, Error, Result};
+use crate::error::{Error, Result, ShardError};
 use crate::text::config::RepositoryConfig;
 
 /// The `format` value of every manifest.
@@ -72,7 +72,8 @@ impl Manifest {
     ///
     /// # Errors
     /// [`Error::Open`]; [`Error::Parse`] with the JSON line for bad JSON;
-    /// [`Error::Inconsistent`] naming the file for a wrong format, version or ranges.
+    /// [`Error::Format`] naming the file, with a [`ShardError`], for a wrong format, version or
+    /// ranges.
     pub fn read(path: &Path) -> Result<Manifest> {
         let text = fs::read_to_string(path).map_err(|source| Error::Open {
             path: path.into(),
@@ -84,37 +85,49 @@ impl Manifest {
             what: "shard manifest",
             source: crate::text::ParseError::Other(e.to_string()),
         })?;
-        let bad = |what: String| Error::Inconsistent {
-            path: path.into(),
-            source: DecodeError::Other(what),
-        };
+        let bad = |context: String, e: ShardError| Error::format(path, None, context, e);
         if m.format != MANIFEST_FORMAT {
-            return Err(bad(format!(
-                "format {:?}, expected {MANIFEST_FORMAT:?}",
-                m.format
-            )));
+            return Err(bad(
+                "format".into(),
+                ShardError::Format {
+                    found: m.format.clone(),
+                    expected: MANIFEST_FORMAT,
+                },
+            ));
         }
         if m.version != MANIFEST_VERSION {
-            return Err(bad(format!(
-                "shard manifest version {}, this build reads {MANIFEST_VERSION}",
-                m.version
-            )));
+            return Err(bad(
+                "version".into(),
+                ShardError::Version {
+                    found: m.version,
+                    supported: MANIFEST_VERSION,
+                },
+            ));
         }
         if m.shards.is_empty() {
-            return Err(bad("a shard manifest without shards".into()));
+            return Err(bad("shards".into(), ShardError::NoShards));
         }
         for (i, s) in m.shards.iter().enumerate() {
-            if s.first_pid > s.last_pid {
-                return Err(bad(format!(
-                    "shard {i} ({}): first pid {} after last pid {}",
-                    s.path, s.first_pid, s.last_pid
-                )));
+            let (first, last) = (s.first_pid, s.last_pid);
+            if first > last {
+                return Err(bad(
+                    s.path.clone(),
+                    ShardError::EmptyRange {
+                        shard: i,
+                        first,
+                        last,
+                    },
+                ));
             }
-            if i > 0 && m.shards[i - 1].last_pid >= s.first_pid {
-                return Err(bad(format!(
-                    "shard {i} ({}): pid range [{}, {}] overlaps or precedes the one before",
-                    s.path, s.first_pid, s.last_pid
-                )));
+            if i > 0 && m.shards[i - 1].last_pid >= first {
+                return Err(bad(
+                    s.path.clone(),
+                    ShardError::Overlap {
+                        shard: i,
+                        first,
+                        last,
+                    },
+                ));
             }
         }
         Ok(m)

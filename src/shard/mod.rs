@@ -16,6 +16,7 @@ mod store;
 mod target;
 mod write;
 
+pub use crate::error::ShardError;
 pub use manifest::{
     catalog_checksum, is_manifest, Manifest, ShardEntry, MANIFEST_FORMAT, MANIFEST_NAME,
     MANIFEST_VERSION,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::catalog::Catalog;
-use crate::error::{DecodeError, Error, Result};
+use crate::error::{Error, Result, ShardError};
 use crate::ids::{Pid, Sid};
 use crate::native::{NativeConfig, NativeStore};
 use crate::store::{SignalStore, StoreDescription};
@@ -46,7 +46,8 @@ impl ShardedStore {
     /// Opens the manifest at `path` and every shard it lists.
     ///
     /// # Errors
-    /// As [`Manifest::read`]; [`Error::Open`] naming a missing shard; [`Error::Inconsistent`]
+    /// As [`Manifest::read`]; [`Error::Open`] naming a missing shard; [`Error::Format`] (a
+    /// [`ShardError`])
     /// naming a shard whose catalog checksum differs from the manifest's, whose pids fall
     /// outside its range, or whose signals differ from the first shard's.
     pub fn open(path: &Path) -> Result<ShardedStore> {
@@ -55,10 +56,8 @@ impl ShardedStore {
         let mut warnings = Vec::new();
         for (i, entry) in manifest.shards.iter().enumerate() {
             let config_path = manifest.shard_path(path, i);
-            let bad = |what: String| Error::Inconsistent {
-                path: config_path.clone(),
-                source: DecodeError::Other(format!("shard {i} of {}: {what}", path.display())),
-            };
+            let context = format!("shard {i} of {}", path.display());
+            let bad = |e: ShardError| Error::format(&config_path, None, context.clone(), e);
             if !config_path.is_file() {
                 return Err(Error::Open {
                     path: config_path.clone(),
@@ -76,10 +75,11 @@ impl ShardedStore {
             } = NativeConfig::read(&config_path)?;
             let sum = catalog_checksum(&config)?;
             if sum != manifest.catalog_crc32 {
-                return Err(bad(format!(
-                    "catalog checksum {sum}, the manifest's is {}: a shard of another catalog",
-                    manifest.catalog_crc32
-                )));
+                return Err(bad(ShardError::Catalog {
+                    shard: i,
+                    found: sum,
+                    expected: manifest.catalog_crc32.clone(),
+                }));
             }
             if config.mode != 3 {
                 return Err(Error::Unsupported {
@@ -91,16 +91,19 @@ impl ShardedStore {
             if let Some(first) = shards.first() {
                 let first: &Shard = first;
                 if store.catalog().signals() != first.store.catalog().signals() {
-                    return Err(bad("signals differ from the first shard's".into()));
+                    return Err(bad(ShardError::Signals { shard: i }));
                 }
             }
             let pids = store.pids();
             if let (Some(lo), Some(hi)) = (pids.first(), pids.last()) {
                 if lo.0 < entry.first_pid || hi.0 > entry.last_pid {
-                    return Err(bad(format!(
-                        "pids {lo}..={hi} outside the manifest's range [{}, {}]",
-                        entry.first_pid, entry.last_pid
-                    )));
+                    return Err(bad(ShardError::PidsOutside {
+                        shard: i,
+                        lo: lo.0,
+                        hi: hi.0,
+                        first: entry.first_pid,
+                        last: entry.last_pid,
+                    }));
                 }
             }
             warnings.extend(store.warnings().iter().cloned());

@@ -1,6 +1,7 @@
 //! [`write_shards`]: any store split into pid-range shards, each written by
 //! [`write_mode3`] (the one MODE 3 writer), plus the manifest.
 
+use crate::error::InputError;
 use std::borrow::Cow;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -170,9 +171,13 @@ fn write_shards_staged(
     options: &ShardOptions,
 ) -> Result<PathBuf> {
     if options.shards == 0 {
-        return Err(Error::InvalidInput {
-            what: "--shards must be at least 1".into(),
-        });
+        return Err(InputError::OutOfRange {
+            what: "--shards",
+            value: 0,
+            min: 1,
+            max: u32::MAX as i64,
+        }
+        .into());
     }
     check_shards_target(out, options.force)?;
     let counts = element_counts(store)?;
@@ -208,9 +213,7 @@ fn write_shards_staged(
         Some(t) => rayon::ThreadPoolBuilder::new()
             .num_threads(t.max(1))
             .build()
-            .map_err(|e| Error::InvalidInput {
-                what: format!("thread pool: {e}"),
-            })?
+            .map_err(|source| Error::ThreadPool { source })?
             .install(|| {
                 jobs.par_iter()
                     .copied()
@@ -229,8 +232,9 @@ fn write_shards_staged(
     let sum = sums.next().expect("at least one shard")?;
     for s in sums {
         if s? != sum {
-            return Err(Error::InvalidInput {
-                what: "shards written with different texts (internal error)".into(),
+            return Err(Error::Internal {
+                what: "writing shards",
+                detail: "shards written with different texts".into(),
             });
         }
     }

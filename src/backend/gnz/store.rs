@@ -318,25 +318,23 @@ impl GnzStore {
         pos.map(|p| p as usize).ok_or(Error::UnknownSid { sid })
     }
 
-    fn corrupt(&self, offset: u64, what: String) -> Error {
-        Error::corrupt(self.file.path(), offset, DecodeError::Other(what))
+    fn corrupt(&self, offset: u64, what: DecodeError) -> Error {
+        Error::corrupt(self.file.path(), offset, what)
     }
 
     fn verify_signal(&self, s: &SignalArrays, all: &[Pid]) -> Result<()> {
         let bytes = self.file.bytes();
         let part = |r: &Range<usize>| bytes.get(r.clone()).unwrap_or(&[]);
         let (pids, starts, elements) = (part(&s.pids), part(&s.starts), part(&s.elements));
-        let layout = &self.catalog.signal(&s.name)?.layout;
+        let info = self.catalog.signal(&s.name)?;
+        let layout = &info.layout;
         let mut prev_pid: Option<i32> = None;
         let mut prev_start = 0u64;
         for i in 0..s.n {
             let pid_at = s.pids.start as u64 + 4 * i as u64;
             let pid = i32_at(pids, i).unwrap_or(-1);
             if pid < 0 || all.binary_search(&Pid(pid as u32)).is_err() {
-                return Err(self.corrupt(
-                    pid_at,
-                    format!("{}.pids: pid {pid} is not in the pid list", s.name),
-                ));
+                return Err(self.corrupt(pid_at, DecodeError::PidNotInList { pid: pid as i64 }));
             }
             if let Some(p) = prev_pid.filter(|&p| p >= pid) {
                 return Err(Error::corrupt(
@@ -355,10 +353,12 @@ impl GnzStore {
             if end < prev_start || end > s.count {
                 return Err(self.corrupt(
                     start_at,
-                    format!(
-                        "{}.starts: start {end} after {prev_start} is outside 0..={}",
-                        s.name, s.count
-                    ),
+                    DecodeError::ElementRange {
+                        pid: pid as u32,
+                        from: prev_start as i64,
+                        to: end as i64,
+                        count: s.count,
+                    },
                 ));
             }
             let vector = elements
@@ -370,11 +370,11 @@ impl GnzStore {
                     let at = s.elements.start as u64 + (prev_start + k as u64 + 1) * s.size as u64;
                     return Err(self.corrupt(
                         at,
-                        format!(
-                            "{}.elements: pid {pid} element {} is earlier than element {k}",
-                            s.name,
-                            k + 1
-                        ),
+                        DecodeError::TimeOrder {
+                            pid: pid as u32,
+                            sid: info.sid.0,
+                            element: k as u64 + 1,
+                        },
                     ));
                 }
             }
@@ -421,10 +421,12 @@ impl SignalStore for GnzStore {
         slice.map(Cow::Borrowed).ok_or_else(|| {
             self.corrupt(
                 s.starts.start as u64 + 8 * i as u64,
-                format!(
-                    "{}.starts: pid {pid} elements {from:?}..{to:?} outside the {} elements",
-                    s.name, s.count
-                ),
+                DecodeError::ElementRange {
+                    pid: pid.0,
+                    from: from.map_or(-1, |x| x as i64),
+                    to: to.map_or(-1, |x| x as i64),
+                    count: s.count,
+                },
             )
         })
     }
@@ -458,7 +460,10 @@ impl SignalStore for GnzStore {
         if let Some(p) = all.last().filter(|p| (p.0 as i32) < 0) {
             return Err(self.corrupt(
                 self.pids_offset + 4 * (all.len() as u64 - 1),
-                format!("negative pid {}", p.0 as i32),
+                DecodeError::Negative {
+                    field: "pid",
+                    value: p.0 as i32 as i64,
+                },
             ));
         }
         for s in &self.signals {
@@ -543,8 +548,9 @@ pub(crate) fn export_store(store: &dyn SignalStore, out: &Path) -> Result<()> {
         }));
         plans.push((info.sid, names[2].clone(), sig_pids));
     }
-    let texts = serde_json::to_value(catalog.to_texts()).map_err(|e| Error::InvalidInput {
-        what: format!("catalog texts: {e}"),
+    let texts = serde_json::to_value(catalog.to_texts()).map_err(|e| Error::Internal {
+        what: "catalog texts to JSON",
+        detail: e.to_string(),
     })?;
     let mut meta = Map::new();
     meta.insert(

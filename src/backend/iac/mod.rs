@@ -20,6 +20,7 @@ mod table;
 mod text;
 mod writer;
 
+use crate::error::InputError;
 use std::io::Write;
 use std::path::Path;
 
@@ -111,8 +112,8 @@ pub fn ls(path: &Path, out: &mut dyn Write) -> Result<()> {
 /// decode errors naming the row.
 pub fn cat(path: &Path, name: &str, out: &mut dyn Write) -> Result<()> {
     let pack = Pack::open(path)?;
-    let row: i64 = name.parse().map_err(|_| Error::InvalidInput {
-        what: format!("{name:?} is not a record row (an integer)"),
+    let row: i64 = name.parse().map_err(|_| InputError::NotARow {
+        name: name.to_string(),
     })?;
     let row = pack.resolve_row(row)?;
     let io = |source| Error::Io {

@@ -528,9 +528,10 @@ pub fn build_clinical_text_pair_pack(
 ) -> Result<()> {
     let path = path.as_ref();
     if patients.is_empty() {
-        return Err(crate::Error::InvalidInput {
-            what: "no patients to pack".into(),
-        });
+        return Err(crate::error::InputError::Empty {
+            what: "patients to pack",
+        }
+        .into());
     }
     let codec = brotli_for(quality, path)?;
     let bytes = |f: fn(&ClinicalTextPairDoc) -> usize| -> Vec<u64> {
@@ -606,9 +607,10 @@ pub fn build_clinical_text_pack(
 ) -> Result<()> {
     let path = path.as_ref();
     if patients.is_empty() {
-        return Err(crate::Error::InvalidInput {
-            what: "no patients to pack".into(),
-        });
+        return Err(crate::error::InputError::Empty {
+            what: "patients to pack",
+        }
+        .into());
     }
     let codec = brotli_for(quality, path)?;
     let index = nullable_batch(vec![

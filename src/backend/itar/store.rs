@@ -7,6 +7,7 @@
 //! `__meta__.json` (signals file, dictionaries, signal → extension) and `__meta__.pids.npy`
 //! (every pid, `<u4`, ascending).
 
+use crate::error::InputError;
 use std::borrow::Cow;
 use std::path::Path;
 
@@ -639,11 +640,7 @@ pub(crate) fn export_fold(
     crate::target::check_target(out, crate::target::OutputKind::Itar, force)?;
     let catalog = store.catalog();
     let pids = store.pids();
-    if let Some(w) = pids.windows(2).find(|w| w[0] >= w[1]) {
-        return Err(Error::InvalidInput {
-            what: format!("pids not ascending: {} then {}", w[0], w[1]),
-        });
-    }
+    InputError::check_ascending(pids)?;
     let exts = signal_exts(catalog);
     let prefixes: Vec<String> = catalog
         .signals()
@@ -669,8 +666,9 @@ pub(crate) fn export_fold(
             })
             .collect(),
     };
-    let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::InvalidInput {
-        what: format!("metadata: {e}"),
+    let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::Internal {
+        what: "dataset metadata to JSON",
+        detail: e.to_string(),
     })?;
     let mut pid_npy = npy::header(&npy::plain_prefix(PID_DTYPE), pids.len() as u64);
     for p in pids {

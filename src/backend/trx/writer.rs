@@ -13,7 +13,7 @@ use super::dtype::{is_valid_name, Dtype, Role};
 use super::reader::{backend_error, Form};
 use super::TrxError;
 use crate::atomic::{AtomicDir, AtomicFile};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 
 /// Alignment of stored zip members' data (trx-python does not need it; numpy and our reader
 /// get aligned arrays for free). Set through the zip "data stream alignment" extra field, which
@@ -63,8 +63,13 @@ impl std::fmt::Debug for TrxWriter<'_> {
     }
 }
 
-fn invalid(what: String) -> Error {
-    Error::InvalidInput { what }
+/// An [`Error::InvalidInput`] for the TRX being built: `source` at `context`.
+fn invalid(context: impl Into<String>, source: TrxError) -> Error {
+    InputError::Trx {
+        context: context.into(),
+        source,
+    }
+    .into()
 }
 
 impl<'a> TrxWriter<'a> {
@@ -103,7 +108,17 @@ impl<'a> TrxWriter<'a> {
     /// [`TrxWriter::new`]).
     pub fn header_key(&mut self, key: &str, value: Json) -> Result<()> {
         if key == "NB_VERTICES" || key == "NB_STREAMLINES" {
-            return Err(invalid(format!("{key} is set by TrxWriter::new")));
+            return Err(invalid(
+                format!("header key {key}"),
+                TrxError::HeaderKey {
+                    key: if key == "NB_VERTICES" {
+                        "NB_VERTICES"
+                    } else {
+                        "NB_STREAMLINES"
+                    },
+                    what: "set by TrxWriter::new".into(),
+                },
+            ));
         }
         self.header.insert(key.into(), value);
         Ok(())
@@ -111,7 +126,7 @@ impl<'a> TrxWriter<'a> {
 
     fn push(&mut self, member: String, len_bytes: u64, payload: Payload<'a>) -> Result<()> {
         if self.arrays.iter().any(|a| a.member == member) {
-            return Err(invalid(format!("array {member} added twice")));
+            return Err(invalid(member, TrxError::AddedTwice));
         }
         self.arrays.push(Pending {
             member,
@@ -152,22 +167,25 @@ impl<'a> TrxWriter<'a> {
     /// [`Error::InvalidInput`] if the counts disagree with the header.
     pub fn lengths(&mut self, lengths: &[u64]) -> Result<()> {
         if lengths.len() as u64 != self.nb_streamlines {
-            return Err(invalid(format!(
-                "{} lengths for NB_STREAMLINES {}",
-                lengths.len(),
-                self.nb_streamlines
-            )));
+            return Err(invalid(
+                "lengths",
+                TrxError::Count {
+                    found: lengths.len() as u64,
+                    expected: self.nb_streamlines,
+                },
+            ));
         }
-        let total = lengths
-            .iter()
-            .try_fold(0u64, |a, &l| a.checked_add(l))
-            .ok_or_else(|| invalid("lengths overflow".into()))?;
-        if total != self.nb_vertices {
-            return Err(invalid(format!(
-                "lengths sum to {total}, NB_VERTICES is {}",
-                self.nb_vertices
-            )));
+        let sum: u128 = lengths.iter().map(|&l| l as u128).sum();
+        if sum != self.nb_vertices as u128 {
+            return Err(invalid(
+                "lengths",
+                TrxError::LastOffset {
+                    found: sum as i128,
+                    expected: self.nb_vertices,
+                },
+            ));
         }
+        let total = self.nb_vertices;
         let wide = total > u32::MAX as u64;
         let mut bytes = Vec::with_capacity((lengths.len() + 1) * if wide { 8 } else { 4 });
         let mut at = 0u64;
@@ -186,27 +204,35 @@ impl<'a> TrxWriter<'a> {
     }
 
     fn check_len(&self, what: &str, len: u64, rows: u64, dim: u64, dtype: Dtype) -> Result<()> {
-        let want = rows
-            .checked_mul(dim)
-            .and_then(|n| n.checked_mul(dtype.itemsize() as u64));
-        if want != Some(len) {
-            return Err(invalid(format!(
-                "{what}: {len} bytes, expected {rows} × {dim} × {} ({})",
-                dtype.itemsize(),
-                dtype.name()
-            )));
+        let want = rows as u128 * dim as u128 * dtype.itemsize() as u128;
+        if want != len as u128 {
+            return Err(invalid(
+                format!(
+                    "{what} ({rows} × {dim} × {}-byte {})",
+                    dtype.itemsize(),
+                    dtype.name()
+                ),
+                TrxError::ArraySize {
+                    bytes: len,
+                    expected: want,
+                },
+            ));
         }
         Ok(())
     }
 
     fn member_for(&self, role: &Role, name: &str, dim: u64, dtype: Dtype) -> Result<String> {
         if !is_valid_name(name) {
-            return Err(invalid(format!(
-                "array name {name:?}: names may not be empty or contain '.', '/', '\\'"
-            )));
+            return Err(invalid(
+                "array name (names may not be empty or contain '.', '/', '\\')",
+                TrxError::InvalidName(name.to_string()),
+            ));
         }
         if dim == 0 {
-            return Err(invalid(format!("array {name}: dimension 0")));
+            return Err(invalid(
+                format!("array {name}"),
+                TrxError::InvalidDim("0".into()),
+            ));
         }
         let file = if dim == 1 {
             format!("{name}.{}", dtype.name())
@@ -219,12 +245,15 @@ impl<'a> TrxWriter<'a> {
             Role::Group => format!("groups/{name}.{}", dtype.name()),
             Role::Dpg(g) => {
                 if !is_valid_name(g) {
-                    return Err(invalid(format!("group name {g:?}")));
+                    return Err(invalid("group name", TrxError::InvalidName(g.clone())));
                 }
                 format!("dpg/{g}/{file}")
             }
             Role::Positions | Role::Offsets => {
-                return Err(invalid("use positions() / lengths()".into()))
+                return Err(invalid(
+                    name,
+                    TrxError::WrongCall("positions and offsets: use positions() / lengths()"),
+                ))
             }
         })
     }
@@ -257,7 +286,10 @@ impl<'a> TrxWriter<'a> {
             self.rows_for(&role)
         };
         if role == Role::Group {
-            return Err(invalid("use group() for groups".into()));
+            return Err(invalid(
+                member,
+                TrxError::WrongCall("use group() for groups"),
+            ));
         }
         self.check_len(&member, bytes.len() as u64, rows, dim, dtype)?;
         if let Role::Dpg(g) = &role {
@@ -281,7 +313,12 @@ impl<'a> TrxWriter<'a> {
         let member = self.member_for(&role, name, dim, dtype)?;
         let rows = match role {
             Role::Dps | Role::Dpv => self.rows_for(&role),
-            _ => return Err(invalid("array_with takes dps or dpv arrays".into())),
+            _ => {
+                return Err(invalid(
+                    member,
+                    TrxError::WrongCall("array_with takes dps or dpv arrays"),
+                ))
+            }
         };
         let len = rows * dim * dtype.itemsize() as u64;
         self.push(member, len, Payload::Stream(fill))
@@ -292,11 +329,19 @@ impl<'a> TrxWriter<'a> {
     /// # Errors
     /// [`Error::InvalidInput`] for an index ≥ `NB_STREAMLINES` or a dotted name.
     pub fn group(&mut self, name: &str, indices: &[u64]) -> Result<()> {
-        if let Some(bad) = indices.iter().find(|&&i| i >= self.nb_streamlines) {
-            return Err(invalid(format!(
-                "group {name}: index {bad} ≥ NB_STREAMLINES {}",
-                self.nb_streamlines
-            )));
+        if let Some((entry, &bad)) = indices
+            .iter()
+            .enumerate()
+            .find(|(_, &i)| i >= self.nb_streamlines)
+        {
+            return Err(invalid(
+                format!("group {name}"),
+                TrxError::GroupIndex {
+                    entry: entry as u64,
+                    value: bad as i128,
+                    nb_streamlines: self.nb_streamlines,
+                },
+            ));
         }
         let wide = self.nb_streamlines > u32::MAX as u64;
         let dtype = if wide { Dtype::U64 } else { Dtype::U32 };
@@ -322,16 +367,19 @@ impl<'a> TrxWriter<'a> {
     pub fn write(self, path: &Path, form: Form) -> Result<()> {
         let empty = self.nb_streamlines == 0 && self.nb_vertices == 0;
         if !empty && !self.has_offsets {
-            return Err(invalid("TRX needs offsets (call lengths())".into()));
+            return Err(invalid(
+                "offsets (call lengths())",
+                TrxError::Missing("offsets"),
+            ));
         }
         if self.nb_vertices > 0 && !self.has_positions {
-            return Err(invalid("TRX needs positions".into()));
+            return Err(invalid("positions", TrxError::Missing("positions")));
         }
         if let Some(g) = self.dpg_groups.iter().find(|g| !self.groups.contains(g)) {
-            return Err(invalid(format!("dpg for undeclared group {g}")));
+            return Err(invalid("dpg", TrxError::UndeclaredGroup(g.clone())));
         }
         let header = serde_json::to_vec(&Json::Object(self.header.clone()))
-            .map_err(|e| invalid(format!("header: {e}")))?;
+            .map_err(|e| invalid("header", TrxError::HeaderJson(e.to_string())))?;
         let mut arrays = self.arrays;
         if empty {
             arrays.retain(|a| {

@@ -109,7 +109,17 @@ pub fn parse_full_header(b: &[u8], start: usize) -> Result<FullRecordHeader, (u6
         if sid < 0 || pos < 0 {
             return Err((
                 off as u64,
-                DecodeError::Other(format!("negative sid {sid} or position {pos}")),
+                if sid < 0 {
+                    DecodeError::Negative {
+                        field: "sid",
+                        value: sid as i64,
+                    }
+                } else {
+                    DecodeError::Negative {
+                        field: "vector position",
+                        value: pos as i64,
+                    }
+                },
             ));
         }
         table.push((sid as u32, pos as u64));

@@ -134,7 +134,10 @@ impl LegacyStore {
                 if by_fno.insert(*fno as u32, files.len() as u32).is_some() {
                     return Err(Error::Inconsistent {
                         path: config.path.clone(),
-                        source: DecodeError::Other(format!("DATA file number {fno} given twice")),
+                        source: DecodeError::Duplicate {
+                            what: "DATA file number",
+                            value: *fno as i64,
+                        },
                     });
                 }
                 files.push(open_data(path)?);
@@ -165,7 +168,7 @@ impl LegacyStore {
                     Error::corrupt(
                         ipath,
                         e.offset,
-                        DecodeError::Other(format!("sid {} is not in the signals file", e.sid)),
+                        DecodeError::UnknownSid { sid: e.sid as i64 },
                     )
                 })?;
                 let file = if per_signal_file {
@@ -174,13 +177,11 @@ impl LegacyStore {
                     match fno.and_then(|f| by_fno.get(&(f as u32))) {
                         Some(&f) if f as usize == ii => f,
                         _ => {
-                            return Err(Error::Inconsistent {
-                                path: ipath.clone(),
-                                source: DecodeError::Other(format!(
-                                    "entry at byte {} is for sid {}, not this file's signal",
-                                    e.offset, e.sid
-                                )),
-                            })
+                            return Err(Error::corrupt(
+                                ipath,
+                                e.offset,
+                                DecodeError::ForeignEntry { sid: e.sid },
+                            ))
                         }
                     }
                 } else {
@@ -266,11 +267,10 @@ impl LegacyStore {
             if let Some(w) = l.windows(2).find(|w| w[0].pid == w[1].pid) {
                 return Err(Error::Inconsistent {
                     path: index_paths.first().cloned().unwrap_or_default(),
-                    source: DecodeError::Other(format!(
-                        "pid {} signal {} indexed twice",
-                        w[0].pid,
-                        catalog.signals()[slot].name
-                    )),
+                    source: DecodeError::IndexedTwice {
+                        pid: w[0].pid,
+                        sid: catalog.signals()[slot].sid.0,
+                    },
                 });
             }
         }
@@ -315,10 +315,12 @@ impl LegacyStore {
                     return Err(Error::corrupt(
                         &df.path,
                         pos.min(at),
-                        DecodeError::Other(format!(
-                            "pid {pid} sid {sid}: vector at byte {pos}, expected the next one at \
-                             byte {at} (stripped vectors are back to back)"
-                        )),
+                        DecodeError::VectorPosition {
+                            pid,
+                            sid,
+                            found: pos,
+                            expected: at,
+                        },
                     ));
                 }
                 at += len as u64;
@@ -327,10 +329,9 @@ impl LegacyStore {
                 return Err(Error::corrupt(
                     &df.path,
                     at,
-                    DecodeError::Other(format!(
-                        "{} bytes not indexed at the end",
-                        b.len() as u64 - at
-                    )),
+                    DecodeError::TrailingBytes {
+                        bytes: b.len() as u64 - at,
+                    },
                 ));
             }
             return Ok(());
@@ -353,10 +354,7 @@ impl LegacyStore {
                     return Err(Error::corrupt(
                         &df.path,
                         off,
-                        DecodeError::Other(format!(
-                            "record of pid {} lists sid {sid}, which no INDEX entry has",
-                            h.pid
-                        )),
+                        DecodeError::Unindexed { pid: h.pid, sid },
                     ));
                 };
                 if pos != at as u64 + rel {
@@ -378,10 +376,11 @@ impl LegacyStore {
         if seen != vecs.len() {
             return Err(Error::Inconsistent {
                 path: df.path.clone(),
-                source: DecodeError::Other(format!(
-                    "{} INDEX entries point into this file but its records list {seen}",
-                    vecs.len()
-                )),
+                source: DecodeError::Mismatch {
+                    what: "vectors its records list, of the INDEX entries pointing into it",
+                    found: seen as u64,
+                    expected: vecs.len() as u64,
+                },
             });
         }
         let sidecar = PathBuf::from(format!("{}.idx", df.path.display()));

@@ -1,5 +1,6 @@
 //! Writing MODE 0–2 repositories (the original design's layouts).
 
+use crate::error::InputError;
 use std::path::{Component, Path, PathBuf};
 
 use crate::atomic::AtomicDir;
@@ -100,9 +101,13 @@ type Group = (u16, String, String, Vec<Sid>);
 /// The data files `options` asks for, checked against the store's catalog.
 fn legacy_groups(store: &dyn SignalStore, options: &LegacyOptions) -> Result<Vec<Group>> {
     if !(0..=2).contains(&options.mode) {
-        return Err(Error::InvalidInput {
-            what: format!("legacy MODE must be 0, 1 or 2, not {}", options.mode),
-        });
+        return Err(InputError::OutOfRange {
+            what: "legacy MODE",
+            value: options.mode as i64,
+            min: 0,
+            max: 2,
+        }
+        .into());
     }
     let catalog = store.catalog();
     if options.mode == 2 {
@@ -135,55 +140,52 @@ fn legacy_groups(store: &dyn SignalStore, options: &LegacyOptions) -> Result<Vec
         }
     }
     if let Some(i) = count.iter().position(|&c| c > 1) {
-        return Err(Error::InvalidInput {
-            what: format!(
-                "signal {} is in {} data files (each signal must be in one at most)",
-                catalog.signals()[i].name,
-                count[i]
-            ),
-        });
+        return Err(InputError::SignalInFiles {
+            signal: catalog.signals()[i].name.clone(),
+            files: count[i],
+        }
+        .into());
     }
     for (i, _) in count.iter().enumerate().filter(|(_, &c)| c == 0) {
         let info = &catalog.signals()[i];
         for &pid in store.pids() {
             if !store.get_bytes(pid, info.sid)?.is_empty() {
-                return Err(Error::InvalidInput {
-                    what: format!(
-                        "signal {} has data (pid {pid}) but is in no data file",
-                        info.name
-                    ),
-                });
+                return Err(InputError::SignalInNoFile {
+                    signal: info.name.clone(),
+                    pid,
+                }
+                .into());
             }
         }
     }
     if files.len() > u16::MAX as usize + 1 {
-        return Err(Error::InvalidInput {
-            what: "more data files than 16-bit file numbers".into(),
-        });
+        return Err(InputError::TooLarge {
+            what: "data files (16-bit file numbers)".into(),
+            found: files.len() as u64,
+            limit: u16::MAX as u64 + 1,
+        }
+        .into());
     }
     if !options.file_names.is_empty() {
         if options.file_names.len() != files.len() {
-            return Err(Error::InvalidInput {
-                what: format!(
-                    "{} file names for {} data files",
-                    options.file_names.len(),
-                    files.len()
-                ),
-            });
+            return Err(InputError::CountMismatch {
+                what: "file names for the data files",
+                found: options.file_names.len() as u64,
+                expected: files.len() as u64,
+            }
+            .into());
         }
         let mut seen = std::collections::HashSet::new();
         for (fno, stem) in &options.file_names {
             if !seen.insert(*fno) {
-                return Err(Error::InvalidInput {
-                    what: format!("data file number {fno} given twice"),
-                });
+                return Err(InputError::DuplicateFileNumber { number: *fno }.into());
             }
             if !plain_relative(stem) {
-                return Err(Error::InvalidInput {
-                    what: format!(
-                        "data file name {stem:?} must be a relative path inside the repository"
-                    ),
-                });
+                return Err(InputError::NotRelative {
+                    what: "data file name",
+                    path: stem.clone(),
+                }
+                .into());
             }
         }
     }
@@ -266,9 +268,12 @@ pub(crate) fn write_legacy_into(
                 if !b.is_empty() {
                     info.check_whole(pid, &b)?;
                     if b.len() > i32::MAX as usize {
-                        return Err(Error::InvalidInput {
-                            what: format!("pid {pid} signal {}: vector beyond 2 GiB", info.name),
-                        });
+                        return Err(InputError::TooLarge {
+                            what: format!("pid {pid} signal {}: vector bytes", info.name),
+                            found: b.len() as u64,
+                            limit: i32::MAX as u64,
+                        }
+                        .into());
                     }
                     vectors.push((info.sid.0, b));
                 }

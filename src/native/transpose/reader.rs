@@ -208,10 +208,7 @@ impl Transpose {
             .and_then(|s| self.sizes.get(s).copied())
             .unwrap_or(0);
         if size == 0 {
-            return Err((
-                off as u64,
-                DecodeError::Other(format!("sid {sid} is not a signal of the repository")),
-            ));
+            return Err((off as u64, DecodeError::UnknownSid { sid: sid as i64 }));
         }
         let table_end = RECORD_HEADER_LEN + 12 * nsigs;
         if pos < 0 || (pos as usize) < table_end || len < 0 {
@@ -368,10 +365,9 @@ impl Transpose {
                 return Err(Error::corrupt(
                     path,
                     next_pos[k],
-                    DecodeError::Other(format!(
-                        "{} bytes after the last indexed record",
-                        c.as_slice().len() as u64 - next_pos[k]
-                    )),
+                    DecodeError::TrailingBytes {
+                        bytes: c.as_slice().len() as u64 - next_pos[k],
+                    },
                 ));
             }
         }

@@ -1,9 +1,10 @@
 //! One patient's record of the transpose and one `.pid_idx` entry: parsing and encoding.
 
+use crate::error::InputError;
 use std::borrow::Cow;
 
 use super::*;
-use crate::error::{DecodeError, Error, Result};
+use crate::error::{DecodeError, Result};
 use crate::ids::{Pid, Sid};
 use crate::native::sparse::{i32_at, u64_at};
 
@@ -124,9 +125,12 @@ pub fn encode_record(pid: Pid, signals: &[(Sid, &[u8], usize)]) -> Result<Vec<u8
     let header = RECORD_HEADER_LEN + 12 * signals.len();
     let total: usize = header + signals.iter().map(|s| s.1.len()).sum::<usize>();
     if total > i32::MAX as usize {
-        return Err(Error::InvalidInput {
-            what: format!("pid {pid}: record of {total} bytes exceeds the i32 positions"),
-        });
+        return Err(InputError::TooLarge {
+            what: format!("pid {pid}: record bytes"),
+            found: total as u64,
+            limit: i32::MAX as u64,
+        }
+        .into());
     }
     let mut r = Vec::with_capacity(total);
     r.extend_from_slice(&PID_RECORD_MAGIC.to_le_bytes());

@@ -1,6 +1,7 @@
 //! [`add_signal`]: one more signal in an existing MODE 3 repository, in place and safely for
 //! readers that have it open.
 
+use crate::error::InputError;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -151,12 +152,13 @@ fn add_signal_inner(
         .iter()
         .find(|s| fixed_signal_name(&s.name) == fixed || s.sid == signal.sid)
     {
-        return Err(Error::InvalidInput {
-            what: format!(
-                "signal {} (sid {}) clashes with existing signal {} (sid {})",
-                signal.name, signal.sid, s.name, s.sid
-            ),
-        });
+        return Err(InputError::SignalClash {
+            name: signal.name.clone(),
+            sid: signal.sid,
+            existing: s.name.clone(),
+            existing_sid: s.sid,
+        }
+        .into());
     }
     // The new signals file must parse, with the new signal resolved like the others.
     let old_text = fs::read(&signals_path).map_err(|source| Error::Open {
@@ -186,8 +188,9 @@ fn add_signal_inner(
         .signals
         .into_iter()
         .find(|s| s.name == signal.name)
-        .ok_or_else(|| Error::InvalidInput {
-            what: format!("signal {} did not parse", signal.name),
+        .ok_or_else(|| Error::Internal {
+            what: "the new signal's line, parsed back",
+            detail: format!("signal {} is not in it", signal.name),
         })?;
     // Elements, per pid, time-sorted.
     let mut by_pid: BTreeMap<Pid, Vec<u8>> = BTreeMap::new();

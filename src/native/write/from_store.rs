@@ -1,9 +1,10 @@
 //! [`write_mode3`]: any [`SignalStore`] written as a MODE 3 repository through the one
 //! [`Mode3Writer`].
 
+use crate::error::InputError;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::SignalStore;
 
 use super::metadata::{check_metadata, relative_inside, Mode3Options};
@@ -25,7 +26,7 @@ pub(crate) fn check_target(out: &Path, config_name: &str, prefix: &str, force: b
 /// content. Returns the config path.
 ///
 /// # Errors
-/// [`Error::PartialElements`] for vectors not whole elements; [`Error::InvalidInput`] (a pid beyond `i32`, `out` not a
+/// [`Error::PartialElements`](crate::Error::PartialElements) for vectors not whole elements; [`Error::InvalidInput`](crate::Error::InvalidInput) (a pid beyond `i32`, `out` not a
 /// repository directory), I/O errors naming the file; the store's read errors. On error
 /// nothing at `out` has changed.
 ///
@@ -53,9 +54,11 @@ fn write_mode3_staged(
     let config_name = format!("{}.repository", options.name);
     check_target(out, &config_name, &options.prefix, options.force)?;
     if relative_inside(&out.join(&options.prefix), out).is_none() {
-        return Err(Error::InvalidInput {
-            what: format!("PREFIX {:?} must be a relative path", options.prefix),
-        });
+        return Err(InputError::NotRelative {
+            what: "PREFIX",
+            path: options.prefix.clone(),
+        }
+        .into());
     }
     let catalog = store.catalog();
     let w = Mode3Writer::create(out, catalog, &options.prefix)?;

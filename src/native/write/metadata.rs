@@ -1,6 +1,7 @@
 //! The texts of a MODE 3 repository (description, signals file, dictionaries, config) and the
 //! names and options of one to write.
 
+use crate::error::{InputError, MetadataProblem};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Component, Path};
@@ -298,20 +299,16 @@ impl Mode3Options {
 pub(crate) fn check_metadata(meta: &Metadata, catalog: &Catalog) -> Result<()> {
     let mut texts: Vec<(&Path, String)> = Vec::new();
     for rel in &meta.signals_files {
-        let (_, text) =
-            meta.files
-                .iter()
-                .find(|(r, _)| r == rel)
-                .ok_or_else(|| Error::InvalidInput {
-                    what: format!("signals file {rel} not among the metadata files"),
-                })?;
+        let (_, text) = meta
+            .files
+            .iter()
+            .find(|(r, _)| r == rel)
+            .ok_or_else(|| InputError::Metadata(MetadataProblem::MissingFile(rel.clone())))?;
         texts.push((Path::new(rel), String::from_utf8_lossy(text).into_owned()));
     }
     let names = meta.signals_files.join(", ");
     if texts.is_empty() {
-        return Err(Error::InvalidInput {
-            what: "metadata without a signals file".into(),
-        });
+        return Err(InputError::Metadata(MetadataProblem::NoSignalsFile).into());
     }
     let files: Vec<(&Path, &str)> = texts.iter().map(|(p, t)| (*p, t.as_str())).collect();
     let parsed = SignalsFile::parse_files(&files, meta.time_unit)?;
@@ -322,9 +319,7 @@ pub(crate) fn check_metadata(meta: &Metadata, catalog: &Catalog) -> Result<()> {
                 .is_ok_and(|c| c.sid == s.sid && c.layout == s.layout)
         });
     if !same {
-        return Err(Error::InvalidInput {
-            what: format!("signals files {names} do not define the signals being written"),
-        });
+        return Err(InputError::Metadata(MetadataProblem::SignalsDiffer(names)).into());
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! publishes it in one step; [`SignalFile`] is one signal's pair, for writers that add a
 //! signal in place.
 
+use crate::error::InputError;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
@@ -29,9 +30,7 @@ const DATA_BUFFER: usize = 256 << 10;
 /// Checks that `pid` fits the `i32` pid fields of the original formats.
 pub(crate) fn check_pid(pid: Pid) -> Result<()> {
     if pid.0 > i32::MAX as u32 {
-        return Err(Error::InvalidInput {
-            what: format!("pid {pid} does not fit the formats' 32-bit signed pid fields"),
-        });
+        return Err(InputError::PidOutOfRange { pid }.into());
     }
     Ok(())
 }
@@ -70,17 +69,20 @@ impl<W: Write> SignalFile<W> {
         }
         let n = (bytes.len() / self.info.layout.size()) as u64;
         if self.total + n > u32::MAX as u64 {
-            return Err(Error::InvalidInput {
-                what: format!(
-                    "signal {}: more than 2^32-1 elements, beyond what a MODE 3 .idx addresses",
-                    self.info.name
-                ),
-            });
+            return Err(InputError::TooLarge {
+                what: format!("signal {}: elements in a MODE 3 .idx", self.info.name),
+                found: self.total + n,
+                limit: u32::MAX as u64,
+            }
+            .into());
         }
-        if self.entries.last().is_some_and(|&(p, _)| p >= pid.0) {
-            return Err(Error::InvalidInput {
-                what: format!("signal {}: pids not ascending at {pid}", self.info.name),
-            });
+        if let Some(&(prev, _)) = self.entries.last().filter(|&&(p, _)| p >= pid.0) {
+            return Err(InputError::PidsNotAscending {
+                signal: Some(self.info.name.clone()),
+                prev: Pid(prev),
+                next: pid,
+            }
+            .into());
         }
         self.data.write(bytes)?;
         self.total += n;
@@ -200,9 +202,11 @@ impl Mode3Writer {
             .components()
             .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
         if prefix.is_empty() || !plain {
-            return Err(Error::InvalidInput {
-                what: format!("PREFIX {prefix:?} must be a relative path"),
-            });
+            return Err(InputError::NotRelative {
+                what: "PREFIX",
+                path: prefix.to_string(),
+            }
+            .into());
         }
         let signals: Vec<(SignalInfo, Slot)> = catalog
             .signals()
@@ -263,12 +267,10 @@ impl Mode3Writer {
         }
         match &mut self.signals[i].1 {
             Slot::Open(f) => f.push(pid, elements),
-            _ => Err(Error::InvalidInput {
-                what: format!(
-                    "signal {}: not written by this writer, or already finished",
-                    self.signals[i].0.name
-                ),
-            }),
+            _ => Err(InputError::SignalNotOpen {
+                signal: self.signals[i].0.name.clone(),
+            }
+            .into()),
         }
     }
 
@@ -288,10 +290,13 @@ impl Mode3Writer {
     pub fn add_pid(&mut self, pid: Pid) -> Result<()> {
         check_pid(pid)?;
         if let Some(pids) = &mut self.pids {
-            if pids.last().is_some_and(|&p| p >= pid) {
-                return Err(Error::InvalidInput {
-                    what: format!("_all_pids.list: pids not ascending at {pid}"),
-                });
+            if let Some(&prev) = pids.last().filter(|&&p| p >= pid) {
+                return Err(InputError::PidsNotAscending {
+                    signal: None,
+                    prev,
+                    next: pid,
+                }
+                .into());
             }
             pids.push(pid);
         }

@@ -1,5 +1,6 @@
 //! Building the by-pid transpose (`native::transpose` holds its layout and reader): the chunk plan, chunk files and `.pid_idx`, in place or in memory.
 
+use crate::error::InputError;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -94,9 +95,12 @@ fn write_transpose_with(
     }
     let (first, jump, n_chunks) = chunk_plan(pids);
     if n_chunks > u16::MAX as usize + 1 {
-        return Err(Error::InvalidInput {
-            what: "too many transpose chunks".into(),
-        });
+        return Err(InputError::TooLarge {
+            what: "transpose chunks".into(),
+            found: n_chunks as u64,
+            limit: u16::MAX as u64 + 1,
+        }
+        .into());
     }
     let n_pids = pids.len() as u64;
     progress(0, n_pids);
