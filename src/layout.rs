@@ -1,6 +1,5 @@
 //! Element layouts: the generic spec `T(<types>),V(<types>)` and the legacy type numbers 0–15.
 
-pub use crate::error::LayoutError;
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -11,6 +10,27 @@ use nom::combinator::{all_consuming, map, opt, value};
 use nom::multi::separated_list1;
 use nom::sequence::{delimited, preceded};
 use nom::{IResult, Parser};
+
+/// Why a spec or type field is invalid.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayoutError {
+    /// The text is not `T(..),V(..)` of known letters.
+    #[error("bad generic spec {0:?}")]
+    Syntax(String),
+    /// `D` (long double) is not supported: the original's own parser mishandles it.
+    #[error("long double channels ('D') are not supported")]
+    LongDouble,
+    /// No channels at all, or only padding.
+    #[error("spec {0:?} has no channels")]
+    Empty(String),
+    /// Larger than the 56 bytes the original tools allow.
+    #[error("element of {0} bytes exceeds the 56-byte limit")]
+    TooLarge(usize),
+    /// A legacy type number outside 0–16.
+    #[error("unknown signal type number {0}")]
+    UnknownTypeNumber(i64),
+}
 
 /// The largest element the original tools allow (`MAX_COLLECTED_DATA_SIZE`).
 pub const MAX_ELEMENT_SIZE: usize = 56;

@@ -240,7 +240,7 @@ impl<'a> Signal<'a> {
         if self.layout.spec() != T::SPEC {
             return Err(Error::WrongType {
                 sid: self.sid,
-                stored: self.layout.spec().to_string(),
+                stored: Box::new(self.layout.clone()),
                 requested: T::SPEC,
             });
         }

@@ -273,7 +273,7 @@ pub trait SignalStoreExt: SignalStore {
         if stored.spec() != T::SPEC {
             return Err(Error::WrongType {
                 sid,
-                stored: stored.spec().to_string(),
+                stored: Box::new(stored.clone()),
                 requested: T::SPEC,
             });
         }

@@ -18,10 +18,12 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first. `target` (which outputs a writer may replace) reads repository configs, so
 /// it sits above `text`; `meds` holds the MEDS importer, a converter that shares the
-/// converter's thresholds and errors, so it sits beside `convert`.
+/// converter's thresholds and errors, so it sits beside `convert`. `layout` (element layouts
+/// and their parser, which use nothing of the crate) sits beside `error`, so that
+/// `Error::WrongType` carries the stored `Layout` itself rather than its text.
 const LAYERS: &[&[&str]] = &[
-    &["error", "ids", "time", "mmap", "atomic"],
-    &["layout", "element", "cast", "text"],
+    &["error", "ids", "time", "mmap", "atomic", "layout"],
+    &["element", "cast", "text"],
     &["catalog", "signal"],
     &["store", "target"],
     &["native"],

@@ -19,6 +19,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::ids::{Pid, Sid};
+use crate::layout::Layout;
+pub use crate::layout::LayoutError;
 use crate::time::TimeError;
 
 /// `Result` with [`Error`].
@@ -72,8 +74,8 @@ pub enum Error {
     WrongType {
         /// The signal.
         sid: Sid,
-        /// The signal's element layout (generic spec).
-        stored: String,
+        /// The signal's element layout (boxed: errors are rare and `Result`s stay small).
+        stored: Box<Layout>,
         /// The layout asked for.
         requested: &'static str,
     },
@@ -632,25 +634,4 @@ fn user_path(path: &Path, target: &Path) -> Option<PathBuf> {
     } else {
         target.join(rest)
     })
-}
-
-/// Why a spec or type field is invalid.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum LayoutError {
-    /// The text is not `T(..),V(..)` of known letters.
-    #[error("bad generic spec {0:?}")]
-    Syntax(String),
-    /// `D` (long double) is not supported: the original's own parser mishandles it.
-    #[error("long double channels ('D') are not supported")]
-    LongDouble,
-    /// No channels at all, or only padding.
-    #[error("spec {0:?} has no channels")]
-    Empty(String),
-    /// Larger than the 56 bytes the original tools allow.
-    #[error("element of {0} bytes exceeds the 56-byte limit")]
-    TooLarge(usize),
-    /// A legacy type number outside 0–16.
-    #[error("unknown signal type number {0}")]
-    UnknownTypeNumber(i64),
 }
