@@ -232,7 +232,7 @@ fn build_from(
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(specs.len() + 1);
     columns.push(Arc::new(Int32Array::from(pid)));
     for spec in specs {
-        columns.push(column(spec, bytes, size, n));
+        columns.push(column(spec, bytes, size, n).map_err(arrow_err)?);
     }
     RecordBatch::try_new_with_options(
         schema.clone(),

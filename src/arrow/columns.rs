@@ -8,6 +8,7 @@ use arrow_array::types::{
 };
 use arrow_array::{ArrayRef, ArrowPrimitiveType, PrimitiveArray};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
+use arrow_schema::ArrowError;
 use chrono::NaiveDate;
 
 use crate::layout::ChannelType;
@@ -186,10 +187,15 @@ fn dates_i32(segs: &[&[u8]], size: usize, off: usize, n: usize) -> ArrayRef {
 }
 
 /// Builds one column of a batch from the elements `segs` (`n` elements in all).
-pub(crate) fn column(spec: &ColumnSpec, segs: &[&[u8]], size: usize, n: usize) -> ArrayRef {
+pub(crate) fn column(
+    spec: &ColumnSpec,
+    segs: &[&[u8]],
+    size: usize,
+    n: usize,
+) -> Result<ArrayRef, ArrowError> {
     let off = spec.channel.offset;
     let ty = spec.channel.ty;
-    match &spec.kind {
+    Ok(match &spec.kind {
         ColumnKind::Plain => plain(segs, size, off, ty, n),
         ColumnKind::Date => {
             if ty == ChannelType::I32 {
@@ -210,6 +216,16 @@ pub(crate) fn column(spec: &ColumnSpec, segs: &[&[u8]], size: usize, n: usize) -
         }
         ColumnKind::Category(c) => {
             if ty == ChannelType::I32 {
+                if let Some((min, table)) = c.narrow_table() {
+                    // One pass: each code read and looked up in the dense table, whose last
+                    // entry (-1) every code outside it reads (a `min`, not a bounds test).
+                    let last = table.len() as u64 - 1;
+                    let keys = gather(segs, size, off, n, |b| {
+                        let code = i64::from(le!(i32)(b));
+                        table[(code.wrapping_sub(min) as u64).min(last) as usize]
+                    });
+                    return c.column_of_narrow(keys);
+                }
                 // Codes gathered, then keys looked up in place in the dense table.
                 let mut keys = gather(segs, size, off, n, le!(i32));
                 if let Some(all) = c.keys_in_place(&mut keys) {
@@ -222,9 +238,9 @@ pub(crate) fn column(spec: &ColumnSpec, segs: &[&[u8]], size: usize, n: usize) -
                 }
             }
             let (keys, nulls) = mapped(segs, size, off, ty, n, |code| c.key(code));
-            c.column(keys, nulls)
+            return c.column(keys, nulls);
         }
-    }
+    })
 }
 
 /// A `YYYYMMDD` integer as days since 1970-01-01 (`date32`); `None` if not a real date.

@@ -8,7 +8,7 @@
 //! | `pid` | `int32` |
 //! | `time0`, `time1`, … (one per time channel) | `date32` for `YYYYMMDD` dates and days, `timestamp[us]` for minutes and hours, the channel's own integer type otherwise |
 //! | `value0`, `value1`, … (one per value channel) | the channel's own type (`int8` … `uint64`, `float32`, `float64`) |
-//! | categorical value channels | `dictionary<int32, utf8>` holding the dictionary name of each code |
+//! | categorical value channels | `dictionary<int16, utf8>` holding the dictionary name of each code (`int32` keys for a dictionary of 32,768 names or more) |
 //! | `time0_raw`, `value0_raw`, … (with [`ArrowOptions::raw`]) | the stored integer, for converted time channels and categorical channels |
 //!
 //! With [`ArrowNaming::Medpython`] the channel columns are instead medpython's `get_sig`
@@ -80,7 +80,7 @@ pub struct ArrowOptions {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ArrowNaming {
     /// `time0…`, `value0…` with converted times (`date32`, `timestamp[us]`) and categorical
-    /// values as `dictionary<int32, utf8>` (see the module docs).
+    /// values as `dictionary<int16, utf8>` (`int32` keys past 32,767 names) (see the module docs).
     #[default]
     Native,
     /// medpython's `get_sig` columns: the names of [`medpython_names`] (`time0…`, `val0…`;
