@@ -7,7 +7,7 @@ mod common;
 use std::borrow::Cow;
 use std::path::PathBuf;
 
-use inframed::backend::trx::{Dtype, Form, Role, TrxFile, TrxWriter};
+use inframed::backend::trx::{Dtype, Form, Role, TrxError, TrxFile, TrxWriter};
 use serde_json::Value as Json;
 
 fn expected() -> Json {
@@ -305,34 +305,97 @@ fn empty_streamlines_round_trip_in_every_form() {
     }
 }
 
+/// The TRX reason of a writer's refusal (an `InputError::Trx`), panicking on anything else.
+fn refusal<T: std::fmt::Debug>(r: inframed::Result<T>) -> TrxError {
+    match r.unwrap_err() {
+        inframed::Error::InvalidInput {
+            source: inframed::InputError::Trx { source, .. },
+        } => source,
+        e => panic!("not a TRX input error: {e:?}"),
+    }
+}
+
 #[test]
 fn writer_rejects_bad_input() {
     let mut w = TrxWriter::new(2, 3);
-    assert!(w.positions(Dtype::F32, Cow::Owned(vec![0u8; 35])).is_err());
-    assert!(w.lengths(&[1, 1]).is_err());
-    assert!(w.lengths(&[1]).is_err());
-    assert!(w.group("g", &[2]).is_err());
-    assert!(w.group("a.b", &[0]).is_err());
-    assert!(w
-        .array(Role::Dps, "x.y", 1, Dtype::U8, vec![0u8; 2])
-        .is_err());
-    assert!(w.array(Role::Dps, "x", 1, Dtype::U8, vec![0u8; 3]).is_err());
+    assert_eq!(
+        refusal(w.positions(Dtype::F32, Cow::Owned(vec![0u8; 35]))),
+        TrxError::ArraySize {
+            bytes: 35,
+            expected: 36
+        }
+    );
+    assert_eq!(
+        refusal(w.lengths(&[1, 1])),
+        TrxError::LastOffset {
+            found: 2,
+            expected: 3
+        }
+    );
+    assert_eq!(
+        refusal(w.lengths(&[1])),
+        TrxError::Count {
+            found: 1,
+            expected: 2
+        }
+    );
+    assert_eq!(
+        refusal(w.group("g", &[2])),
+        TrxError::GroupIndex {
+            entry: 0,
+            value: 2,
+            nb_streamlines: 2
+        }
+    );
+    assert_eq!(
+        refusal(w.group("a.b", &[0])),
+        TrxError::InvalidName("a.b".into())
+    );
+    assert_eq!(
+        refusal(w.array(Role::Dps, "x.y", 1, Dtype::U8, vec![0u8; 2])),
+        TrxError::InvalidName("x.y".into())
+    );
+    assert!(matches!(
+        refusal(w.array(Role::Dps, "x", 1, Dtype::U8, vec![0u8; 3])),
+        TrxError::ArraySize { bytes: 3, .. }
+    ));
     assert!(w.array(Role::Dpv, "x", 2, Dtype::U8, vec![0u8; 6]).is_ok());
-    assert!(
-        w.array(Role::Dpv, "x", 2, Dtype::U8, vec![0u8; 6]).is_err(),
+    assert_eq!(
+        refusal(w.array(Role::Dpv, "x", 2, Dtype::U8, vec![0u8; 6])),
+        TrxError::AddedTwice,
         "twice"
     );
+    assert!(matches!(
+        refusal(w.header_key("NB_VERTICES", Json::from(1))),
+        TrxError::HeaderKey {
+            key: "NB_VERTICES",
+            ..
+        }
+    ));
+    // A streamed array too large for u64 is refused, not overflowed.
+    let mut huge = TrxWriter::new(1, u64::MAX);
+    assert!(matches!(
+        refusal(huge.positions_with(Dtype::F32, Box::new(|_| Ok(())))),
+        TrxError::ArraySize { .. }
+    ));
     let dir = tempfile::tempdir().unwrap();
     // Missing positions/offsets: nothing written.
     let out = dir.path().join("x.trx");
-    assert!(w.write(&out, Form::StoredZip).is_err());
+    assert_eq!(
+        refusal(w.write(&out, Form::StoredZip)),
+        TrxError::Missing("offsets")
+    );
     assert!(!out.exists());
     let mut w = TrxWriter::new(1, 1);
     w.positions(Dtype::F32, f32_bytes(&[1., 2., 3.])).unwrap();
     w.lengths(&[1]).unwrap();
     w.array(Role::Dpg("nogroup".into()), "m", 1, Dtype::U8, vec![1u8])
         .unwrap();
-    assert!(w.write(&out, Form::StoredZip).is_err(), "dpg without group");
+    assert_eq!(
+        refusal(w.write(&out, Form::StoredZip)),
+        TrxError::UndeclaredGroup("nogroup".into()),
+        "dpg without group"
+    );
     assert!(!out.exists());
 }
 

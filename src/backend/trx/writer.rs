@@ -72,6 +72,21 @@ fn invalid(context: impl Into<String>, source: TrxError) -> Error {
     .into()
 }
 
+/// The bytes a fill callback must write for `rows × dim` items of `dtype`: an error, not an
+/// overflow, past `u64`.
+fn streamed_len(what: &str, rows: u64, dim: u64, dtype: Dtype) -> Result<u64> {
+    let want = rows as u128 * dim as u128 * dtype.itemsize() as u128;
+    u64::try_from(want).map_err(|_| {
+        invalid(
+            what,
+            TrxError::ArraySize {
+                bytes: u64::MAX,
+                expected: want,
+            },
+        )
+    })
+}
+
 impl<'a> TrxWriter<'a> {
     /// A TRX of `nb_streamlines` streamlines and `nb_vertices` vertices, with identity
     /// `VOXEL_TO_RASMM` and `DIMENSIONS` `[1, 1, 1]` (set them with [`TrxWriter::header_key`]).
@@ -153,7 +168,7 @@ impl<'a> TrxWriter<'a> {
     /// # Errors
     /// [`Error::InvalidInput`] for a non-float dtype.
     pub fn positions_with(&mut self, dtype: Dtype, fill: Fill<'a>) -> Result<()> {
-        let len = self.nb_vertices * 3 * dtype.itemsize() as u64;
+        let len = streamed_len("positions", self.nb_vertices, 3, dtype)?;
         self.check_len("positions", len, self.nb_vertices, 3, dtype)?;
         self.has_positions = true;
         let member = format!("positions.3.{}", dtype.name());
@@ -320,7 +335,7 @@ impl<'a> TrxWriter<'a> {
                 ))
             }
         };
-        let len = rows * dim * dtype.itemsize() as u64;
+        let len = streamed_len(&member, rows, dim, dtype)?;
         self.push(member, len, Payload::Stream(fill))
     }
 
