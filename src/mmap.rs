@@ -45,17 +45,44 @@ impl Bytes {
 /// # Errors
 /// [`Error::Open`] naming the path.
 pub(crate) fn map(path: &Path) -> Result<Bytes> {
-    let file = File::open(path).map_err(|source| Error::Open {
-        path: path.into(),
-        source,
-    })?;
-    let len = file
-        .metadata()
-        .map_err(|source| Error::Open {
+    let (file, len) = open_len(path)?;
+    map_file(path, &file, len)
+}
+
+/// Maps `path` as [`map`] does and reads its first `N` bytes with a plain read (`None` if
+/// the file is shorter): the header a reader checks at open, without touching the mapping.
+/// A first read through a fresh mapping is a page fault, and that page's unmapping later a
+/// TLB flush; a repository opens one `.data` file per signal and most callers then read a
+/// few of them.
+///
+/// # Errors
+/// [`Error::Open`] naming the path; [`Error::Io`] if the read fails.
+pub(crate) fn map_with_head<const N: usize>(path: &Path) -> Result<(Bytes, Option<[u8; N]>)> {
+    let (mut file, len) = open_len(path)?;
+    let head = if len >= N as u64 {
+        let mut head = [0u8; N];
+        std::io::Read::read_exact(&mut file, &mut head).map_err(|source| Error::Io {
             path: path.into(),
             source,
-        })?
-        .len();
+        })?;
+        Some(head)
+    } else {
+        None
+    };
+    Ok((map_file(path, &file, len)?, head))
+}
+
+fn open_len(path: &Path) -> Result<(File, u64)> {
+    let open = |source| Error::Open {
+        path: path.into(),
+        source,
+    };
+    let file = File::open(path).map_err(open)?;
+    let len = file.metadata().map_err(open)?.len();
+    Ok((file, len))
+}
+
+fn map_file(path: &Path, file: &File, len: u64) -> Result<Bytes> {
     if len == 0 {
         return Ok(Bytes::from_owned(Vec::<u8>::new()));
     }
@@ -64,7 +91,7 @@ pub(crate) fn map(path: &Path) -> Result<Bytes> {
     // published file in place: every writer creates `<name>.tmp.*` and `rename`s it over the
     // old name, so a live map keeps the old inode. `Repository::open` documents that other
     // processes must follow the same rule (the original tools do: they write new files).
-    let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Open {
+    let map = unsafe { Mmap::map(file) }.map_err(|source| Error::Open {
         path: path.into(),
         source,
     })?;

@@ -429,18 +429,42 @@ fn open_one_generation<T>(paths: &[&Path], mut open: impl FnMut() -> Result<T>) 
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let before = identities(paths);
+        // The list is made once per attempt: a config replaced during the open (which could
+        // name other signals files) shows as its own new identity.
+        let watched = watched(paths);
+        let before = identities(&watched);
         let result = open();
-        if identities(paths) == before || attempt >= OPEN_ATTEMPTS {
+        if identities(&watched) == before || attempt >= OPEN_ATTEMPTS {
             return result;
         }
     }
 }
 
-/// The identities [`open_one_generation`] compares: (device, inode) of each path, its parent
-/// directory, and (a repository config) its signals files and by-pid transpose index;
-/// `None` where absent.
-fn identities(paths: &[&Path]) -> Vec<Option<(u64, u64)>> {
+/// The files whose identities [`open_one_generation`] compares: each path, its parent
+/// directory, and (a repository config) its signals files and by-pid transpose index.
+fn watched(paths: &[&Path]) -> Vec<PathBuf> {
+    let mut out = Vec::with_capacity(4 * paths.len());
+    for p in paths {
+        out.push(p.to_path_buf());
+        let parent = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        out.push(parent.to_path_buf());
+        let config = matches!(
+            crate::backend::detect(p),
+            Ok(crate::backend::Format::Config)
+        ) && !crate::shard::is_manifest(p);
+        if let Some(c) = config.then(|| RepositoryConfig::read(p).ok()).flatten() {
+            out.extend(c.signals_files.iter().cloned());
+            out.push(crate::native::transpose::pid_idx_path(&c.prefix_path()));
+        }
+    }
+    out
+}
+
+/// (device, inode) of each of `files`, `None` where absent.
+fn identities(files: &[PathBuf]) -> Vec<Option<(u64, u64)>> {
     fn id(p: &Path) -> Option<(u64, u64)> {
         let m = std::fs::metadata(p).ok()?;
         #[cfg(unix)]
@@ -456,26 +480,7 @@ fn identities(paths: &[&Path]) -> Vec<Option<(u64, u64)>> {
             Some((t.as_secs(), u64::from(t.subsec_nanos())))
         }
     }
-    let mut out = Vec::with_capacity(4 * paths.len());
-    for p in paths {
-        out.push(id(p));
-        let parent = match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        out.push(id(parent));
-        let config = matches!(
-            crate::backend::detect(p),
-            Ok(crate::backend::Format::Config)
-        ) && !crate::shard::is_manifest(p);
-        if let Some(c) = config.then(|| RepositoryConfig::read(p).ok()).flatten() {
-            out.extend(c.signals_files.iter().map(|f| id(f)));
-            out.push(id(&crate::native::transpose::pid_idx_path(
-                &c.prefix_path(),
-            )));
-        }
-    }
-    out
+    files.iter().map(|f| id(f)).collect()
 }
 
 /// Opens one path as a store: a container or a repository config, decided by content

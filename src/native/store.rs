@@ -46,7 +46,17 @@ const LANE: usize = 16;
 
 /// Maps `path`, `None` if it does not exist.
 fn map_if_present(path: &Path) -> Result<Option<Bytes>> {
-    match mmap::map(path) {
+    absent_is_none(mmap::map(path))
+}
+
+/// A `.data` file mapped, with its format word read beside the mapping (`None` inside when
+/// the file is shorter than 4 bytes).
+fn map_data_if_present(path: &Path) -> Result<Option<(Bytes, Option<i32>)>> {
+    absent_is_none(mmap::map_with_head::<4>(path).map(|(b, h)| (b, h.map(i32::from_le_bytes))))
+}
+
+fn absent_is_none<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
         Ok(b) => Ok(Some(b)),
         Err(Error::Open { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             Ok(None)
@@ -72,29 +82,30 @@ impl NativeStore {
             let (data_path, idx_path) = signal_paths(prefix, &info.name);
             // Mapped straight away, absence learnt from the open (no `stat` per file first:
             // open is a handful of syscalls per signal).
-            let (idx, data) = match (map_if_present(&idx_path)?, map_if_present(&data_path)?) {
-                (None, None) => {
-                    files.push(None);
-                    continue;
-                }
-                (Some(idx), Some(data)) => (idx, data),
-                (idx, _) => {
-                    let (present, missing) = if idx.is_none() {
-                        (&data_path, &idx_path)
-                    } else {
-                        (&idx_path, &data_path)
-                    };
-                    return Err(Error::Inconsistent {
-                        path: present.clone(),
-                        source: DecodeError::Missing(missing.display().to_string()),
-                    });
-                }
-            };
+            let (idx, (data, format)) =
+                match (map_if_present(&idx_path)?, map_data_if_present(&data_path)?) {
+                    (None, None) => {
+                        files.push(None);
+                        continue;
+                    }
+                    (Some(idx), Some(data)) => (idx, data),
+                    (idx, _) => {
+                        let (present, missing) = if idx.is_none() {
+                            (&data_path, &idx_path)
+                        } else {
+                            (&idx_path, &data_path)
+                        };
+                        return Err(Error::Inconsistent {
+                            path: present.clone(),
+                            source: DecodeError::Missing(missing.display().to_string()),
+                        });
+                    }
+                };
             files.push(Some(Self::check_signal(
                 info.sid,
                 info.layout.size(),
                 idx,
-                data,
+                (data, format),
                 idx_path,
                 data_path,
             )?));
@@ -120,11 +131,12 @@ impl NativeStore {
             let pos = catalog.position(sid).ok_or(Error::UnknownSid { sid })?;
             let info = &catalog.signals()[pos];
             let base = PathBuf::from("<memory>").join(&info.name);
+            let format = i32_at(data.as_ref(), 0);
             files[pos] = Some(Self::check_signal(
                 sid,
                 info.layout.size(),
                 Bytes::from_owned(idx),
-                Bytes::from_owned(data),
+                (Bytes::from_owned(data), format),
                 base.with_extension("idx"),
                 base.with_extension("data"),
             )?);
@@ -152,11 +164,13 @@ impl NativeStore {
         }
     }
 
+    /// `data` comes with its format word, read beside the mapping (see
+    /// [`mmap::map_with_head`]); `None` when it is shorter than 4 bytes.
     fn check_signal(
         sid: Sid,
         size: usize,
         idx: Bytes,
-        data: Bytes,
+        (data, format): (Bytes, Option<i32>),
         idx_path: PathBuf,
         data_path: PathBuf,
     ) -> Result<SignalFiles> {
@@ -187,17 +201,16 @@ impl NativeStore {
             ));
         }
         let d = data.as_slice();
-        if d.len() < 4 {
+        let Some(format) = format.filter(|_| d.len() >= 4) else {
             return Err(Error::corrupt(
                 &data_path,
                 d.len() as u64,
                 DecodeError::UnexpectedEof,
             ));
-        }
+        };
         // The format word: 1 (stripped) is what every writer puts in MODE 3 files; 0 (full)
         // is read the same way by the original (it follows index positions only). Anything
         // else is not a data file of either kind: refused here, not only by `verify`.
-        let format = i32_at(d, 0).expect("4 bytes checked above");
         if format != STRIPPED_FORMAT && format != 0 {
             return Err(Error::corrupt(
                 &data_path,
