@@ -260,6 +260,84 @@ fn single_file_containers_open_from_bytes() {
     assert_eq!(e.path(), Some(Path::new("<memory>")), "{e}");
 }
 
+/// Every file under `dir`, by path (recursively).
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            let b = std::fs::read(&p).unwrap();
+            out.push((p, b));
+        }
+    }
+    out
+}
+
+/// The multi-file stores open from bytes in memory too: the by-pid transpose and the legacy
+/// MODE 0/1/2 layouts (files handed over by the paths their config names), and each passes
+/// the same suite; a file the config names but the caller left out is `Error::Open`.
+#[test]
+fn multi_file_stores_open_from_bytes() {
+    use inframed::native::legacy::LegacyStore;
+    use inframed::native::transpose::{chunk_path, pid_idx_path};
+    use inframed::repository::read_catalog;
+    use inframed::text::config::RepositoryConfig;
+    let golden = common::golden_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = mode3(&golden, &tmp.path().join("m3"), true);
+    let cfg = RepositoryConfig::read(&config).unwrap();
+    let (catalog, _) = read_catalog(&cfg).unwrap();
+    let prefix = cfg.prefix_path();
+    let read = |p: PathBuf| std::fs::read(p).unwrap();
+    let mut chunks = Vec::new();
+    while chunk_path(&prefix, chunks.len()).exists() {
+        chunks.push(read(chunk_path(&prefix, chunks.len())));
+    }
+    assert!(!chunks.is_empty());
+    let list = inframed::native::pids_path(&prefix);
+    let t = TransposeStore::from_bytes(catalog, read(list), read(pid_idx_path(&prefix)), chunks)
+        .unwrap();
+    eprintln!("from_bytes: transpose");
+    common::conformance(&t, &golden);
+
+    for (mode, full) in [(0, true), (1, false), (2, false)] {
+        let dir = tmp.path().join(format!("legacy{mode}"));
+        let config = legacy(&golden, &dir, mode, full);
+        let cfg = RepositoryConfig::read(&config).unwrap();
+        let (catalog, _) = read_catalog(&cfg).unwrap();
+        let files = files_under(&dir);
+        let store = LegacyStore::from_bytes(&cfg, catalog.clone(), files.clone()).unwrap();
+        eprintln!("from_bytes: MODE {mode}");
+        common::conformance(&store, &golden);
+        // Relative paths are taken from the config's directory.
+        let relative: Vec<(PathBuf, Vec<u8>)> = files
+            .iter()
+            .map(|(p, b)| (p.strip_prefix(&dir).unwrap().to_path_buf(), b.clone()))
+            .collect();
+        let store = LegacyStore::from_bytes(&cfg, catalog.clone(), relative).unwrap();
+        assert_eq!(store.pids(), golden.pids());
+        // An INDEX file left out: named, not found.
+        let without: Vec<(PathBuf, Vec<u8>)> = files
+            .into_iter()
+            .filter(|(p, _)| !p.extension().is_some_and(|x| x == "idx"))
+            .collect();
+        let e = LegacyStore::from_bytes(&cfg, catalog, without).unwrap_err();
+        // MODE 0/1 name their INDEX files in the config (not found); MODE 2 derives a pair
+        // per signal (a .data without its .idx).
+        assert!(
+            matches!(&e, inframed::Error::Open { path, source }
+                if path.extension().is_some_and(|x| x == "idx")
+                    && source.kind() == std::io::ErrorKind::NotFound)
+                || matches!(&e, inframed::Error::Inconsistent {
+                    source: inframed::DecodeError::Missing(m), ..
+                } if mode == 2 && m.ends_with(".idx")),
+            "MODE {mode}: {e:?}"
+        );
+    }
+}
+
 /// The golden repository with one vector cut short by a byte: a store defect every writer
 /// must refuse with the one typed error, leaving nothing at its output.
 #[derive(Debug)]

@@ -20,6 +20,7 @@ pub use writer::{write_legacy, LegacyOptions};
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 
@@ -41,6 +42,55 @@ struct DataFile {
     path: PathBuf,
     bytes: Bytes,
     format: i32,
+}
+
+/// One in-memory file of [`LegacyStore::from_bytes`], shared between the store's open and
+/// its `verify` (which reads the optional `.data.idx` sidecars).
+#[derive(Clone)]
+struct Shared(Arc<dyn AsRef<[u8]> + Send + Sync>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_ref().as_ref()
+    }
+}
+
+/// Where a legacy store's files come from: the filesystem, or the bytes given to
+/// [`LegacyStore::from_bytes`] by path.
+enum Source {
+    Disk,
+    Memory(HashMap<PathBuf, Shared>),
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Disk => f.write_str("Disk"),
+            Source::Memory(m) => write!(f, "Memory({} files)", m.len()),
+        }
+    }
+}
+
+impl Source {
+    fn exists(&self, path: &Path) -> bool {
+        match self {
+            Source::Disk => path.exists(),
+            Source::Memory(m) => m.contains_key(path),
+        }
+    }
+
+    fn map(&self, path: &Path) -> Result<Bytes> {
+        match self {
+            Source::Disk => mmap::map(path),
+            Source::Memory(m) => match m.get(path) {
+                Some(s) => Ok(Bytes::from_owned(s.clone())),
+                None => Err(Error::Open {
+                    path: path.into(),
+                    source: std::io::ErrorKind::NotFound.into(),
+                }),
+            },
+        }
+    }
 }
 
 /// Where one vector is.
@@ -65,6 +115,7 @@ pub struct LegacyStore {
     slots: Vec<u32>,
     pids: Vec<Pid>,
     warnings: Vec<Warning>,
+    source: Source,
 }
 
 impl LegacyStore {
@@ -84,7 +135,41 @@ impl LegacyStore {
     pub fn open(
         config: &RepositoryConfig,
         catalog: Catalog,
+        warnings: Vec<Warning>,
+    ) -> Result<LegacyStore> {
+        Self::open_from(config, catalog, warnings, Source::Disk)
+    }
+
+    /// A store over in-memory files: `files` are `(path, bytes)` for the data and INDEX files
+    /// the MODE 0–2 `config` names (and any `.data.idx` sidecar), by the paths it names them
+    /// (`config.data`, `config.index`, or `DIR/<PREFIX>_<SIG>.data`/`.idx` for MODE 2); a
+    /// relative path is taken relative to the config's directory. Same checks as
+    /// [`LegacyStore::open`]; a file the config names but `files` lacks is
+    /// [`Error::Open`] (not found).
+    ///
+    /// # Errors
+    /// As [`LegacyStore::open`].
+    pub fn from_bytes<D: AsRef<[u8]> + Send + Sync + 'static>(
+        config: &RepositoryConfig,
+        catalog: Catalog,
+        files: Vec<(PathBuf, D)>,
+    ) -> Result<LegacyStore> {
+        let dir = config.path.parent().unwrap_or(Path::new(""));
+        let files = files
+            .into_iter()
+            .map(|(p, d)| {
+                let p = if p.is_relative() { dir.join(p) } else { p };
+                (p, Shared(Arc::new(d)))
+            })
+            .collect();
+        Self::open_from(config, catalog, Vec::new(), Source::Memory(files))
+    }
+
+    fn open_from(
+        config: &RepositoryConfig,
+        catalog: Catalog,
         mut warnings: Vec<Warning>,
+        source: Source,
     ) -> Result<LegacyStore> {
         let mut files: Vec<DataFile> = Vec::new();
         let mut index_paths = Vec::new();
@@ -98,11 +183,13 @@ impl LegacyStore {
                 .iter()
                 .map(|s| signal_paths(&prefix, &s.name))
                 .collect();
-            let any = derived.iter().any(|(d, i)| d.exists() || i.exists());
+            let any = derived
+                .iter()
+                .any(|(d, i)| source.exists(d) || source.exists(i));
             if any || config.data.is_empty() {
                 per_signal_file = true;
                 for (pos, (d, i)) in derived.into_iter().enumerate() {
-                    match (d.exists(), i.exists()) {
+                    match (source.exists(&d), source.exists(&i)) {
                         (false, false) => continue,
                         (true, true) => {}
                         (has_d, _) => {
@@ -114,7 +201,7 @@ impl LegacyStore {
                         }
                     }
                     by_fno.insert(pos as u32, files.len() as u32);
-                    files.push(open_data(&d)?);
+                    files.push(open_data(&d, &source)?);
                     index_paths.push(i);
                 }
             } else {
@@ -140,7 +227,7 @@ impl LegacyStore {
                         },
                     });
                 }
-                files.push(open_data(path)?);
+                files.push(open_data(path, &source)?);
             }
             index_paths.extend(config.index.iter().cloned());
             if index_paths.is_empty() && !files.is_empty() {
@@ -159,7 +246,7 @@ impl LegacyStore {
         // (data file, entry, signal's first position, INDEX file) for the position-unit check.
         let mut trap_entries: Vec<(u32, IndexEntry, u64, usize)> = Vec::new();
         for (ii, ipath) in index_paths.iter().enumerate() {
-            let bytes = mmap::map(ipath)?;
+            let bytes = source.map(ipath)?;
             let (packet_pids, entries) =
                 parse_index(bytes.as_slice()).map_err(|(o, e)| Error::corrupt(ipath, o, e))?;
             pids.extend(packet_pids.into_iter().map(Pid));
@@ -286,6 +373,7 @@ impl LegacyStore {
             slots,
             pids,
             warnings,
+            source,
         })
     }
 
@@ -384,8 +472,8 @@ impl LegacyStore {
             });
         }
         let sidecar = PathBuf::from(format!("{}.idx", df.path.display()));
-        if sidecar.exists() {
-            let s = mmap::map(&sidecar)?;
+        if self.source.exists(&sidecar) {
+            let s = self.source.map(&sidecar)?;
             let s = s.as_slice();
             if s.len() != 8 * starts.len() {
                 return Err(Error::corrupt(
@@ -417,8 +505,8 @@ impl LegacyStore {
     }
 }
 
-fn open_data(path: &Path) -> Result<DataFile> {
-    let bytes = mmap::map(path)?;
+fn open_data(path: &Path, source: &Source) -> Result<DataFile> {
+    let bytes = source.map(path)?;
     let format = i32_at(bytes.as_slice(), 0)
         .ok_or_else(|| Error::corrupt(path, 0, DecodeError::UnexpectedEof))?;
     if format != FULL_FORMAT && format != STRIPPED_FORMAT {

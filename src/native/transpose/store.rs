@@ -8,7 +8,7 @@ use super::*;
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::ids::{Pid, Sid};
-use crate::mmap;
+use crate::mmap::{self, Bytes};
 use crate::native::config::NativeConfig;
 use crate::native::pids::{verify_pids, PidList};
 use crate::native::pids_path;
@@ -40,6 +40,29 @@ impl TransposeStore {
         })?;
         let pids_path = pids_path(&prefix);
         let pids = PidList::parse(&pids_path, mmap::map(&pids_path)?)?;
+        Ok(TransposeStore {
+            catalog,
+            pids,
+            pids_path,
+            transpose,
+        })
+    }
+
+    /// A store over an in-memory transpose: the pid list bytes (`_all_pids.list`), the
+    /// `.pid_idx` bytes and the `.pid_data` chunks in order, of a repository whose signals are
+    /// `catalog`. Same checks as [`TransposeStore::open`]; paths in errors are `<memory>/…`.
+    ///
+    /// # Errors
+    /// As [`TransposeStore::open`].
+    pub fn from_bytes<D: AsRef<[u8]> + Send + Sync + 'static>(
+        catalog: Catalog,
+        pids: D,
+        idx: D,
+        chunks: Vec<D>,
+    ) -> Result<TransposeStore> {
+        let transpose = Transpose::from_bytes(&catalog, idx, chunks)?;
+        let pids_path = PathBuf::from("<memory>/all_pids.list");
+        let pids = PidList::parse(&pids_path, Bytes::from_owned(pids))?;
         Ok(TransposeStore {
             catalog,
             pids,
