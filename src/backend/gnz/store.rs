@@ -61,7 +61,7 @@ enum PidsView {
 /// # Examples
 /// ```
 /// use inframed::backend::{gnz, ExportOptions};
-/// use inframed::{Pid, Repository, SignalStoreExt};
+/// use inframed::{Pid, Repository};
 /// let dir = tempfile::tempdir()?;
 /// let out = dir.path().join("small.gnz");
 /// let native = Repository::open("testdata/inframed/small/repo/small.repository")?;
