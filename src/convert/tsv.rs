@@ -563,18 +563,23 @@ impl<'a> std::ops::Deref for Fields<'a> {
 }
 
 /// Splits an input line the original's way: on TAB; a line without any TAB on spaces.
-pub(crate) fn split_fields(line: &str) -> Fields<'_> {
-    let sep = if line.as_bytes().contains(&b'\t') {
-        '\t'
+///
+/// By byte search (`memchr`): `str::split(char)` compared each candidate through a `memcmp`
+/// call, a seventh of the converter's time on the 100k synthetic export. Cutting a `str`
+/// at an ASCII byte always leaves whole characters on both sides.
+pub(crate) fn split_fields<'a>(line: &'a str) -> Fields<'a> {
+    let bytes = line.as_bytes();
+    let sep = if memchr::memchr(b'\t', bytes).is_some() {
+        b'\t'
     } else {
-        ' '
+        b' '
     };
     let mut f = Fields {
         fixed: [""; 24],
         n: 0,
         more: Vec::new(),
     };
-    for part in line.split(sep) {
+    let mut push = |part: &'a str| {
         if f.more.is_empty() && f.n < f.fixed.len() {
             f.fixed[f.n] = part;
             f.n += 1;
@@ -584,7 +589,13 @@ pub(crate) fn split_fields(line: &str) -> Fields<'_> {
             }
             f.more.push(part);
         }
+    };
+    let mut start = 0;
+    for at in memchr::memchr_iter(sep, bytes) {
+        push(&line[start..at]);
+        start = at + 1;
     }
+    push(&line[start..]);
     f
 }
 
@@ -689,5 +700,16 @@ mod tests {
         assert_eq!((f[0], f[23], f[24], f[29]), ("0", "23", "24", "29"));
         assert_eq!(trim_line(b" \t1\tA\r"), b"1\tA");
         assert_eq!(trim_line(b"  "), b"");
+    }
+
+    proptest::proptest! {
+        /// The byte search splits exactly as `str::split` on the same separator does, for any
+        /// text (multi-byte characters, empty fields, more than 24 fields).
+        #[test]
+        fn split_fields_is_str_split(line in "[a-zé€\t 0-9]{0,80}") {
+            let sep = if line.contains('\t') { '\t' } else { ' ' };
+            let want: Vec<&str> = line.split(sep).collect();
+            proptest::prop_assert_eq!(&*split_fields(&line), &want[..]);
+        }
     }
 }
