@@ -46,7 +46,7 @@ fn data() -> Data {
         synth::write_repository(&dir, &o).expect("synthetic repository");
         build_transpose(&config).expect("transpose");
         let repo = Repository::open(&config).unwrap();
-        let opts = LegacyOptions::new(2, "synth", repo.catalog());
+        let opts = LegacyOptions::new(2, "synth", repo.catalog()).unwrap();
         write_legacy(&repo, &legacy, &opts).expect("legacy repository");
     }
     let repo = Repository::open(&config).unwrap();

@@ -55,7 +55,7 @@ fn sharded(config: &Path, patients: u32, n: usize) -> PathBuf {
     let manifest = out.join(inframed::shard::MANIFEST_NAME);
     if !manifest.exists() {
         let repo = Repository::open(config).unwrap();
-        let mut o = ShardOptions::new(n, repo.catalog());
+        let mut o = ShardOptions::new(n, repo.catalog()).unwrap();
         if let Some(m) = inframed::shard::source_metadata(config).unwrap() {
             o.metadata = m;
         }

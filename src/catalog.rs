@@ -10,7 +10,7 @@ use crate::ids::Sid;
 use crate::layout::Layout;
 use crate::text::config::RepositoryConfig;
 use crate::text::dict::{Dictionaries, Section};
-use crate::text::read_text;
+use crate::text::lazy_dict::LazyDictionaries;
 pub use crate::text::signals::SignalInfo;
 use crate::text::signals::SignalsFile;
 use crate::time::TimeUnit;
@@ -35,7 +35,7 @@ pub struct Catalog {
     by_name: HashMap<String, usize>,
     by_sid: HashMap<Sid, usize>,
     generic_types: Vec<(String, String)>,
-    dictionaries: Dictionaries,
+    dictionaries: LazyDictionaries,
     time_unit: TimeUnit,
 }
 
@@ -47,6 +47,18 @@ impl Catalog {
     pub fn new(
         signals: SignalsFile,
         dictionaries: Dictionaries,
+        time_unit: TimeUnit,
+    ) -> Result<Catalog> {
+        Catalog::with_dictionaries(signals, LazyDictionaries::parsed(dictionaries), time_unit)
+    }
+
+    /// A catalog of these signals and dictionaries not parsed yet (see [`LazyDictionaries`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] if a name or sid repeats.
+    pub fn with_dictionaries(
+        signals: SignalsFile,
+        dictionaries: LazyDictionaries,
         time_unit: TimeUnit,
     ) -> Result<Catalog> {
         let mut c = Catalog {
@@ -102,7 +114,7 @@ impl Catalog {
         for s in &later.signals {
             self.insert(s.clone(), true)?;
         }
-        self.dictionaries.merge(&later.dictionaries);
+        self.dictionaries.stack(&later.dictionaries);
         Ok(())
     }
 
@@ -168,17 +180,34 @@ impl Catalog {
         &self.generic_types
     }
 
-    /// The dictionaries.
-    pub fn dictionaries(&self) -> &Dictionaries {
-        &self.dictionaries
+    /// The dictionaries, parsed on the first call (an open maps the files and parses
+    /// nothing: see [`LazyDictionaries`]).
+    ///
+    /// # Errors
+    /// [`Error::Parse`] naming `file:line` of an invalid dictionary line, at every call.
+    pub fn dictionaries(&self) -> Result<&Dictionaries> {
+        self.dictionaries.get()
+    }
+
+    /// The warnings of the dictionaries' parse (`SET` lines naming undefined names, dropped
+    /// as the original drops them), parsing them now if needed. Not part of the warnings an
+    /// open returns, since an open no longer parses them.
+    ///
+    /// # Errors
+    /// As [`Catalog::dictionaries`].
+    pub fn dictionary_warnings(&self) -> Result<&[Warning]> {
+        self.dictionaries.warnings()
     }
 
     /// The dictionary section of a signal's categorical channels: the section named after the
-    /// signal, else section 0 (`DEFAULT`), as the original's `dict_section_id` does.
-    pub fn section_of(&self, signal: &str) -> Option<&Section> {
-        self.dictionaries
-            .section(signal)
-            .or_else(|| self.dictionaries.sections().first())
+    /// signal, else section 0 (`DEFAULT`), as the original's `dict_section_id` does; `None`
+    /// when there are no dictionaries.
+    ///
+    /// # Errors
+    /// As [`Catalog::dictionaries`].
+    pub fn section_of(&self, signal: &str) -> Result<Option<&Section>> {
+        let d = self.dictionaries()?;
+        Ok(d.section(signal).or_else(|| d.sections().first()))
     }
 
     /// Repository default time unit.
@@ -200,19 +229,23 @@ impl Catalog {
     }
 
     /// Texts to store inside a container (see [`Catalog::from_texts`]).
-    pub fn to_texts(&self) -> CatalogTexts {
-        CatalogTexts {
+    ///
+    /// # Errors
+    /// As [`Catalog::dictionaries`].
+    pub fn to_texts(&self) -> Result<CatalogTexts> {
+        Ok(CatalogTexts {
             time_unit: self.time_unit.code(),
             signals: self.signals_text(),
-            dictionaries: self.dictionaries.to_texts(),
-        }
+            dictionaries: self.dictionaries()?.to_texts(),
+        })
     }
 
     /// Rebuilds a catalog from [`CatalogTexts`]; `origin` names the container in errors
-    /// (`<origin>#signals`, `<origin>#dict.<section>`).
+    /// (`<origin>#signals`, `<origin>#dict.<section>`). The dictionary texts are parsed on
+    /// first use ([`Catalog::dictionaries`]; their warnings: [`Catalog::dictionary_warnings`]).
     ///
     /// # Errors
-    /// [`Error::Parse`] for invalid texts.
+    /// [`Error::Parse`] for an invalid signals text.
     pub fn from_texts(origin: &Path, texts: &CatalogTexts) -> Result<(Catalog, Vec<Warning>)> {
         let unit = TimeUnit::from_code(texts.time_unit as i64).map_err(|e| Error::Parse {
             path: origin.into(),
@@ -222,12 +255,17 @@ impl Catalog {
         })?;
         let sig_path = origin.join("#signals");
         let signals = SignalsFile::parse(&sig_path, &texts.signals, unit)?;
-        let mut dicts = Dictionaries::default();
-        let mut warnings = Vec::new();
-        for (name, text) in &texts.dictionaries {
-            warnings.extend(dicts.load(&origin.join(format!("#dict.{name}")), text)?);
-        }
-        Ok((Catalog::new(signals, dicts, unit)?, warnings))
+        let dicts = LazyDictionaries::texts(
+            texts
+                .dictionaries
+                .iter()
+                .map(|(name, text)| (origin.join(format!("#dict.{name}")), text.clone()))
+                .collect(),
+        );
+        Ok((
+            Catalog::with_dictionaries(signals, dicts, unit)?,
+            Vec::new(),
+        ))
     }
 }
 
@@ -235,8 +273,8 @@ impl Catalog {
 /// transpose and the converter.
 impl Catalog {
     /// The signals file and dictionaries of a repository config, read as the original reads
-    /// them. Warnings: the config's and the signals file's ignored keywords, then the
-    /// dictionaries'.
+    /// them (the dictionary files mapped, parsed on first use). Warnings: the config's and the
+    /// signals file's ignored keywords (the dictionaries': [`Catalog::dictionary_warnings`]).
     ///
     /// # Errors
     /// [`Error::Unsupported`] for a config without a `SIGNAL` line; [`Error::Open`],
@@ -267,12 +305,12 @@ impl Catalog {
         Ok((catalog, warnings))
     }
 
-    /// Signals files (one table, read in order) and dictionary files (read in order) with the
-    /// repository time unit. Warnings: the signals files' ignored keywords (named after the
-    /// last file), then the dictionaries'.
+    /// Signals files (one table, read in order) and dictionary files (mapped now, parsed in
+    /// order on first use) with the repository time unit. Warnings: the signals files'
+    /// ignored keywords (named after the last file).
     ///
     /// # Errors
-    /// [`Error::Open`], [`Error::Parse`] of the texts.
+    /// [`Error::Open`] of a file, [`Error::Parse`] of the signals files.
     pub fn read(
         signals_paths: &[PathBuf],
         dictionaries: &[PathBuf],
@@ -283,7 +321,7 @@ impl Catalog {
             .last()
             .map(PathBuf::as_path)
             .unwrap_or(Path::new(""));
-        let mut warnings: Vec<Warning> = signals
+        let warnings: Vec<Warning> = signals
             .ignored
             .iter()
             .map(|(line, kw)| Warning {
@@ -292,10 +330,10 @@ impl Catalog {
                 message: format!("unknown keyword {kw:?} ignored"),
             })
             .collect();
-        let mut dicts = Dictionaries::default();
-        for d in dictionaries {
-            warnings.extend(dicts.load(d, &read_text(d)?)?);
-        }
-        Ok((Catalog::new(signals, dicts, time_unit)?, warnings))
+        let dicts = LazyDictionaries::files(dictionaries)?;
+        Ok((
+            Catalog::with_dictionaries(signals, dicts, time_unit)?,
+            warnings,
+        ))
     }
 }

@@ -216,18 +216,24 @@ impl Repository {
         SignalStoreExt::get::<T>(self, pid, signal)
     }
 
-    /// The dictionaries of every layer (later layers' definitions read after earlier ones').
-    pub fn dictionaries(&self) -> &Dictionaries {
+    /// The dictionaries of every layer (later layers' definitions read after earlier ones'),
+    /// parsed on the first call: an open maps the dictionary files and parses none of them.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] naming `file:line` of an invalid dictionary line (the error an eager
+    /// parse at open gave), at every call.
+    pub fn dictionaries(&self) -> Result<&Dictionaries> {
         self.catalog().dictionaries()
     }
 
     /// The dictionary section of a categorical signal.
     ///
     /// # Errors
-    /// [`Error::UnknownSignal`] if the signal has no section.
+    /// [`Error::UnknownSignal`] if the signal has no section; as
+    /// [`Repository::dictionaries`] for an invalid dictionary.
     pub fn section(&self, signal: &str) -> Result<&Section> {
         self.catalog()
-            .section_of(signal)
+            .section_of(signal)?
             .ok_or_else(|| Error::UnknownSignal {
                 name: signal.into(),
             })
@@ -368,7 +374,9 @@ impl SignalStore for Repository {
         d
     }
 
+    /// Also parses the dictionaries (an open leaves them to first use).
     fn verify(&self) -> Result<()> {
+        self.catalog().dictionaries()?;
         for l in &self.layers {
             l.store.verify()?;
         }
@@ -378,6 +386,7 @@ impl SignalStore for Repository {
     /// Each layer's own steps; with several layers, layer `i` of `n` covers the `i`-th n-th
     /// of one scale (1,000 steps per layer).
     fn verify_with(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<()> {
+        self.catalog().dictionaries()?;
         if let [one] = self.layers.as_slice() {
             return one.store.verify_with(progress);
         }

@@ -133,7 +133,9 @@ pub trait SignalStore: Send + Sync + fmt::Debug {
         Ok(())
     }
 
-    /// Non-fatal problems found at open (ignored config keywords, dropped SET lines, …).
+    /// Non-fatal problems found at open (ignored config keywords, …). The dictionaries' own
+    /// (dropped `SET` lines) come with their parse, on first use:
+    /// [`crate::Catalog::dictionary_warnings`].
     fn warnings(&self) -> &[Warning] {
         &[]
     }

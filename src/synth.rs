@@ -388,10 +388,12 @@ fn elements(p: &Patient, cat: &Catalog) -> Result<Vec<(Sid, Vec<u8>)>> {
         }
         push(sid, v);
     }
-    let dx = cat.section_of("DIAGNOSIS").ok_or_else(|| Error::Internal {
-        what: "synthetic catalog",
-        detail: "no DIAGNOSIS section".into(),
-    })?;
+    let dx = cat
+        .section_of("DIAGNOSIS")?
+        .ok_or_else(|| Error::Internal {
+            what: "synthetic catalog",
+            detail: "no DIAGNOSIS section".into(),
+        })?;
     let mut v = Vec::new();
     for (date, c) in &p.diagnoses {
         let code = dx.code(&format!("D{c:03}")).unwrap_or(0);
@@ -416,7 +418,7 @@ fn elements(p: &Patient, cat: &Catalog) -> Result<Vec<(Sid, Vec<u8>)>> {
 /// As [`RepositoryWriter::write`].
 pub fn write_repository(out_dir: &Path, o: &SynthOptions) -> Result<PathBuf> {
     let cat = catalog()?;
-    let mut w = RepositoryWriter::new("synth", cat.clone());
+    let mut w = RepositoryWriter::new("synth", cat.clone())?;
     for i in 0..o.patients {
         let p = patient(i, o);
         w.add_pid(Pid(p.pid))?;

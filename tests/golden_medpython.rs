@@ -144,7 +144,7 @@ fn dictionaries_match_the_original() {
     let text =
         std::fs::read_to_string(common::testdata("inframed/small/expected_dict.json")).unwrap();
     let exp: Json = serde_json::from_str(&text).unwrap();
-    let dicts = repo.dictionaries();
+    let dicts = repo.dictionaries().unwrap();
     for (name, id) in exp["section_id"].as_object().unwrap() {
         // The original maps an unknown section name to section 0.
         assert_eq!(

@@ -101,7 +101,7 @@ fn dictionaries_and_sets_travel_inside() {
     let out = export(None, dir.path());
     let repo = Repository::open(&out).unwrap();
     let golden = common::golden_repo();
-    let (a, b) = (repo.dictionaries(), golden.dictionaries());
+    let (a, b) = (repo.dictionaries().unwrap(), golden.dictionaries().unwrap());
     assert_eq!(a.sections().len(), b.sections().len());
     for (x, y) in a.sections().iter().zip(b.sections()) {
         assert_eq!(x.names(), y.names());
@@ -143,7 +143,7 @@ impl SignalStore for BigCatalog {
 #[test]
 fn a_catalog_too_large_for_the_header_goes_to_the_slide_table_metadata() {
     let inner = common::golden_repo();
-    let mut texts: CatalogTexts = inner.catalog().to_texts();
+    let mut texts: CatalogTexts = inner.catalog().to_texts().unwrap();
     let mut big = String::from("SECTION\tBIG_EXTRA\n");
     for code in 0..6000 {
         big.push_str(&format!(
@@ -166,7 +166,7 @@ fn a_catalog_too_large_for_the_header_goes_to_the_slide_table_metadata() {
         .contains_key(CATALOG_KEY));
     let repo = Repository::open(&out).unwrap();
     common::conformance(&repo, &store);
-    let sec = repo.dictionaries().section("BIG_EXTRA").unwrap();
+    let sec = repo.dictionaries().unwrap().section("BIG_EXTRA").unwrap();
     assert_eq!(sec.name(100_005), Some("CODE_5_WITH_A_LONG_DESCRIPTION"));
 }
 

@@ -61,7 +61,7 @@ fn binaries(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 fn options(mode: i32, full: bool, golden: &Repository) -> LegacyOptions {
-    let mut o = LegacyOptions::new(mode, "legacy", golden.catalog());
+    let mut o = LegacyOptions::new(mode, "legacy", golden.catalog()).unwrap();
     o.prefix = "data/lg".into();
     o.full = full;
     o

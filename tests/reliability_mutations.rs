@@ -56,7 +56,7 @@ fn build(kind: &str) -> Pristine {
         }
         "legacy1" | "legacy2" => {
             let mode = if kind == "legacy1" { 1 } else { 2 };
-            let mut o = LegacyOptions::new(mode, "lg", golden.catalog());
+            let mut o = LegacyOptions::new(mode, "lg", golden.catalog()).unwrap();
             o.full = mode == 1;
             write_legacy(&golden, &root, &o).unwrap()
         }

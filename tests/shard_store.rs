@@ -23,7 +23,7 @@ fn synth_repo(dir: &Path, patients: u32, seed: u64) -> PathBuf {
 }
 
 fn shard(repo: &Repository, out: &Path, n: usize) -> PathBuf {
-    write_shards(repo, out, &ShardOptions::new(n, repo.catalog())).unwrap()
+    write_shards(repo, out, &ShardOptions::new(n, repo.catalog()).unwrap()).unwrap()
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn target_rule() {
     let dir = tempfile::tempdir().unwrap();
     let src = Repository::open(synth_repo(dir.path(), 30, 9)).unwrap();
     let out = dir.path().join("out");
-    let options = ShardOptions::new(2, src.catalog());
+    let options = ShardOptions::new(2, src.catalog()).unwrap();
 
     // An unrelated folder is refused and left as it was.
     fs::create_dir_all(&out).unwrap();

@@ -29,13 +29,13 @@ enum Open {
 }
 
 fn mode3(golden: &Repository, dir: &Path, transpose: bool) -> PathBuf {
-    let mut o = Mode3Options::new("conf", golden.catalog());
+    let mut o = Mode3Options::new("conf", golden.catalog()).unwrap();
     o.transpose = transpose;
     write_mode3(golden, dir, &o).expect("write_mode3")
 }
 
 fn legacy(golden: &Repository, dir: &Path, mode: i32, full: bool) -> PathBuf {
-    let mut o = LegacyOptions::new(mode, "conf", golden.catalog());
+    let mut o = LegacyOptions::new(mode, "conf", golden.catalog()).unwrap();
     o.prefix = "data/conf".into();
     o.full = full;
     write_legacy(golden, dir, &o).expect("write_legacy")
@@ -87,7 +87,7 @@ const KINDS: &[(&str, Build, Open)] = &[
     (
         "in-memory RepositoryWriter",
         |g, d| {
-            let mut w = RepositoryWriter::new("conf", g.catalog().clone());
+            let mut w = RepositoryWriter::new("conf", g.catalog().clone()).unwrap();
             for &pid in g.pids() {
                 w.add_pid(pid).unwrap();
                 for s in g.catalog().signals() {
@@ -406,7 +406,7 @@ fn every_writer_refuses_a_partial_element_with_one_error() {
         check(&format!("{kind:?}"), &out, r);
     }
     let out = tmp.path().join("mode3");
-    let o = Mode3Options::new("partial", store.catalog());
+    let o = Mode3Options::new("partial", store.catalog()).unwrap();
     let r = write_mode3(&store, &out, &o).map(|_| ());
     check("mode3", &out, r);
 }

@@ -142,7 +142,7 @@ fn chunk_plan_follows_create_index() {
 fn multi_chunk_transpose_round_trips() {
     // Pids spread over 25M: several chunk files, some of them empty.
     let golden = common::golden_repo();
-    let mut w = inframed::native::RepositoryWriter::new("big", golden.catalog().clone());
+    let mut w = inframed::native::RepositoryWriter::new("big", golden.catalog().clone()).unwrap();
     let hgb = golden.catalog().signal("Hemoglobin").unwrap().sid;
     let pids = [5u32, 6, 2_400_000, 9_999_999, 25_000_000];
     for (i, &pid) in pids.iter().enumerate() {

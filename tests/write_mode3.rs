@@ -126,7 +126,7 @@ fn common_mask_pid_idx(b: &[u8]) -> Vec<u8> {
 fn catalog_texts_round_trip_when_no_config_is_given() {
     let golden = common::golden_repo();
     let out = tempfile::tempdir().unwrap();
-    let options = Mode3Options::new("regen", golden.catalog());
+    let options = Mode3Options::new("regen", golden.catalog()).unwrap();
     let config = write_mode3(&golden, &out.path().join("regen"), &options).unwrap();
     let repo = Repository::open(&config).unwrap();
     common::conformance(&repo, &golden);
@@ -227,7 +227,7 @@ fn bad_elements_are_rejected() {
 #[test]
 fn writer_sorts_vectors_by_time_stably() {
     let golden = common::golden_repo();
-    let mut w = RepositoryWriter::new("s", golden.catalog().clone());
+    let mut w = RepositoryWriter::new("s", golden.catalog().clone()).unwrap();
     let hgb = golden.catalog().signal("Hemoglobin").unwrap().sid;
     let el = |d: i32, v: f32| [d.to_le_bytes(), v.to_le_bytes()].concat();
     w.add(Pid(5), hgb, &el(20200105, 1.0)).unwrap();
@@ -493,7 +493,7 @@ fn a_failed_write_names_the_users_path_not_the_staging_one() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     for n in [0, 100, 5000] {
-        let mut o = inframed::native::write::Mode3Options::new("small", golden.catalog());
+        let mut o = inframed::native::write::Mode3Options::new("small", golden.catalog()).unwrap();
         o.fail_after = Some(n);
         let e = inframed::native::write::write_mode3(&golden, &out, &o).unwrap_err();
         let path = e.path().unwrap_or_else(|| panic!("no path in {e}"));

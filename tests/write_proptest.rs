@@ -87,7 +87,7 @@ fn write_mode3(
     transpose: bool,
     dir: &Path,
 ) -> std::path::PathBuf {
-    let mut w = RepositoryWriter::new("prop", catalog());
+    let mut w = RepositoryWriter::new("prop", catalog()).unwrap();
     for ((pid, sid), v) in model {
         w.add(*pid, *sid, v).unwrap();
     }
@@ -144,7 +144,7 @@ proptest! {
         let config = write_mode3(&model, None, false, d.path());
         let source = Repository::open(&config).unwrap();
         let (mode, full) = [(0, true), (1, false), (2, true), (2, false)][variant];
-        let mut o = LegacyOptions::new(mode, "lg", source.catalog());
+        let mut o = LegacyOptions::new(mode, "lg", source.catalog()).unwrap();
         o.full = full;
         if mode == 1 {
             o.files = vec![

@@ -51,7 +51,7 @@ pub fn stream(
         .with_pids_any_order(true);
     let catalog = repo.catalog();
     let info = catalog.signal(signal).py_err()?;
-    let schema = signal_schema(catalog, info, &options);
+    let schema = signal_schema(catalog, info, &options).py_err()?;
     Ok(ArrowStream {
         repo: Arc::clone(repo),
         signal: signal.to_string(),

@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use crate::errors;
+use crate::errors::IntoPy;
 
 /// The dictionaries of a repository. A `section` argument is a section id (int) or a name:
 /// a section name, or a signal name (its section, else `DEFAULT` = 0, as medpython's
@@ -21,7 +22,7 @@ pub struct PyDictionaries {
 
 impl PyDictionaries {
     fn section_index(&self, section: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let dicts = self.repo.dictionaries();
+        let dicts = self.repo.dictionaries().py_err()?;
         if let Ok(s) = section.cast::<PyString>() {
             return Ok(dicts.section_id(s.to_str()?).unwrap_or(0));
         }
@@ -39,26 +40,33 @@ impl PyDictionaries {
 
     fn section(&self, section: &Bound<'_, PyAny>) -> PyResult<Option<&Section>> {
         let i = self.section_index(section)?;
-        Ok(self.repo.dictionaries().sections().get(i))
+        Ok(self.repo.dictionaries().py_err()?.sections().get(i))
     }
 }
 
 #[pymethods]
 impl PyDictionaries {
     /// The section id of a section or signal name (0, `DEFAULT`, when it has none).
-    fn section_id(&self, name: &str) -> usize {
-        self.repo.dictionaries().section_id(name).unwrap_or(0)
+    fn section_id(&self, name: &str) -> PyResult<usize> {
+        Ok(self
+            .repo
+            .dictionaries()
+            .py_err()?
+            .section_id(name)
+            .unwrap_or(0))
     }
 
     /// Names of every section, by section id.
     #[getter]
-    fn sections(&self) -> Vec<String> {
-        self.repo
+    fn sections(&self) -> PyResult<Vec<String>> {
+        Ok(self
+            .repo
             .dictionaries()
+            .py_err()?
             .sections()
             .iter()
             .map(|s| s.names().first().cloned().unwrap_or_default())
-            .collect()
+            .collect())
     }
 
     /// The name of `code` in `section` (the last definition read), `""` when undefined.

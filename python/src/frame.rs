@@ -52,7 +52,7 @@ fn categorical<'py>(
     st: &SigType,
     col: &Column,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let section = rep.repo.catalog().section_of(&st.name);
+    let section = rep.repo.catalog().section_of(&st.name).py_err()?;
     let mut categories: Vec<String> = Vec::new();
     let mut index: HashMap<String, i32> = HashMap::new();
     let mut by_code: HashMap<i64, i32> = HashMap::new();

@@ -72,15 +72,15 @@ pub fn export(
     };
     let metadata = match &source_config {
         Some(c) => Metadata::from_config(c).py_err()?,
-        None => Metadata::from_catalog(&name, repo.catalog()),
+        None => Metadata::from_catalog(&name, repo.catalog()).py_err()?,
     };
     if o.to == "legacy" {
-        let mut l = LegacyOptions::new(o.mode.unwrap_or(2), &name, repo.catalog());
+        let mut l = LegacyOptions::new(o.mode.unwrap_or(2), &name, repo.catalog()).py_err()?;
         l.metadata = metadata;
         l.full = o.full;
         return write_legacy(repo, out, &l).py_err();
     }
-    let mut m = Mode3Options::new(&name, repo.catalog());
+    let mut m = Mode3Options::new(&name, repo.catalog()).py_err()?;
     m.metadata = metadata;
     m.transpose = o.to == "transpose";
     write_mode3(repo, out, &m).py_err()

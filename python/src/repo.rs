@@ -456,7 +456,7 @@ impl PyRepository {
         let source = (self.paths.len() == 1).then(|| self.paths[0].clone());
         let written = py
             .detach(move || {
-                let mut o = inframed::shard::ShardOptions::new(shards, repo.catalog());
+                let mut o = inframed::shard::ShardOptions::new(shards, repo.catalog())?;
                 o.force = force;
                 if let Some(meta) = source
                     .as_deref()

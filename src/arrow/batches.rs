@@ -55,7 +55,7 @@ where
 {
     let catalog = store.catalog();
     let info = catalog.signal(name)?;
-    let (specs, fields) = column_specs(catalog, info, options);
+    let (specs, fields) = column_specs(catalog, info, options)?;
     let schema = schema_of(info, fields);
     let pids = match pids {
         Some(p) => {
@@ -103,7 +103,7 @@ pub fn signal_batch<T: SignalStore + ?Sized>(
 ) -> Result<RecordBatch> {
     let catalog = store.catalog();
     let info = catalog.signal(name)?;
-    let (specs, fields) = column_specs(catalog, info, options);
+    let (specs, fields) = column_specs(catalog, info, options)?;
     let schema = schema_of(info, fields);
     let bytes = store.get_bytes(pid, info.sid)?;
     build(&schema, &specs, info.layout.size(), &[(pid, &bytes)])
@@ -126,7 +126,7 @@ pub fn patient_batches<T: SignalStore + ?Sized>(
         if bytes.is_empty() {
             continue;
         }
-        let (specs, fields) = column_specs(catalog, info, options);
+        let (specs, fields) = column_specs(catalog, info, options)?;
         let schema = schema_of(info, fields);
         out.push((
             info.name.clone(),

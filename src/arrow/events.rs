@@ -44,7 +44,7 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    pub(crate) fn of(catalog: &Catalog) -> Plan {
+    pub(crate) fn of(catalog: &Catalog) -> Result<Plan> {
         let mut signals = Vec::new();
         for info in catalog.signals() {
             let categorical: Vec<bool> = (0..info.layout.value_channels().len())
@@ -52,7 +52,7 @@ impl Plan {
                 .collect();
             let mut names = hashbrown::HashMap::new();
             if categorical.iter().any(|&c| c) {
-                if let Some(section) = catalog.section_of(&info.name) {
+                if let Some(section) = catalog.section_of(&info.name)? {
                     for code in section.codes() {
                         if let Some(n) = section.name(code) {
                             names.insert(code as i64, n.to_string());
@@ -79,11 +79,11 @@ impl Plan {
             .map(|s| s.layout.value_channels().len())
             .max()
             .unwrap_or(0);
-        Plan {
+        Ok(Plan {
             signals,
             max_time,
             max_value,
-        }
+        })
     }
 }
 
@@ -166,7 +166,7 @@ where
     S: Deref,
     S::Target: SignalStore,
 {
-    let plan = Plan::of(store.catalog());
+    let plan = Plan::of(store.catalog())?;
     let mut fields = vec![
         Field::new("pid", DataType::Int32, false),
         Field::new(

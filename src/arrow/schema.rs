@@ -10,6 +10,7 @@ use arrow_schema::ArrowError;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit as ArrowTimeUnit};
 
 use crate::catalog::{Catalog, SignalInfo};
+use crate::error::Result;
 use crate::layout::{Channel, ChannelType};
 use crate::time::TimeUnit;
 
@@ -110,10 +111,10 @@ fn keys_by_table<T: Copy + Into<i32>>(table: &[T], min: i64, codes: &mut [i32]) 
 }
 
 impl Categories {
-    pub(crate) fn of(catalog: &Catalog, info: &SignalInfo) -> Categories {
+    pub(crate) fn of(catalog: &Catalog, info: &SignalInfo) -> Result<Categories> {
         let mut names = Vec::new();
         let mut pairs = Vec::new();
-        if let Some(section) = catalog.section_of(&info.name) {
+        if let Some(section) = catalog.section_of(&info.name)? {
             for code in section.codes() {
                 if let Some(name) = section.name(code) {
                     pairs.push((code as i64, names.len() as i32));
@@ -132,10 +133,10 @@ impl Categories {
         } else {
             CodeKeys::Sparse(pairs.into_iter().collect())
         };
-        Categories {
+        Ok(Categories {
             values: Arc::new(StringArray::from(names)),
             keys,
-        }
+        })
     }
 
     /// Maps `codes` to keys in place with the dense table (0 where a code has no name);
@@ -240,11 +241,14 @@ pub(crate) struct ColumnSpec {
 }
 
 /// The columns of a signal after `pid`, in schema order.
+///
+/// # Errors
+/// An invalid dictionary, for a signal with a categorical channel ([`Catalog::dictionaries`]).
 pub(crate) fn column_specs(
     catalog: &Catalog,
     info: &SignalInfo,
     options: &ArrowOptions,
-) -> (Vec<ColumnSpec>, Vec<Field>) {
+) -> Result<(Vec<ColumnSpec>, Vec<Field>)> {
     let mut specs = Vec::new();
     let mut fields = Vec::new();
     if options.naming == ArrowNaming::Medpython {
@@ -260,7 +264,7 @@ pub(crate) fn column_specs(
                 false,
             );
         }
-        return (specs, fields);
+        return Ok((specs, fields));
     }
     for (i, ch) in info.layout.time_channels().iter().enumerate() {
         let kind = time_kind(info.time_unit, ch.ty);
@@ -270,9 +274,12 @@ pub(crate) fn column_specs(
     let mut categories: Option<Arc<Categories>> = None;
     for (i, ch) in info.layout.value_channels().iter().enumerate() {
         let kind = if info.is_categorical(i) && !ch.ty.is_float() {
-            let c = categories
-                .get_or_insert_with(|| Arc::new(Categories::of(catalog, info)))
-                .clone();
+            let c = match &categories {
+                Some(c) => c.clone(),
+                None => categories
+                    .insert(Arc::new(Categories::of(catalog, info)?))
+                    .clone(),
+            };
             ColumnKind::Category(c)
         } else {
             ColumnKind::Plain
@@ -280,7 +287,7 @@ pub(crate) fn column_specs(
         let name = format!("value{i}");
         push(&mut specs, &mut fields, &name, *ch, kind, options.raw);
     }
-    (specs, fields)
+    Ok((specs, fields))
 }
 
 /// medpython's column names of a signal (`get_sig`, `uget` fields): `time0…`, `val0…` for
@@ -380,9 +387,17 @@ pub(crate) fn plain_type(ty: ChannelType) -> DataType {
 /// The schema of a signal's Arrow view: `pid`, then the channel columns (see the module
 /// docs). The schema metadata carries `inframed.signal`, `inframed.layout` and
 /// `inframed.time_unit`.
-pub fn signal_schema(catalog: &Catalog, info: &SignalInfo, options: &ArrowOptions) -> SchemaRef {
-    let (_, fields) = column_specs(catalog, info, options);
-    schema_of(info, fields)
+///
+/// # Errors
+/// An invalid dictionary, for a signal with a categorical channel (its names are the
+/// categories: [`Catalog::dictionaries`]).
+pub fn signal_schema(
+    catalog: &Catalog,
+    info: &SignalInfo,
+    options: &ArrowOptions,
+) -> Result<SchemaRef> {
+    let (_, fields) = column_specs(catalog, info, options)?;
+    Ok(schema_of(info, fields))
 }
 
 pub(crate) fn schema_of(info: &SignalInfo, fields: Vec<Field>) -> SchemaRef {

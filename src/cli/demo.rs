@@ -62,8 +62,10 @@ fn pick<'a>(repo: &'a Repository) -> anyhow::Result<Picks<'a>> {
     let numeric = first("Hemoglobin", &|s| {
         timed(s) && has_values(s) && !s.is_categorical(0)
     })?;
+    // The demo shows names: an invalid dictionary is its error, not a skipped section.
+    cat.dictionaries()?;
     let categorical = first("DIAGNOSIS", &|s| {
-        has_values(s) && s.is_categorical(0) && cat.section_of(&s.name).is_some()
+        has_values(s) && s.is_categorical(0) && cat.section_of(&s.name).is_ok_and(|x| x.is_some())
     })?;
     // pid 1025 when it has the numeric signal, else the sampled pid with the most of it.
     let shown = numeric.or(categorical);
@@ -118,7 +120,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             "\n# get({pid}, {name}): pid, signal, time, value\n"
         ));
         let sig = repo.signal(pid, name)?;
-        write_signal(&mut out, cat, info, pid, &sig, false);
+        write_signal(&mut out, cat, info, pid, &sig, false)?;
         // The middle third of its times (2011-2013 in the bundled repository).
         let (from, to) = if name == "Hemoglobin" && info.time_unit == TimeUnit::Date {
             (20110101, 20131231)
@@ -131,7 +133,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         out.push_str(&format!(
             "\n# the same, {from}..={to} only (binary search on time)\n"
         ));
-        write_signal(&mut out, cat, info, pid, &sig.range(from, to), false);
+        write_signal(&mut out, cat, info, pid, &sig.range(from, to), false)?;
         if let Ok(typed) = repo.get::<DateVal>(pid, name) {
             let mean = typed.iter().map(|e| e.val as f64).sum::<f64>() / typed.len().max(1) as f64;
             out.push_str(&format!(
@@ -147,8 +149,8 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             "\n# get({pid}, {name}) with dictionary names, then codes\n"
         ));
         let dx = repo.signal(pid, name)?;
-        write_signal(&mut out, cat, info, pid, &dx, false);
-        write_signal(&mut out, cat, info, pid, &dx, true);
+        write_signal(&mut out, cat, info, pid, &dx, false)?;
+        write_signal(&mut out, cat, info, pid, &dx, true)?;
 
         let section = repo.section(name)?;
         // DIABETES_ALL in the bundled repository; elsewhere the patient's first value's name.

@@ -139,7 +139,7 @@ pub(crate) fn run_get(a: GetArgs) -> anyhow::Result<()> {
             Some((from, to)) => sig.range(from, to),
             None => sig,
         };
-        write_signal_as(&mut out, a.format_out, catalog, info, pid, &sig, a.raw);
+        write_signal_as(&mut out, a.format_out, catalog, info, pid, &sig, a.raw)?;
     }
     if out.is_empty() {
         let what = match &a.signal {
@@ -198,7 +198,7 @@ pub(crate) fn run_dump(a: DumpArgs) -> anyhow::Result<()> {
         buf.clear();
         for info in &infos {
             let sig = repo.signal(pid, info.sid)?;
-            write_signal_as(&mut buf, a.format_out, catalog, info, pid, &sig, a.raw);
+            write_signal_as(&mut buf, a.format_out, catalog, info, pid, &sig, a.raw)?;
         }
         w.write_all(buf.as_bytes())?;
     }

@@ -204,18 +204,18 @@ fn run_native(a: &Args, target: NativeTarget) -> anyhow::Result<()> {
         };
     let metadata = match &source_config {
         Some(c) => Metadata::from_config(c)?,
-        None => Metadata::from_catalog(&name, repo.catalog()),
+        None => Metadata::from_catalog(&name, repo.catalog())?,
     };
     let write = |store: &dyn SignalStore| match target {
         NativeTarget::Mode3 | NativeTarget::Transpose => {
-            let mut o = Mode3Options::new(&name, repo.catalog());
+            let mut o = Mode3Options::new(&name, repo.catalog())?;
             o.metadata = metadata;
             o.transpose = matches!(target, NativeTarget::Transpose);
             o.force = a.force;
             write_mode3(store, &a.out, &o)
         }
         NativeTarget::Legacy => {
-            let mut o = LegacyOptions::new(a.mode.unwrap_or(2), &name, repo.catalog());
+            let mut o = LegacyOptions::new(a.mode.unwrap_or(2), &name, repo.catalog())?;
             o.metadata = metadata;
             o.full = a.full;
             o.force = a.force;

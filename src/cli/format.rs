@@ -34,13 +34,17 @@ pub(crate) fn write_signal(
     pid: Pid,
     sig: &Signal<'_>,
     raw: bool,
-) {
-    write_signal_as(out, OutFormat::Tsv, catalog, info, pid, sig, raw);
+) -> inframed::Result<()> {
+    write_signal_as(out, OutFormat::Tsv, catalog, info, pid, sig, raw)
 }
 
 /// Appends one line per element of `sig` to `out` in `format`. Categorical value channels are
 /// printed as their dictionary name (code→name, last DEF) unless `raw`, or when the code has
-/// no name.
+/// no name. The dictionaries are parsed (on first use) only for a signal with a categorical
+/// channel.
+///
+/// # Errors
+/// An invalid dictionary ([`Catalog::dictionaries`]).
 pub(crate) fn write_signal_as(
     out: &mut String,
     format: OutFormat,
@@ -49,14 +53,14 @@ pub(crate) fn write_signal_as(
     pid: Pid,
     sig: &Signal<'_>,
     raw: bool,
-) {
-    let section = if raw {
-        None
-    } else {
-        catalog.section_of(&info.name)
-    };
+) -> inframed::Result<()> {
     let nt = sig.layout().time_channels().len();
     let nv = sig.layout().value_channels().len();
+    let section = if raw || !(0..nv).any(|c| info.is_categorical(c)) {
+        None
+    } else {
+        catalog.section_of(&info.name)?
+    };
     let mut values: Vec<Field<'_>> = Vec::with_capacity(nv);
     for e in sig.iter() {
         values.clear();
@@ -127,6 +131,7 @@ pub(crate) fn write_signal_as(
         }
         out.push('\n');
     }
+    Ok(())
 }
 
 /// A CSV field, quoted (quotes doubled) when it holds a comma, quote or line break.

@@ -51,7 +51,7 @@ pub(crate) fn shard_repository(
     threads: Option<usize>,
     force: bool,
 ) -> anyhow::Result<PathBuf> {
-    let mut options = ShardOptions::new(shards, repo.catalog());
+    let mut options = ShardOptions::new(shards, repo.catalog())?;
     options.force = force;
     options.threads = threads;
     if let Some(meta) = source.map(source_metadata).transpose()?.flatten() {

@@ -24,7 +24,7 @@ pub(crate) fn run(a: Args) -> ExitCode {
         }
     };
     print_warnings(&repo);
-    let verified = verify_layers(&repo);
+    let verified = verify_dictionaries(&repo).and_then(|()| verify_layers(&repo));
     match verified {
         Ok(()) => {
             println!(
@@ -39,6 +39,18 @@ pub(crate) fn run(a: Args) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Parses the dictionaries (an open maps them and leaves the parse to first use) and prints
+/// the parse's warnings (dropped `SET` lines), as an eager open did.
+fn verify_dictionaries(repo: &inframed::Repository) -> inframed::Result<()> {
+    let warnings = repo.catalog().dictionary_warnings()?;
+    if !crate::cli::progress::quiet() {
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    Ok(())
 }
 
 /// [`SignalStore::verify`] of every layer (what `Repository::verify` does), drawing a bar per

@@ -50,8 +50,11 @@ pub(super) fn read_catalog(config: &Path, cfg: &ConvertConfig) -> Result<(Catalo
         .iter()
         .map(|d| under(&cfg.dir, d))
         .collect();
-    let (catalog, warnings) =
+    let (catalog, mut warnings) =
         Catalog::read(std::slice::from_ref(&signals_path), &dictionaries, unit)?;
+    // The converter reads every dictionary: parse them now, so that an invalid one fails
+    // before any data is read and its warnings join the report.
+    warnings.extend_from_slice(catalog.dictionary_warnings()?);
     Ok((catalog, warnings.iter().map(|w| w.to_string()).collect()))
 }
 
@@ -75,7 +78,7 @@ pub(super) fn convert_cfg(
 
     // Plans, codes, load set, forced and special signals.
     let serial_of = |name: &str| catalog.signals().iter().position(|s| s.name == name);
-    let (plans, sections) = plans_of(&catalog);
+    let (plans, sections) = plans_of(&catalog)?;
     let mut codes: HashMap<String, Option<usize>> = HashMap::new();
     for (i, s) in catalog.signals().iter().enumerate() {
         codes.insert(s.name.clone(), Some(i));

@@ -89,8 +89,11 @@ pub(super) fn build(cfg: &ConvertConfig, catalog: &Catalog) -> Result<Vec<(Strin
     let taken: Vec<String> = cfg.dictionaries.iter().map(|d| output_rel(d)).collect();
     let mut out = Vec::new();
     for t in targets {
-        let own = catalog.dictionaries().section(&t.signal);
-        let section = own.or_else(|| catalog.section_of(&t.signal));
+        let own = catalog.dictionaries()?.section(&t.signal);
+        let section = match own {
+            Some(s) => Some(s),
+            None => catalog.section_of(&t.signal)?,
+        };
         let known = |v: &str| section.and_then(|s| s.code(v)).filter(|&c| c >= 0);
         let mut lines: BTreeMap<i32, Vec<String>> = BTreeMap::new();
         let mut fresh: Vec<&String> = Vec::new();

@@ -244,7 +244,7 @@ pub(super) fn convert_legacy(
 
     // 2. The legacy rewrite, staged and published in one step.
     let store = NativeStore::open(catalog, &tmp.path().join("mode3/rep"), Vec::new())?;
-    let mut legacy = LegacyOptions::new(cfg.mode, &stem, store.catalog());
+    let mut legacy = LegacyOptions::new(cfg.mode, &stem, store.catalog())?;
     legacy.name = stem.clone();
     legacy.prefix = cfg.prefix.clone();
     if let Some(f) = files {

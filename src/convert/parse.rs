@@ -67,12 +67,17 @@ pub(super) struct Block {
 
 /// The parse plan of every signal of `catalog` (in catalog order) and the dictionary sections
 /// its categorical channels read (each plan names its section by index).
-pub(super) fn plans_of(catalog: &Catalog) -> (Vec<SignalPlan>, Vec<&Section>) {
+///
+/// # Errors
+/// An invalid dictionary ([`Catalog::dictionaries`]).
+pub(super) fn plans_of(
+    catalog: &Catalog,
+) -> crate::error::Result<(Vec<SignalPlan>, Vec<&Section>)> {
     let mut sections: Vec<&Section> = Vec::new();
     let mut plans = Vec::new();
     for s in catalog.signals() {
         let section = if s.categorical.iter().any(|&c| c) {
-            catalog.section_of(&s.name).map(|sec| {
+            catalog.section_of(&s.name)?.map(|sec| {
                 sections.push(sec);
                 sections.len() - 1
             })
@@ -87,7 +92,7 @@ pub(super) fn plans_of(catalog: &Catalog) -> (Vec<SignalPlan>, Vec<&Section>) {
             section,
         ));
     }
-    (plans, sections)
+    Ok((plans, sections))
 }
 
 impl<'a> Ctx<'a> {
@@ -97,7 +102,8 @@ impl<'a> Ctx<'a> {
     #[cfg(feature = "fuzzing")]
     pub(crate) fn for_catalog(catalog: &'a Catalog, safe_mode: bool) -> Ctx<'a> {
         let serial_of = |name: &str| catalog.signals().iter().position(|s| s.name == name);
-        let (plans, sections) = plans_of(catalog);
+        // The fuzz catalog's dictionaries are built in memory: nothing to parse, cannot fail.
+        let (plans, sections) = plans_of(catalog).expect("in-memory dictionaries");
         let codes = catalog
             .signals()
             .iter()

@@ -269,7 +269,7 @@ fn export_meds_staged(
     options: &MedsExportOptions,
 ) -> Result<MedsExportSummary> {
     check_target(out, OutputKind::Export, options.force)?;
-    let plan = Plan::of(store.catalog());
+    let plan = Plan::of(store.catalog())?;
     let schema = data_schema(&plan);
     let dir = AtomicDir::create(out)?;
     let mkdir = |rel: &str| {

@@ -385,7 +385,7 @@ pub fn import_meds(
     out: &Path,
     options: &MedsImportOptions,
 ) -> Result<MedsImportSummary> {
-    let names = Mode3Options::new(&options.name, &Catalog::default());
+    let names = Mode3Options::new(&options.name, &Catalog::default())?;
     let (name, prefix) = (names.name, names.prefix);
     let config_name = format!("{name}.repository");
     crate::native::write::check_target(out, &config_name, &prefix, options.force)?;
@@ -411,7 +411,7 @@ pub fn import_meds(
     let (signals, roles, unused) = plan(&stats, options.mapping.as_ref())?;
     drop(stats);
     let catalog = catalog_of(&signals)?;
-    let meta = Metadata::from_catalog(&name, &catalog);
+    let meta = Metadata::from_catalog(&name, &catalog)?;
     let mut w = Mode3Writer::create(out, &catalog, &prefix)?;
     for (rel, bytes) in &meta.files {
         w.put(rel, bytes)?;

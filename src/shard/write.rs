@@ -39,13 +39,16 @@ pub struct ShardOptions {
 
 impl ShardOptions {
     /// `shards` shards with texts regenerated from `catalog`.
-    pub fn new(shards: usize, catalog: &Catalog) -> ShardOptions {
-        ShardOptions {
+    ///
+    /// # Errors
+    /// As [`Metadata::from_catalog`].
+    pub fn new(shards: usize, catalog: &Catalog) -> Result<ShardOptions> {
+        Ok(ShardOptions {
             shards,
-            metadata: Metadata::from_catalog("shard", catalog),
+            metadata: Metadata::from_catalog("shard", catalog)?,
             force: false,
             threads: None,
-        }
+        })
     }
 }
 
@@ -152,7 +155,7 @@ fn shard_name(i: usize) -> String {
 /// use inframed::{Repository, SignalStore};
 /// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
 /// let out = tempfile::tempdir().unwrap();
-/// let manifest = write_shards(&repo, &out.path().join("sh"), &ShardOptions::new(2, repo.catalog()))?;
+/// let manifest = write_shards(&repo, &out.path().join("sh"), &ShardOptions::new(2, repo.catalog())?)?;
 /// assert_eq!(Repository::open(manifest)?.pids(), repo.pids());
 /// # Ok::<_, inframed::Error>(())
 /// ```
@@ -191,7 +194,7 @@ fn write_shards_staged(
             inner: store,
             pids: &pids[r.clone()],
         };
-        let mut o = Mode3Options::new(&name, store.catalog());
+        let mut o = Mode3Options::new(&name, store.catalog())?;
         o.prefix = shard_prefix(&name);
         o.metadata = options.metadata.clone();
         let config = write_mode3(&view, &root.join(&name), &o)?;

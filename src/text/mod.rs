@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod dict;
+pub mod lazy_dict;
 pub mod signals;
 
 use std::path::Path;

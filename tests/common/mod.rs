@@ -115,8 +115,8 @@ pub fn conformance(store: &dyn SignalStore, reference: &dyn SignalStore) {
         assert_eq!(s.categorical, r.categorical, "{} categorical", r.name);
         if s.categorical.iter().any(|&c| c) {
             let (sec, rsec) = (
-                cat.section_of(&s.name).unwrap(),
-                rcat.section_of(&r.name).unwrap(),
+                cat.section_of(&s.name).unwrap().unwrap(),
+                rcat.section_of(&r.name).unwrap().unwrap(),
             );
             for code in rsec.codes() {
                 assert_eq!(sec.name(code), rsec.name(code), "{} code {code}", r.name);

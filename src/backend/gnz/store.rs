@@ -548,7 +548,7 @@ pub(crate) fn export_store(store: &dyn SignalStore, out: &Path) -> Result<()> {
         }));
         plans.push((info.sid, names[2].clone(), sig_pids));
     }
-    let texts = serde_json::to_value(catalog.to_texts()).map_err(|e| Error::Internal {
+    let texts = serde_json::to_value(catalog.to_texts()?).map_err(|e| Error::Internal {
         what: "catalog texts to JSON",
         detail: e.to_string(),
     })?;

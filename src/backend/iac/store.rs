@@ -51,15 +51,18 @@ pub struct CatalogBlock {
 
 impl CatalogBlock {
     /// The block of a catalog.
-    pub fn of(catalog: &Catalog) -> CatalogBlock {
-        CatalogBlock {
-            texts: catalog.to_texts(),
+    ///
+    /// # Errors
+    /// An invalid dictionary of the catalog ([`Catalog::dictionaries`]).
+    pub fn of(catalog: &Catalog) -> Result<CatalogBlock> {
+        Ok(CatalogBlock {
+            texts: catalog.to_texts()?,
             numpy_dtypes: catalog
                 .signals()
                 .iter()
                 .map(|s| (s.name.clone(), s.layout.numpy_fields()))
                 .collect(),
-        }
+        })
     }
 }
 
@@ -386,7 +389,7 @@ pub(crate) fn write_patient_pack(store: &dyn SignalStore, out: &Path, codec: &Co
         IpcTable::from_batch(RecordBatch::try_new(index_schema, cols).map_err(arrow)?)
     };
 
-    let block = serde_json::to_value(CatalogBlock::of(catalog)).map_err(|e| {
+    let block = serde_json::to_value(CatalogBlock::of(catalog)?).map_err(|e| {
         IacError::Metadata(format!("cannot serialize the catalog: {e}")).at(out, "header")
     })?;
     let mut header = Map::new();

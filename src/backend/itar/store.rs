@@ -652,7 +652,7 @@ pub(crate) fn export_fold(
         version: VERSION,
         key_width: KEY_WIDTH,
         n_pids: pids.len() as u64,
-        catalog: catalog.to_texts(),
+        catalog: catalog.to_texts()?,
         signals: catalog
             .signals()
             .iter()

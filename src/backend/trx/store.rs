@@ -631,7 +631,7 @@ pub(super) fn export(store: &dyn SignalStore, out: &Path, form: Form) -> Result<
             "value channel 0".into(),
             "value channel 1".into(),
         ],
-        catalog: catalog.to_texts(),
+        catalog: catalog.to_texts()?,
         signals: infos
             .iter()
             .zip(&counts)

@@ -46,12 +46,15 @@ pub struct LegacyOptions {
 
 impl LegacyOptions {
     /// MODE `mode` stripped files named after `name`, texts regenerated from `catalog`.
-    pub fn new(mode: i32, name: &str, catalog: &Catalog) -> LegacyOptions {
-        let metadata = Metadata::from_catalog(name, catalog);
+    ///
+    /// # Errors
+    /// As [`Metadata::from_catalog`].
+    pub fn new(mode: i32, name: &str, catalog: &Catalog) -> Result<LegacyOptions> {
+        let metadata = Metadata::from_catalog(name, catalog)?;
         let name = metadata.signals_files[0]
             .trim_end_matches(".signals")
             .to_string();
-        LegacyOptions {
+        Ok(LegacyOptions {
             mode,
             full: false,
             prefix: format!("data/{name}"),
@@ -62,7 +65,7 @@ impl LegacyOptions {
             #[cfg(feature = "testing")]
             fail_after: None,
             force: false,
-        }
+        })
     }
 }
 

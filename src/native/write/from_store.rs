@@ -36,7 +36,7 @@ pub(crate) fn check_target(out: &Path, config_name: &str, prefix: &str, force: b
 /// use inframed::{Repository, SignalStore};
 /// let repo = Repository::open("testdata/inframed/small/repo/small.repository")?;
 /// let out = tempfile::tempdir().unwrap();
-/// let options = Mode3Options::new("copy", repo.catalog());
+/// let options = Mode3Options::new("copy", repo.catalog())?;
 /// let config = write_mode3(&repo, &out.path().join("copy"), &options)?;
 /// assert_eq!(Repository::open(config)?.pids(), repo.pids());
 /// # Ok::<_, inframed::Error>(())

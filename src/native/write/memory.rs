@@ -26,7 +26,7 @@ use super::mode3::check_pid;
 /// use inframed::native::writer::RepositoryWriter;
 /// use inframed::{Pid, Repository, Sid, SignalStore};
 /// let raw = Repository::open("testdata/inframed/small/repo/small.repository")?;
-/// let mut w = RepositoryWriter::new("mini", raw.catalog().clone());
+/// let mut w = RepositoryWriter::new("mini", raw.catalog().clone())?;
 /// let hgb = raw.catalog().signal("Hemoglobin")?.sid;
 /// w.add(Pid(7), hgb, &[&20200101i32.to_le_bytes()[..], &13.5f32.to_le_bytes()].concat())?;
 /// let out = tempfile::tempdir().unwrap();
@@ -45,14 +45,17 @@ pub struct RepositoryWriter {
 
 impl RepositoryWriter {
     /// A writer of `<name>.repository` over `catalog`'s signals (texts regenerated from it).
-    pub fn new(name: &str, catalog: Catalog) -> RepositoryWriter {
-        let options = Mode3Options::new(name, &catalog);
-        RepositoryWriter {
+    ///
+    /// # Errors
+    /// As [`Mode3Options::new`] (an invalid dictionary of a catalog read from files).
+    pub fn new(name: &str, catalog: Catalog) -> Result<RepositoryWriter> {
+        let options = Mode3Options::new(name, &catalog)?;
+        Ok(RepositoryWriter {
             catalog,
             options,
             elements: BTreeMap::new(),
             pids: BTreeSet::new(),
-        }
+        })
     }
 
     /// A writer that reproduces the config, signals file and dictionaries of an existing

@@ -35,11 +35,15 @@ impl Metadata {
     /// Texts regenerated from a catalog: `<name>.signals`, then one `dicts/dict.<section>`
     /// per dictionary section (a `DEFAULT` section that only repeats the signals file is
     /// left out: the signals file is read as a dictionary anyway).
-    pub fn from_catalog(name: &str, catalog: &Catalog) -> Metadata {
+    ///
+    /// # Errors
+    /// An invalid dictionary of the catalog ([`Catalog::dictionaries`]: a repository's are
+    /// parsed on first use, here).
+    pub fn from_catalog(name: &str, catalog: &Catalog) -> Result<Metadata> {
         let signals_file = format!("{}.signals", sanitize(name));
         let mut files = vec![(signals_file.clone(), catalog.signals_text().into_bytes())];
         let mut used = BTreeSet::new();
-        for section in catalog.dictionaries().sections() {
+        for section in catalog.dictionaries()?.sections() {
             let only_signals = section.events().iter().all(|e| match e {
                 DictEvent::Def(code, n) => catalog
                     .signal(n)
@@ -58,12 +62,12 @@ impl Metadata {
             }
             files.push((rel, section.to_text().into_bytes()));
         }
-        Metadata {
+        Ok(Metadata {
             description: name.to_string(),
             time_unit: catalog.time_unit(),
             signals_files: vec![signals_file],
             files,
-        }
+        })
     }
 
     /// The texts of an existing repository config, copied byte for byte. Paths outside the
@@ -254,17 +258,20 @@ pub struct Mode3Options {
 
 impl Mode3Options {
     /// Options for a repository `<name>.repository` with texts regenerated from `catalog`.
-    pub fn new(name: &str, catalog: &Catalog) -> Mode3Options {
+    ///
+    /// # Errors
+    /// As [`Metadata::from_catalog`].
+    pub fn new(name: &str, catalog: &Catalog) -> Result<Mode3Options> {
         let name = sanitize(name);
-        Mode3Options {
+        Ok(Mode3Options {
             prefix: format!("data/{name}_rep"),
-            metadata: Metadata::from_catalog(&name, catalog),
+            metadata: Metadata::from_catalog(&name, catalog)?,
             name,
             transpose: false,
             #[cfg(feature = "testing")]
             fail_after: None,
             force: false,
-        }
+        })
     }
 
     /// Options that reproduce an existing config's name, `PREFIX` and texts byte for byte.
