@@ -9,39 +9,27 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::arrays::SigType;
-use crate::columns::{Column, Table};
+use crate::columns::{self, ColumnArray, Table};
 use crate::errors::IntoPy;
 use crate::repo::{pid_list, PyRepository};
 
 /// The category medpython gives codes that have no dictionary name.
 const UNDEFINED: &str = "Undefined Category";
 
-/// Collects the rows of `st` (all, or those of `pids`) with the GIL released.
-pub fn collect(
-    py: Python<'_>,
+/// Reads the rows of `st` (all, or those of `pids`) into numpy columns: the count and the
+/// fill run with the GIL released, numpy allocates the columns in between.
+pub fn collect<'py>(
+    py: Python<'py>,
     rep: &PyRepository,
     st: &SigType,
-    pids: Option<&Bound<'_, PyAny>>,
-) -> PyResult<Table> {
+    pids: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Table<'py>> {
     let pids = pids.map(|p| pid_list(py, p)).transpose()?;
     let repo = Arc::clone(&rep.repo);
-    py.detach(|| Table::collect(&repo, st, pids.as_deref()))
-        .py_err()
-}
-
-fn column_array<'py>(py: Python<'py>, c: Column) -> Bound<'py, PyAny> {
-    match c {
-        Column::I8(v) => PyArray1::from_vec(py, v).into_any(),
-        Column::I16(v) => PyArray1::from_vec(py, v).into_any(),
-        Column::I32(v) => PyArray1::from_vec(py, v).into_any(),
-        Column::I64(v) => PyArray1::from_vec(py, v).into_any(),
-        Column::U8(v) => PyArray1::from_vec(py, v).into_any(),
-        Column::U16(v) => PyArray1::from_vec(py, v).into_any(),
-        Column::U32(v) => PyArray1::from_vec(py, v).into_any(),
-        Column::U64(v) => PyArray1::from_vec(py, v).into_any(),
-        Column::F32(v) => PyArray1::from_vec(py, v).into_any(),
-        Column::F64(v) => PyArray1::from_vec(py, v).into_any(),
-    }
+    let counted = py
+        .detach(|| columns::count(&repo, st, pids.as_deref()))
+        .py_err()?;
+    Table::fill(py, &repo, st, pids.as_deref(), &counted)
 }
 
 /// A categorical column: codes → `|`-joined names of the signal's dictionary section.
@@ -50,7 +38,7 @@ fn categorical<'py>(
     pandas: &Bound<'py, PyModule>,
     rep: &PyRepository,
     st: &SigType,
-    col: &Column,
+    col: &ColumnArray<'py>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let section = rep.repo.catalog().section_of(&st.name).py_err()?;
     let mut categories: Vec<String> = Vec::new();
@@ -94,22 +82,23 @@ pub fn to_pandas<'py>(
     py: Python<'py>,
     rep: &PyRepository,
     st: &SigType,
-    table: Table,
+    table: Table<'py>,
     translate: bool,
     float32to64: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let pandas = py.import("pandas")?;
     let data = PyDict::new(py);
-    data.set_item("pid", PyArray1::from_vec(py, table.pids))?;
+    let pids: &Bound<'py, PyArray1<i32>> = &table.pids;
+    data.set_item("pid", pids)?;
     for (i, col) in table.columns.into_iter().enumerate() {
         let name = &st.fields[i];
         let is_cat = i >= st.n_time && st.categorical[i - st.n_time];
         let arr = if translate && is_cat {
             categorical(py, &pandas, rep, st, &col)?
-        } else if float32to64 && matches!(col, Column::F32(_)) {
-            column_array(py, col).call_method1("astype", ("float64",))?
+        } else if float32to64 && matches!(col, ColumnArray::F32(_)) {
+            col.array().call_method1("astype", ("float64",))?
         } else {
-            column_array(py, col)
+            col.array()
         };
         data.set_item(name, arr)?;
     }
