@@ -69,6 +69,8 @@ pub struct Repository {
     /// Per layer, its by-pid transpose (opened with the stores by [`Repository::open`], or on
     /// the first `patient` call).
     transposes: OnceLock<Vec<Option<Transpose>>>,
+    /// Signal name → catalog position for the by-name lookups, built on the first one.
+    names: OnceLock<NameIndex>,
 }
 
 impl Repository {
@@ -171,6 +173,7 @@ impl Repository {
             pids: OnceLock::new(),
             warnings,
             transposes: OnceLock::new(),
+            names: OnceLock::new(),
         })
     }
 
@@ -197,7 +200,20 @@ impl Repository {
     /// outside the data.
     #[inline]
     pub fn signal(&self, pid: Pid, signal: impl SignalKey) -> Result<Signal<'_>> {
+        if let Some(info) = signal.name().and_then(|n| self.by_name(n)) {
+            let bytes = self.get_bytes(pid, info.sid)?;
+            return Signal::new(bytes, &info.layout, pid, info.sid);
+        }
         SignalStoreExt::signal(self, pid, signal)
+    }
+
+    /// The signal named `name` through [`NameIndex`] (`None`: unknown, the caller then asks
+    /// the catalog, which gives the error).
+    #[inline]
+    fn by_name(&self, name: &str) -> Option<&SignalInfo> {
+        let catalog = self.catalog();
+        let names = self.names.get_or_init(|| NameIndex::new(catalog));
+        names.find(name, catalog.signals())
     }
 
     /// One patient's vector of a signal (by name or sid) as a typed slice of `#[repr(C)]`
@@ -213,7 +229,10 @@ impl Repository {
         pid: Pid,
         signal: impl SignalKey,
     ) -> Result<Cow<'_, [T]>> {
-        SignalStoreExt::get::<T>(self, pid, signal)
+        match signal.name().and_then(|n| self.by_name(n)) {
+            Some(info) => SignalStoreExt::get::<T>(self, pid, info.sid),
+            None => SignalStoreExt::get::<T>(self, pid, signal),
+        }
     }
 
     /// The dictionaries of every layer (later layers' definitions read after earlier ones'),
@@ -407,6 +426,96 @@ impl SignalStore for Repository {
     }
 }
 
+/// A signal name → catalog position table for [`Repository::signal`] by name, answering
+/// exactly what [`Catalog::signal`] answers (built from it) without a string hash or a
+/// `memcmp` call: open addressing over a multiply of the name's first and last 8 bytes and
+/// its length; a name of at most 16 bytes is compared as those two words, a longer one byte
+/// for byte.
+#[derive(Debug)]
+struct NameIndex {
+    /// `(first word, last word, length, position + 1)`; position 0 is an empty slot.
+    slots: Vec<(u64, u64, u32, u32)>,
+    shift: u32,
+}
+
+impl NameIndex {
+    fn new(catalog: &Catalog) -> NameIndex {
+        let signals = catalog.signals();
+        let bits = (signals.len() * 2)
+            .next_power_of_two()
+            .trailing_zeros()
+            .max(3);
+        let mut t = NameIndex {
+            slots: vec![(0, 0, 0, 0); 1 << bits],
+            shift: 64 - bits,
+        };
+        let mask = t.slots.len() - 1;
+        for (pos, s) in signals.iter().enumerate() {
+            // Only names the catalog resolves to this very entry (it always does: names are
+            // unique in a catalog; the check keeps the table a pure cache of it).
+            let resolves = catalog
+                .signal(&s.name)
+                .is_ok_and(|found| std::ptr::eq(found, s));
+            let (Ok(len), Ok(pos1)) = (u32::try_from(s.name.len()), u32::try_from(pos + 1)) else {
+                continue;
+            };
+            if !resolves {
+                continue;
+            }
+            let (a, z) = words(s.name.as_bytes());
+            let mut i = t.home(a, z, len);
+            while t.slots[i].3 != 0 {
+                i = (i + 1) & mask;
+            }
+            t.slots[i] = (a, z, len, pos1);
+        }
+        t
+    }
+
+    #[inline]
+    fn home(&self, a: u64, z: u64, len: u32) -> usize {
+        let h = (a ^ z.rotate_left(29) ^ u64::from(len)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> self.shift) as usize
+    }
+
+    #[inline]
+    fn find<'c>(&self, name: &str, signals: &'c [SignalInfo]) -> Option<&'c SignalInfo> {
+        let b = name.as_bytes();
+        let len = u32::try_from(b.len()).ok()?;
+        let (a, z) = words(b);
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(a, z, len);
+        loop {
+            let (sa, sz, slen, pos1) = self.slots[i];
+            if pos1 == 0 {
+                return None;
+            }
+            if (sa, sz, slen) == (a, z, len) {
+                let info = signals.get(pos1 as usize - 1)?;
+                if b.len() <= 16 || info.name.as_bytes() == b {
+                    return Some(info);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// The first and the last 8 bytes of `b` as little-endian words (zero-extended when shorter):
+/// with the length they determine a name of at most 16 bytes.
+#[inline(always)]
+fn words(b: &[u8]) -> (u64, u64) {
+    let n = b.len();
+    if n >= 8 {
+        let first: [u8; 8] = b[..8].try_into().unwrap_or_default();
+        let last: [u8; 8] = b[n - 8..].try_into().unwrap_or_default();
+        return (u64::from_le_bytes(first), u64::from_le_bytes(last));
+    }
+    let mut w = [0u8; 8];
+    w[..n].copy_from_slice(b);
+    (u64::from_le_bytes(w), 0)
+}
+
 /// How many times [`open_one_generation`] opens again when a writer replaced the repository
 /// while it was being opened.
 const OPEN_ATTEMPTS: usize = 64;
@@ -562,4 +671,52 @@ fn open_transpose(layer: &Layer) -> Result<Option<Transpose>> {
         return Ok(None);
     }
     Transpose::open(&config.prefix_path(), layer.store.catalog())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::dict::Dictionaries;
+    use crate::text::signals::SignalsFile;
+    use crate::TimeUnit;
+
+    /// The name table answers what the catalog answers, for short names, names of 8 and 16
+    /// bytes, long names that share their first and last 8 bytes and length, and misses.
+    #[test]
+    fn name_index_agrees_with_the_catalog() {
+        let names = [
+            "A",
+            "BP",
+            "Hemoglobin",
+            "12345678",
+            "1234567812345678",
+            "Lab_Hemoglobin_Blood_x_Result",
+            "Lab_Hemoglobin_Blood_y_Result",
+            "Lab_Hemoglobin_Blood_z_Result",
+        ];
+        let text: String = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("SIGNAL\t{n}\t{}\tT(i),V(f)\n", 100 + i))
+            .collect();
+        let s = SignalsFile::parse(Path::new("t.signals"), &text, TimeUnit::Date).unwrap();
+        let catalog = Catalog::new(s, Dictionaries::default(), TimeUnit::Date).unwrap();
+        let index = NameIndex::new(&catalog);
+        for n in names {
+            let found = index.find(n, catalog.signals()).expect(n);
+            assert!(std::ptr::eq(found, catalog.signal(n).unwrap()), "{n}");
+        }
+        for miss in [
+            "",
+            "a",
+            "Hemoglobim",
+            "1234567",
+            "123456781234567",
+            "12345678123456780",
+            "Lab_Hemoglobin_Blood_w_Result",
+            "Hemoglobin ",
+        ] {
+            assert!(index.find(miss, catalog.signals()).is_none(), "{miss:?}");
+        }
+    }
 }

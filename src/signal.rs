@@ -27,6 +27,8 @@ use crate::layout::{Layout, Value};
 pub struct Signal<'a> {
     bytes: Cow<'a, [u8]>,
     layout: &'a Layout,
+    /// Number of elements, `bytes.len() / layout.size()`, computed once at construction.
+    len: usize,
     pid: Pid,
     sid: Sid,
 }
@@ -70,21 +72,16 @@ impl<'a> Signal<'a> {
     ///
     /// # Errors
     /// [`Error::Corrupt`] (path `<memory>`) if the length is not a whole number of elements.
+    #[inline(always)]
     pub fn new(bytes: Cow<'a, [u8]>, layout: &'a Layout, pid: Pid, sid: Sid) -> Result<Signal<'a>> {
-        if bytes.len() % layout.size() != 0 {
-            return Err(Error::corrupt(
-                "<memory>",
-                0,
-                DecodeError::Size {
-                    size: bytes.len() as u64,
-                    header: 0,
-                    element: layout.size() as u64,
-                },
-            ));
+        let (len, rest) = div_rem(bytes.len(), layout.size());
+        if rest != 0 {
+            return Err(partial_elements(bytes.len(), layout.size()));
         }
         Ok(Signal {
             bytes,
             layout,
+            len,
             pid,
             sid,
         })
@@ -93,7 +90,7 @@ impl<'a> Signal<'a> {
     /// Number of elements.
     #[inline]
     pub fn len(&self) -> usize {
-        self.bytes.len() / self.layout.size()
+        self.len
     }
 
     /// True if the patient has no elements of this signal.
@@ -159,11 +156,14 @@ impl<'a> Signal<'a> {
     }
 
     /// The elements in order.
+    #[inline]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = ElementRef<'_>> + '_ {
-        let layout = self.layout;
-        self.bytes
-            .chunks_exact(layout.size())
-            .map(move |bytes| ElementRef { bytes, layout })
+        Elements {
+            rest: &self.bytes,
+            left: self.len,
+            size: self.layout.size(),
+            layout: self.layout,
+        }
     }
 
     /// The elements whose time channel 0 lies in `from..=to` (both inclusive), found by binary
@@ -189,6 +189,7 @@ impl<'a> Signal<'a> {
         Signal {
             bytes: Cow::Borrowed(&self.bytes[lo * s..hi * s]),
             layout: self.layout,
+            len: hi - lo,
             pid: self.pid,
             sid: self.sid,
         }
@@ -247,6 +248,69 @@ impl<'a> Signal<'a> {
         cast::elements(Cow::Borrowed(&self.bytes[..]), self.pid, self.sid)
     }
 }
+
+/// The error of [`Signal::new`] for bytes that are not whole elements: out of line, so that
+/// the constructor itself inlines into the by-name lookup.
+#[cold]
+#[inline(never)]
+fn partial_elements(len: usize, size: usize) -> Error {
+    Error::corrupt(
+        "<memory>",
+        0,
+        DecodeError::Size {
+            size: len as u64,
+            header: 0,
+            element: size as u64,
+        },
+    )
+}
+
+/// `(len / size, len % size)`: by shifts or a constant divisor for the element sizes of the
+/// common layouts (4, 8, 12, 16 bytes), a division otherwise (`size` ≥ 1: a layout has a
+/// channel).
+#[inline(always)]
+fn div_rem(len: usize, size: usize) -> (usize, usize) {
+    match size {
+        8 => (len / 8, len % 8),
+        4 => (len / 4, len % 4),
+        16 => (len / 16, len % 16),
+        12 => (len / 12, len % 12),
+        _ => (len / size.max(1), len % size.max(1)),
+    }
+}
+
+/// [`Signal::iter`]: the elements front to back, counted down from the signal's length (no
+/// division per iterator, unlike `chunks_exact`).
+struct Elements<'a> {
+    rest: &'a [u8],
+    left: usize,
+    size: usize,
+    layout: &'a Layout,
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = ElementRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<ElementRef<'a>> {
+        // `rest` holds exactly `left` elements (whole elements, checked by `Signal::new`), so
+        // its length is the one test per element; `left` only answers `size_hint`.
+        let (bytes, rest) = self.rest.split_at_checked(self.size)?;
+        self.rest = rest;
+        self.left = self.left.saturating_sub(1);
+        Some(ElementRef {
+            bytes,
+            layout: self.layout,
+        })
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Elements<'_> {}
 
 /// [`Signal::range_bounds`] for an `i32` time channel at byte `off` of `S`-byte elements.
 fn i32_bounds<const S: usize>(bytes: &[u8], off: usize, from: i64, to: i64) -> (usize, usize) {

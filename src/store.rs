@@ -220,6 +220,13 @@ pub trait SignalKey {
     fn known_sid(&self) -> Option<Sid> {
         None
     }
+
+    /// The name itself when the key is one: [`crate::Repository`] resolves it through its
+    /// own name table (no string hash per call) before asking the catalog.
+    #[inline]
+    fn name(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl SignalKey for Sid {
@@ -239,12 +246,22 @@ impl SignalKey for &str {
     fn info<'c>(&self, catalog: &'c Catalog) -> Result<&'c SignalInfo> {
         catalog.signal(self)
     }
+
+    #[inline]
+    fn name(&self) -> Option<&str> {
+        Some(self)
+    }
 }
 
 impl SignalKey for &String {
     #[inline]
     fn info<'c>(&self, catalog: &'c Catalog) -> Result<&'c SignalInfo> {
         catalog.signal(self)
+    }
+
+    #[inline]
+    fn name(&self) -> Option<&str> {
+        Some(self)
     }
 }
 
