@@ -79,7 +79,7 @@ pub(super) fn produce(
             let pieces: Vec<Piece> = pool.install(|| {
                 let counts: Vec<u64> = ranges
                     .par_iter()
-                    .map(|r| buf[r.clone()].iter().filter(|&&b| b == b'\n').count() as u64)
+                    .map(|r| memchr::memchr_iter(b'\n', &buf[r.clone()]).count() as u64)
                     .collect();
                 let mut bases = Vec::with_capacity(ranges.len());
                 for c in &counts {

@@ -8,7 +8,7 @@ use hashbrown::HashMap;
 use crate::catalog::Catalog;
 use crate::convert::config::InputKind;
 use crate::convert::tsv::{
-    c_stoi, encode, line_error, parse_channel, parse_time, split_fields, trim_line, ElementBuf,
+    c_stoi, encode, line_error, parse_channel, parse_time, push_element, split_fields, ElementBuf,
     LineError, SignalPlan, Tag, TimeRules,
 };
 use crate::text::dict::Section;
@@ -134,7 +134,7 @@ impl Ctx<'_> {
     fn push(&self, piece: &mut Piece, serial: usize, elem: &ElementBuf) {
         let size = self.plans[serial].size;
         piece.recs.push((serial as u32, piece.bytes.len() as u32));
-        piece.bytes.extend_from_slice(&elem[..size]);
+        push_element(&mut piece.bytes, &elem[..size]);
     }
 
     fn pid(field: &str) -> Option<u32> {
@@ -315,17 +315,21 @@ pub(super) fn parse_piece(
         recs: Vec::with_capacity(text.len() / 24),
         bytes: Vec::with_capacity(text.len() / 3),
     };
-    let mut body = text;
-    if body.last() == Some(&b'\n') {
-        body = &body[..body.len() - 1];
-    }
     if text.is_empty() {
         return piece;
     }
-    for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
-        let mut line_no = base_line + i as u64;
-        let mut raw = raw;
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    // The usual input is valid UTF-8 as a whole: checked once here, each line is then a
+    // slice of it (its ends are next to ASCII bytes: the newline, trimmed white space).
+    let whole = std::str::from_utf8(body).ok();
+    let mut start = 0;
+    for i in 0u64.. {
+        let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |p| start + p);
+        let mut line_no = base_line + i;
+        let (mut lo, mut hi) = (start, end);
+        start = end + 1;
         if numbered {
+            let raw = &body[lo..hi];
             let sep = raw
                 .iter()
                 .position(|&b| b == crate::convert::external::NUMBER_SEP)
@@ -334,23 +338,35 @@ pub(super) fn parse_piece(
                 .ok()
                 .and_then(|t| t.parse().ok())
                 .unwrap_or(line_no);
-            raw = raw.get(sep + 1..).unwrap_or(&[]);
+            lo = (lo + sep + 1).min(hi);
         }
-        let line = trim_line(raw);
-        if line.is_empty() || line[0] == b'#' {
-            continue;
+        let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+        while lo < hi && is_space(body[lo]) {
+            lo += 1;
         }
-        let text: Cow<'_, str> = match std::str::from_utf8(line) {
-            Ok(s) => Cow::Borrowed(s),
-            // 8-bit text (Latin-1 dictionaries are read the same way).
-            Err(_) => Cow::Owned(line.iter().map(|&b| b as char).collect()),
-        };
-        let (pid, outcome) = ctx.line(kind, &text, &mut piece);
-        piece.lines.push(LineOut {
-            line: line_no,
-            pid,
-            outcome,
-        });
+        while hi > lo && is_space(body[hi - 1]) {
+            hi -= 1;
+        }
+        let line = &body[lo..hi];
+        if !(line.is_empty() || line[0] == b'#') {
+            let text: Cow<'_, str> = match whole.and_then(|w| w.get(lo..hi)) {
+                Some(s) => Cow::Borrowed(s),
+                None => match std::str::from_utf8(line) {
+                    Ok(s) => Cow::Borrowed(s),
+                    // 8-bit text (Latin-1 dictionaries are read the same way).
+                    Err(_) => Cow::Owned(line.iter().map(|&b| b as char).collect()),
+                },
+            };
+            let (pid, outcome) = ctx.line(kind, &text, &mut piece);
+            piece.lines.push(LineOut {
+                line: line_no,
+                pid,
+                outcome,
+            });
+        }
+        if end == body.len() {
+            break;
+        }
     }
     piece
 }

@@ -90,6 +90,13 @@ fn int_prefix(s: &str) -> Option<i128> {
     if digits == 0 {
         return None;
     }
+    if digits <= 18 {
+        // Cannot overflow a u64 (nor pass the limit below): no checked 128-bit steps.
+        let v = b[..digits]
+            .iter()
+            .fold(0u64, |v, &c| v * 10 + (c - b'0') as u64) as i128;
+        return Some(if neg { -v } else { v });
+    }
     let mut v: i128 = 0;
     for &c in &b[..digits] {
         v = v.checked_mul(10)?.checked_add((c - b'0') as i128)?;
@@ -167,9 +174,57 @@ fn has_nonzero_digit(p: &str) -> bool {
         .any(|c| (b'1'..=b'9').contains(&c))
 }
 
+/// Exact powers of ten as `f32` (10^10 is the last one an `f32` holds exactly).
+const POW10_F32: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+/// Exact powers of ten as `f64` (10^22 is the last one an `f64` holds exactly).
+const POW10_F64: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// A whole text of the plain form `[+-]digits[.digits]` (or `[+-].digits`) as
+/// `(negative, digits as an integer, number of fraction digits)`; `None` for anything else
+/// (exponents, leading space, trailing text, more than 19 digits): those take the general path.
+fn plain_decimal(s: &str) -> Option<(bool, u64, usize)> {
+    let b = s.as_bytes();
+    let (neg, b) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let mut m: u64 = 0;
+    let mut digits = 0;
+    let mut frac: Option<usize> = None;
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                if digits == 19 {
+                    return None;
+                }
+                m = m * 10 + (c - b'0') as u64;
+                digits += 1;
+                if let Some(f) = frac.as_mut() {
+                    *f += 1;
+                }
+            }
+            b'.' if frac.is_none() => frac = Some(0),
+            _ => return None,
+        }
+    }
+    (digits > 0).then_some((neg, m, frac.unwrap_or(0)))
+}
+
 /// `std::stof`: the float prefix; out of range (overflow, or underflow to a subnormal or zero)
 /// is an error, as `strtof`'s `ERANGE` is for `std::stof`.
 pub(crate) fn c_stof(s: &str) -> Option<f32> {
+    // Fast path (Clinger's): an integer of at most 24 bits divided by an exact power of ten is
+    // one correctly rounded IEEE division, the value `str::parse` gives; never out of range.
+    if let Some((neg, m, k)) = plain_decimal(s) {
+        if m <= 1 << 24 && k < POW10_F32.len() {
+            let v = m as f32 / POW10_F32[k];
+            return Some(if neg { -v } else { v });
+        }
+    }
     let p = float_prefix(s)?;
     let v: f32 = p.parse().ok()?;
     let literal_inf = p.bytes().any(|c| c == b'i' || c == b'I');
@@ -183,6 +238,13 @@ pub(crate) fn c_stof(s: &str) -> Option<f32> {
 
 /// `std::stod`, with the same range rules as [`c_stof`].
 pub(crate) fn c_stod(s: &str) -> Option<f64> {
+    // The same fast path as `c_stof`'s, with 53 bits and 10^22.
+    if let Some((neg, m, k)) = plain_decimal(s) {
+        if m <= 1 << 53 && k < POW10_F64.len() {
+            let v = m as f64 / POW10_F64[k];
+            return Some(if neg { -v } else { v });
+        }
+    }
     let p = float_prefix(s)?;
     let v: f64 = p.parse().ok()?;
     let literal_inf = p.bytes().any(|c| c == b'i' || c == b'I');
@@ -219,15 +281,39 @@ fn days_since_1900(date: i32) -> Option<i64> {
     Some((start - epoch).num_days() + d as i64 - 1)
 }
 
+/// [`crate::time::is_valid_date`] for the 8-digit dates of `parse_time`'s fast path (years
+/// 1900–9999), without chrono: the Gregorian month lengths.
+fn valid_yyyymmdd(date: i32) -> bool {
+    let (y, m, d) = (date / 10000, (date / 100) % 100, date % 100);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+/// The fast path of [`parse_time`] in the date unit: a plain `YYYYMMDD` text of a year from
+/// 1900 (and, with `rules.validate`, a real date); `None` for anything else.
+#[inline]
+fn plain_date(text: &str, rules: TimeRules) -> Option<i32> {
+    let b = text.as_bytes();
+    if b.len() != 8 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let date = b.iter().fold(0i32, |v, &c| v * 10 + (c - b'0') as i32);
+    (date / 10000 >= 1900 && (!rules.validate || valid_yyyymmdd(date))).then_some(date)
+}
+
 /// `MedTime::convert_datetime_safe(unit, text)`: spaces, `-` and `:` removed, at most 12
 /// characters kept, the date is `stoi` of the first 8; Minutes add `HH` and `MI`. With
 /// `rules.validate` the date must be a real calendar date (and `HH` < 24, `MI` < 60).
 pub(crate) fn parse_time(unit: TimeUnit, text: &str, rules: TimeRules) -> Result<i64, String> {
-    // Fast path: a plain YYYYMMDD date in a date unit.
-    let b = text.as_bytes();
-    if b.len() == 8 && b.iter().all(u8::is_ascii_digit) && unit == TimeUnit::Date {
-        let date = b.iter().fold(0i32, |v, &c| v * 10 + (c - b'0') as i32);
-        if date / 10000 >= 1900 && (!rules.validate || crate::time::is_valid_date(date as i64)) {
+    if unit == TimeUnit::Date {
+        if let Some(date) = plain_date(text, rules) {
             return Ok(date as i64);
         }
     }
@@ -374,15 +460,16 @@ fn put(ty: ChannelType, out: &mut [u8], v: Num) -> Result<(), String> {
             Err(format!("{v} does not fit channel type {}", ty.letter()))
         }
     };
-    let int = match v {
-        Num::Int(i) => i,
-        Num::Float(f) => {
-            // The original assigns a float to an integer channel with a C cast (truncation).
-            if !f.is_finite() {
-                return Err(format!("{f} does not fit channel type {}", ty.letter()));
-            }
-            f.trunc() as i128
+    if let Num::Float(f) = v {
+        if !f.is_finite() {
+            return Err(format!("{f} does not fit channel type {}", ty.letter()));
         }
+    }
+    // The original assigns a float to an integer channel with a C cast (truncation); only
+    // integer channels need it (a 128-bit conversion per value otherwise).
+    let int = || match v {
+        Num::Int(i) => i,
+        Num::Float(f) => f.trunc() as i128,
     };
     match ty {
         ChannelType::F32 => {
@@ -400,34 +487,42 @@ fn put(ty: ChannelType, out: &mut [u8], v: Num) -> Result<(), String> {
             out[..8].copy_from_slice(&f.to_le_bytes());
         }
         ChannelType::I8 => {
+            let int = int();
             range(i8::try_from(int).is_ok())?;
             out[0] = int as i8 as u8;
         }
         ChannelType::U8 => {
+            let int = int();
             range(u8::try_from(int).is_ok())?;
             out[0] = int as u8;
         }
         ChannelType::I16 => {
+            let int = int();
             range(i16::try_from(int).is_ok())?;
             out[..2].copy_from_slice(&(int as i16).to_le_bytes());
         }
         ChannelType::U16 => {
+            let int = int();
             range(u16::try_from(int).is_ok())?;
             out[..2].copy_from_slice(&(int as u16).to_le_bytes());
         }
         ChannelType::I32 => {
+            let int = int();
             range(i32::try_from(int).is_ok())?;
             out[..4].copy_from_slice(&(int as i32).to_le_bytes());
         }
         ChannelType::U32 => {
+            let int = int();
             range(u32::try_from(int).is_ok())?;
             out[..4].copy_from_slice(&(int as u32).to_le_bytes());
         }
         ChannelType::I64 => {
+            let int = int();
             range(i64::try_from(int).is_ok())?;
             out[..8].copy_from_slice(&(int as i64).to_le_bytes());
         }
         ChannelType::U64 => {
+            let int = int();
             range(u64::try_from(int).is_ok())?;
             out[..8].copy_from_slice(&(int as u64).to_le_bytes());
         }
@@ -486,6 +581,29 @@ pub(crate) fn parse_channel(
     out: &mut ElementBuf,
 ) -> Result<(), LineError> {
     let slot = &mut out[c.offset..];
+    // Fast paths for the usual channels, writing what the general path below writes for the
+    // same text; anything else (an error included) takes the general path.
+    match (c.parse, c.ty) {
+        (ChannelParse::Time(TimeUnit::Date), ChannelType::I32) => {
+            if let Some(date) = plain_date(text, rules) {
+                slot[..4].copy_from_slice(&date.to_le_bytes());
+                return Ok(());
+            }
+        }
+        (ChannelParse::Number, ChannelType::F32) => {
+            if let Some(v) = c_stof(text).filter(|v| v.is_finite()) {
+                slot[..4].copy_from_slice(&v.to_le_bytes());
+                return Ok(());
+            }
+        }
+        (ChannelParse::Number, ChannelType::I32) => {
+            if let Some(v) = c_stoi(text) {
+                slot[..4].copy_from_slice(&v.to_le_bytes());
+                return Ok(());
+            }
+        }
+        _ => {}
+    }
     let bad = |reason: String| line_error(Tag::BadFileFormat, format!("{signal}: {reason}"));
     match c.parse {
         ChannelParse::Time(unit) => {
@@ -544,11 +662,46 @@ pub(crate) fn encode(
     Ok(out)
 }
 
-/// The fields of a line, without allocating for up to 24 of them.
+/// Appends one element's bytes to `v`: the common element sizes as fixed-size copies (a
+/// variable-length one is a `memcpy` call per element).
+#[inline]
+pub(crate) fn push_element(v: &mut Vec<u8>, e: &[u8]) {
+    #[inline(always)]
+    fn fixed<const N: usize>(v: &mut Vec<u8>, e: &[u8]) {
+        match <&[u8; N]>::try_from(e) {
+            Ok(a) => v.extend_from_slice(a),
+            Err(_) => v.extend_from_slice(e),
+        }
+    }
+    match e.len() {
+        4 => fixed::<4>(v, e),
+        8 => fixed::<8>(v, e),
+        12 => fixed::<12>(v, e),
+        16 => fixed::<16>(v, e),
+        _ => v.extend_from_slice(e),
+    }
+}
+
+/// The fields of a line, without allocating for up to 8 of them.
 pub(crate) struct Fields<'a> {
-    fixed: [&'a str; 24],
+    fixed: [&'a str; 8],
     n: usize,
     more: Vec<&'a str>,
+}
+
+impl<'a> Fields<'a> {
+    #[inline]
+    fn push(&mut self, part: &'a str) {
+        if self.more.is_empty() && self.n < self.fixed.len() {
+            self.fixed[self.n] = part;
+            self.n += 1;
+        } else {
+            if self.more.is_empty() {
+                self.more.extend_from_slice(&self.fixed);
+            }
+            self.more.push(part);
+        }
+    }
 }
 
 impl<'a> std::ops::Deref for Fields<'a> {
@@ -564,38 +717,31 @@ impl<'a> std::ops::Deref for Fields<'a> {
 
 /// Splits an input line the original's way: on TAB; a line without any TAB on spaces.
 ///
-/// By byte search (`memchr`): `str::split(char)` compared each candidate through a `memcmp`
-/// call, a seventh of the converter's time on the 100k synthetic export. Cutting a `str`
-/// at an ASCII byte always leaves whole characters on both sides.
+/// One plain byte loop: the lines are short (a few dozen bytes, 4–6 fields), where the calls
+/// of a vectorised search per field (`memchr`, and `str::split` before it) cost more than they
+/// save. Cutting a `str` at an ASCII byte always leaves whole characters on both sides.
 pub(crate) fn split_fields<'a>(line: &'a str) -> Fields<'a> {
-    let bytes = line.as_bytes();
-    let sep = if memchr::memchr(b'\t', bytes).is_some() {
-        b'\t'
-    } else {
-        b' '
-    };
     let mut f = Fields {
-        fixed: [""; 24],
+        fixed: [""; 8],
         n: 0,
         more: Vec::new(),
     };
-    let mut push = |part: &'a str| {
-        if f.more.is_empty() && f.n < f.fixed.len() {
-            f.fixed[f.n] = part;
-            f.n += 1;
-        } else {
-            if f.more.is_empty() {
-                f.more.extend_from_slice(&f.fixed);
+    let cut = |sep: u8, f: &mut Fields<'a>| {
+        let mut start = 0;
+        for (i, &b) in line.as_bytes().iter().enumerate() {
+            if b == sep {
+                f.push(&line[start..i]);
+                start = i + 1;
             }
-            f.more.push(part);
         }
+        f.push(&line[start..]);
     };
-    let mut start = 0;
-    for at in memchr::memchr_iter(sep, bytes) {
-        push(&line[start..at]);
-        start = at + 1;
+    cut(b'\t', &mut f);
+    if f.n == 1 && f.more.is_empty() {
+        // No TAB: on spaces.
+        f.n = 0;
+        cut(b' ', &mut f);
     }
-    push(&line[start..]);
     f
 }
 
@@ -688,6 +834,22 @@ mod tests {
     }
 
     #[test]
+    fn fast_date_check_exhaustive() {
+        for y in 1900..=2400 {
+            for m in 0..=13 {
+                for d in 0..=32 {
+                    let date = y * 10000 + m * 100 + d;
+                    assert_eq!(
+                        valid_yyyymmdd(date),
+                        crate::time::is_valid_date(date as i64),
+                        "{date}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn lines() {
         assert_eq!(&*split_fields("1\tA\t2 3"), ["1", "A", "2 3"]);
         assert_eq!(&*split_fields("1 A 2"), ["1", "A", "2"]);
@@ -703,6 +865,34 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The plain-decimal fast paths of `c_stof` / `c_stod` give what `str::parse` (the
+        /// general path's correctly rounded parse) gives.
+        #[test]
+        fn float_fast_path_is_parse(
+            neg in proptest::bool::ANY,
+            int in 0u64..100_000_000,
+            frac in "[0-9]{0,12}",
+        ) {
+            let text = format!("{}{int}.{frac}", if neg { "-" } else { "" });
+            proptest::prop_assert_eq!(
+                c_stof(&text).map(f32::to_bits),
+                Some(text.parse::<f32>().unwrap().to_bits())
+            );
+            proptest::prop_assert_eq!(
+                c_stod(&text).map(f64::to_bits),
+                Some(text.parse::<f64>().unwrap().to_bits())
+            );
+        }
+
+        /// The fast date check agrees with chrono's.
+        #[test]
+        fn fast_date_check_is_chrono(date in 19000000i32..=99999999) {
+            proptest::prop_assert_eq!(
+                valid_yyyymmdd(date),
+                crate::time::is_valid_date(date as i64)
+            );
+        }
+
         /// The byte search splits exactly as `str::split` on the same separator does, for any
         /// text (multi-byte characters, empty fields, more than 24 fields).
         #[test]
