@@ -664,7 +664,7 @@ pub(crate) fn encode(
 
 /// Appends one element's bytes to `v`: the common element sizes as fixed-size copies (a
 /// variable-length one is a `memcpy` call per element).
-#[inline]
+#[inline(always)]
 pub(crate) fn push_element(v: &mut Vec<u8>, e: &[u8]) {
     #[inline(always)]
     fn fixed<const N: usize>(v: &mut Vec<u8>, e: &[u8]) {
