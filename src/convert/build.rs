@@ -18,7 +18,7 @@ use crate::convert::output::{
     backend, check_outdir, failed_error_path, io_err, output_rel, repository_config_text,
     sibling_dir,
 };
-use crate::convert::parse::{plans_of, Ctx, Recycle, Specials};
+use crate::convert::parse::{plans_of, CodeTable, Ctx, Recycle, Specials};
 use crate::convert::sort::Comparator;
 use crate::convert::tsv::TimeRules;
 use crate::convert::{ConvertError, ConvertOptions, ConvertReport, FileStats, UnsortedPolicy};
@@ -152,7 +152,7 @@ pub(super) fn convert_cfg(
     let ctx = Ctx {
         plans,
         sections,
-        codes,
+        codes: CodeTable::new(codes),
         load,
         rules: TimeRules {
             safe_mode: cfg.safe_mode != 0,
