@@ -5,18 +5,21 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::sync::mpsc::Receiver;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use crate::convert::config::InputKind;
 use crate::convert::output::io_err;
-use crate::convert::parse::{parse_piece, Block, Ctx, LineOut, Piece};
+use crate::convert::parse::{parse_piece, Block, Ctx, LineOut, Piece, Recycle};
 use crate::convert::FileStats;
 use crate::error::{Error, Result};
 
 const PIECE_BYTES: usize = 256 << 10;
 
-/// Reads `path` block by block, parses each block in parallel and sends it.
+/// Reads `path` block by block, parses each block in parallel (into pieces from `recycle`)
+/// and sends it.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn produce(
     ctx: &Ctx<'_>,
     pool: &rayon::ThreadPool,
@@ -24,6 +27,7 @@ pub(super) fn produce(
     path: &Path,
     numbered: bool,
     block_bytes: usize,
+    recycle: &Recycle,
     tx: std::sync::mpsc::SyncSender<Result<Block>>,
 ) {
     let run = || -> Result<()> {
@@ -32,11 +36,11 @@ pub(super) fn produce(
             source,
         })?;
         crate::text::skip_bom(&mut file).map_err(io_err(path))?;
-        let mut carry: Vec<u8> = Vec::new();
+        // One buffer for the whole file: a block's unfinished last line moves to its front.
+        let mut buf: Vec<u8> = Vec::new();
         let mut next_line: u64 = 1;
         let mut eof = false;
         while !eof {
-            let mut buf = std::mem::take(&mut carry);
             let want = buf.len() + block_bytes;
             buf.reserve(block_bytes);
             while buf.len() < want {
@@ -54,24 +58,19 @@ pub(super) fn produce(
             } else {
                 match buf.iter().rposition(|&b| b == b'\n') {
                     Some(p) => p + 1,
-                    None => {
-                        carry = buf; // a line longer than a block: read on
-                        continue;
-                    }
+                    None => continue, // a line longer than a block: read on
                 }
             };
-            carry = buf[cut..].to_vec();
-            buf.truncate(cut);
             // Pieces at line boundaries, each with its first line number.
             let mut ranges = Vec::new();
             let mut at = 0;
-            while at < buf.len() {
-                let mut end = (at + PIECE_BYTES).min(buf.len());
-                if end < buf.len() {
-                    end = buf[end..]
+            while at < cut {
+                let mut end = (at + PIECE_BYTES).min(cut);
+                if end < cut {
+                    end = buf[end..cut]
                         .iter()
                         .position(|&b| b == b'\n')
-                        .map_or(buf.len(), |p| end + p + 1);
+                        .map_or(cut, |p| end + p + 1);
                 }
                 ranges.push(at..end);
                 at = end;
@@ -79,7 +78,7 @@ pub(super) fn produce(
             let pieces: Vec<Piece> = pool.install(|| {
                 let counts: Vec<u64> = ranges
                     .par_iter()
-                    .map(|r| buf[r.clone()].iter().filter(|&&b| b == b'\n').count() as u64)
+                    .map(|r| memchr::memchr_iter(b'\n', &buf[r.clone()]).count() as u64)
                     .collect();
                 let mut bases = Vec::with_capacity(ranges.len());
                 for c in &counts {
@@ -89,9 +88,13 @@ pub(super) fn produce(
                 ranges
                     .par_iter()
                     .zip(bases.par_iter())
-                    .map(|(r, &base)| parse_piece(ctx, kind, &buf[r.clone()], base, numbered))
+                    .map(|(r, &base)| {
+                        let text = &buf[r.clone()];
+                        parse_piece(ctx, kind, recycle.get(), text, base, numbered)
+                    })
                     .collect()
             });
+            buf.drain(..cut);
             if tx
                 .send(Ok(Block {
                     pieces,
@@ -118,6 +121,8 @@ pub(super) struct Cursor {
     /// The pid of the next line with a pid (the original's `pid_in_file`).
     pub(super) fpid: Option<u32>,
     pub(super) stats: FileStats,
+    /// Where consumed blocks' pieces go back to the parsers.
+    pub(super) recycle: Arc<Recycle>,
 }
 
 impl Cursor {
@@ -139,7 +144,9 @@ impl Cursor {
             match self.rx.recv() {
                 Ok(Ok(b)) => {
                     *bytes_read += b.bytes;
-                    self.block = Some(b);
+                    if let Some(old) = self.block.replace(b) {
+                        self.recycle.put(old.pieces);
+                    }
                     self.piece = 0;
                     self.pos = 0;
                 }

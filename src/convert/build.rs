@@ -6,6 +6,7 @@ use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 
@@ -17,7 +18,7 @@ use crate::convert::output::{
     backend, check_outdir, failed_error_path, io_err, output_rel, repository_config_text,
     sibling_dir,
 };
-use crate::convert::parse::{plans_of, Ctx, Specials};
+use crate::convert::parse::{plans_of, CodeTable, Ctx, Recycle, Specials};
 use crate::convert::sort::Comparator;
 use crate::convert::tsv::TimeRules;
 use crate::convert::{ConvertError, ConvertOptions, ConvertReport, FileStats, UnsortedPolicy};
@@ -151,7 +152,7 @@ pub(super) fn convert_cfg(
     let ctx = Ctx {
         plans,
         sections,
-        codes,
+        codes: CodeTable::new(codes),
         load,
         rules: TimeRules {
             safe_mode: cfg.safe_mode != 0,
@@ -389,10 +390,12 @@ fn run_load(
 
     let report = std::thread::scope(|scope| -> Result<(ConvertReport, Mode3Writer)> {
         let mut cursors = Vec::new();
+        let recycle = Arc::new(Recycle::default());
         for (k, path) in inputs.iter().enumerate() {
             let (tx, rx) = sync_channel(1);
             let kind = cfg.inputs[k].kind;
-            scope.spawn(move || produce(ctx, pool, kind, path, numbered, block_bytes, tx));
+            let r = Arc::clone(&recycle);
+            scope.spawn(move || produce(ctx, pool, kind, path, numbered, block_bytes, &r, tx));
             cursors.push(Cursor {
                 rx,
                 block: None,
@@ -400,6 +403,7 @@ fn run_load(
                 pos: 0,
                 done: false,
                 fpid: None,
+                recycle: Arc::clone(&recycle),
                 stats: FileStats {
                     path: names[k].clone(),
                     ..FileStats::default()

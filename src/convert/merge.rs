@@ -10,7 +10,7 @@ use crate::convert::config::ConvertConfig;
 use crate::convert::output::{backend, io_err};
 use crate::convert::parse::{Ctx, Outcome};
 use crate::convert::sort::{std_sort, unique_bytes, Comparator};
-use crate::convert::tsv::Tag;
+use crate::convert::tsv::{push_element, Tag};
 use crate::convert::{ConvertError, ConvertOptions, Progress, UnsortedPolicy};
 use crate::error::Result;
 use crate::ids::{Pid, Sid};
@@ -126,7 +126,7 @@ impl Merge<'_> {
                         if acc.is_empty() {
                             self.touched.push(serial);
                         }
-                        acc.extend_from_slice(&piece.bytes[off as usize..off as usize + size]);
+                        push_element(acc, &piece.bytes[off as usize..off as usize + size]);
                     }
                     cursor.pos += 1;
                 }
@@ -182,7 +182,7 @@ impl Merge<'_> {
             let scratch = &mut self.scratch;
             scratch.clear();
             for i in order.iter() {
-                scratch.extend_from_slice(el(i));
+                push_element(scratch, el(i));
             }
             counts.push((serial, order.len()));
             std::mem::swap(&mut self.acc[serial], &mut self.scratch);

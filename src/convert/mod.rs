@@ -22,6 +22,7 @@
 
 mod blocks;
 mod build;
+mod cnum;
 pub mod config;
 mod dicts;
 mod entry;

@@ -8,7 +8,7 @@ use hashbrown::HashMap;
 use crate::catalog::Catalog;
 use crate::convert::config::InputKind;
 use crate::convert::tsv::{
-    c_stoi, encode, line_error, parse_channel, parse_time, split_fields, trim_line, ElementBuf,
+    c_stoi, encode, line_error, parse_channel, parse_time, push_element, split_fields, ElementBuf,
     LineError, SignalPlan, Tag, TimeRules,
 };
 use crate::text::dict::Section;
@@ -28,10 +28,62 @@ pub(super) struct Ctx<'a> {
     pub(super) plans: Vec<SignalPlan>,
     pub(super) sections: Vec<&'a Section>,
     /// code → signal serial (`None`: a CODES entry naming an unknown signal).
-    pub(super) codes: HashMap<String, Option<usize>>,
+    pub(super) codes: CodeTable,
     pub(super) load: Vec<bool>,
     pub(super) rules: TimeRules,
     pub(super) specials: Specials,
+}
+
+/// Code (field 2 of a DATA line) → signal serial, looked up once per line: a direct-mapped
+/// table on the code's length and end bytes in front of the map (a map probe and its hash
+/// were ~8 % of the converter's CPU on the 100k export). Codes sharing a slot go to the map.
+pub(super) struct CodeTable {
+    map: HashMap<String, Option<usize>>,
+    slots: Vec<Slot>,
+}
+
+#[derive(Clone)]
+enum Slot {
+    Empty,
+    One(Box<str>, Option<usize>),
+    Shared,
+}
+
+impl CodeTable {
+    const SLOTS: usize = 1024;
+
+    fn slot_of(code: &str) -> usize {
+        let b = code.as_bytes();
+        let (first, last) = (
+            b.first().copied().unwrap_or(0) as usize,
+            b.last().copied().unwrap_or(0) as usize,
+        );
+        let mid = b.get(b.len() / 2).copied().unwrap_or(0) as usize;
+        (b.len() * 97 + first * 31 + mid * 7 + last * 131) % Self::SLOTS
+    }
+
+    /// The table of `map` (code → serial; `None`: a code naming an unknown signal).
+    pub(super) fn new(map: HashMap<String, Option<usize>>) -> CodeTable {
+        let mut slots = vec![Slot::Empty; Self::SLOTS];
+        for (code, &serial) in &map {
+            let slot = &mut slots[Self::slot_of(code)];
+            *slot = match slot {
+                Slot::Empty => Slot::One(code.as_str().into(), serial),
+                _ => Slot::Shared,
+            };
+        }
+        CodeTable { map, slots }
+    }
+
+    /// The entry of `code`: `None` when it is not a code.
+    #[inline]
+    pub(super) fn get(&self, code: &str) -> Option<&Option<usize>> {
+        match &self.slots[Self::slot_of(code)] {
+            Slot::Empty => None,
+            Slot::One(k, serial) => (**k == *code).then_some(serial),
+            Slot::Shared => self.map.get(code),
+        }
+    }
 }
 
 /// What one line gave.
@@ -53,6 +105,7 @@ pub(super) struct LineOut {
 }
 
 /// The parsed lines of a run of whole text lines.
+#[derive(Default)]
 pub(super) struct Piece {
     pub(super) lines: Vec<LineOut>,
     /// `(serial, offset into bytes)`.
@@ -63,6 +116,38 @@ pub(super) struct Piece {
 pub(super) struct Block {
     pub(super) pieces: Vec<Piece>,
     pub(super) bytes: u64,
+}
+
+/// Pieces the merge is done with, handed back to the parsers: their vectors keep their
+/// capacity, so a load reuses a bounded set of buffers instead of asking the allocator (and
+/// the kernel: fresh zeroed pages) for new ones per piece, ~2× the input size in all.
+#[derive(Default)]
+pub(super) struct Recycle(std::sync::Mutex<Vec<Piece>>);
+
+impl Recycle {
+    /// At most this many idle pieces are kept (the rest are freed).
+    const KEEP: usize = 128;
+
+    /// An empty piece, a used one when there is one.
+    pub(super) fn get(&self) -> Piece {
+        let piece = self.0.lock().ok().and_then(|mut v| v.pop());
+        piece.unwrap_or_default()
+    }
+
+    /// Takes back the pieces of a block the merge has consumed.
+    pub(super) fn put(&self, pieces: Vec<Piece>) {
+        if let Ok(mut idle) = self.0.lock() {
+            for mut p in pieces {
+                if idle.len() >= Self::KEEP {
+                    break;
+                }
+                p.lines.clear();
+                p.recs.clear();
+                p.bytes.clear();
+                idle.push(p);
+            }
+        }
+    }
 }
 
 /// The parse plan of every signal of `catalog` (in catalog order) and the dictionary sections
@@ -104,12 +189,14 @@ impl<'a> Ctx<'a> {
         let serial_of = |name: &str| catalog.signals().iter().position(|s| s.name == name);
         // The fuzz catalog's dictionaries are built in memory: nothing to parse, cannot fail.
         let (plans, sections) = plans_of(catalog).expect("in-memory dictionaries");
-        let codes = catalog
-            .signals()
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.name.clone(), Some(i)))
-            .collect();
+        let codes = CodeTable::new(
+            catalog
+                .signals()
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.name.clone(), Some(i)))
+                .collect(),
+        );
         Ctx {
             load: vec![true; plans.len()],
             plans,
@@ -134,7 +221,7 @@ impl Ctx<'_> {
     fn push(&self, piece: &mut Piece, serial: usize, elem: &ElementBuf) {
         let size = self.plans[serial].size;
         piece.recs.push((serial as u32, piece.bytes.len() as u32));
-        piece.bytes.extend_from_slice(&elem[..size]);
+        push_element(&mut piece.bytes, &elem[..size]);
     }
 
     fn pid(field: &str) -> Option<u32> {
@@ -303,29 +390,33 @@ impl Ctx<'_> {
 
 /// Parses the whole lines of `text` (line numbers from `base_line`, 1-based; with `numbered`,
 /// each line starts with its own number, as `--sort` writes them).
+/// `piece` is an empty piece to fill (a recycled one, [`Recycle`]).
 pub(super) fn parse_piece(
     ctx: &Ctx<'_>,
     kind: InputKind,
+    mut piece: Piece,
     text: &[u8],
     base_line: u64,
     numbered: bool,
 ) -> Piece {
-    let mut piece = Piece {
-        lines: Vec::with_capacity(text.len() / 24),
-        recs: Vec::with_capacity(text.len() / 24),
-        bytes: Vec::with_capacity(text.len() / 3),
-    };
-    let mut body = text;
-    if body.last() == Some(&b'\n') {
-        body = &body[..body.len() - 1];
-    }
+    piece.lines.reserve(text.len() / 24);
+    piece.recs.reserve(text.len() / 24);
+    piece.bytes.reserve(text.len() / 3);
     if text.is_empty() {
         return piece;
     }
-    for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
-        let mut line_no = base_line + i as u64;
-        let mut raw = raw;
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    // The usual input is valid UTF-8 as a whole: checked once here, each line is then a
+    // slice of it (its ends are next to ASCII bytes: the newline, trimmed white space).
+    let whole = std::str::from_utf8(body).ok();
+    let mut start = 0;
+    for i in 0u64.. {
+        let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |p| start + p);
+        let mut line_no = base_line + i;
+        let (mut lo, mut hi) = (start, end);
+        start = end + 1;
         if numbered {
+            let raw = &body[lo..hi];
             let sep = raw
                 .iter()
                 .position(|&b| b == crate::convert::external::NUMBER_SEP)
@@ -334,23 +425,35 @@ pub(super) fn parse_piece(
                 .ok()
                 .and_then(|t| t.parse().ok())
                 .unwrap_or(line_no);
-            raw = raw.get(sep + 1..).unwrap_or(&[]);
+            lo = (lo + sep + 1).min(hi);
         }
-        let line = trim_line(raw);
-        if line.is_empty() || line[0] == b'#' {
-            continue;
+        let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+        while lo < hi && is_space(body[lo]) {
+            lo += 1;
         }
-        let text: Cow<'_, str> = match std::str::from_utf8(line) {
-            Ok(s) => Cow::Borrowed(s),
-            // 8-bit text (Latin-1 dictionaries are read the same way).
-            Err(_) => Cow::Owned(line.iter().map(|&b| b as char).collect()),
-        };
-        let (pid, outcome) = ctx.line(kind, &text, &mut piece);
-        piece.lines.push(LineOut {
-            line: line_no,
-            pid,
-            outcome,
-        });
+        while hi > lo && is_space(body[hi - 1]) {
+            hi -= 1;
+        }
+        let line = &body[lo..hi];
+        if !(line.is_empty() || line[0] == b'#') {
+            let text: Cow<'_, str> = match whole.and_then(|w| w.get(lo..hi)) {
+                Some(s) => Cow::Borrowed(s),
+                None => match std::str::from_utf8(line) {
+                    Ok(s) => Cow::Borrowed(s),
+                    // 8-bit text (Latin-1 dictionaries are read the same way).
+                    Err(_) => Cow::Owned(line.iter().map(|&b| b as char).collect()),
+                },
+            };
+            let (pid, outcome) = ctx.line(kind, &text, &mut piece);
+            piece.lines.push(LineOut {
+                line: line_no,
+                pid,
+                outcome,
+            });
+        }
+        if end == body.len() {
+            break;
+        }
     }
     piece
 }
@@ -367,7 +470,7 @@ pub(crate) fn fuzz_piece(
     safe_mode: bool,
 ) -> (usize, usize, usize) {
     let ctx = Ctx::for_catalog(catalog, safe_mode);
-    let piece = parse_piece(&ctx, kind, text, 1, numbered);
+    let piece = parse_piece(&ctx, kind, Piece::default(), text, 1, numbered);
     let mut dropped = 0;
     for l in &piece.lines {
         match &l.outcome {
@@ -383,4 +486,27 @@ pub(crate) fn fuzz_piece(
         }
     }
     (piece.lines.len(), piece.recs.len(), dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_table_is_the_map() {
+        // Enough codes (3,000 in 1,024 slots) that many share a slot.
+        let mut map = HashMap::new();
+        for i in 0..3000usize {
+            map.insert(format!("C{i}"), (i % 7 != 0).then_some(i));
+        }
+        map.insert(String::new(), Some(1));
+        let table = CodeTable::new(map.clone());
+        for i in 0..6000usize {
+            for probe in [format!("C{i}"), format!("X{i}"), format!("{i}C")] {
+                assert_eq!(table.get(&probe), map.get(probe.as_str()), "{probe}");
+            }
+        }
+        assert_eq!(table.get(""), Some(&Some(1)));
+        assert_eq!(table.get("é"), None);
+    }
 }

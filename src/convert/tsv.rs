@@ -5,6 +5,7 @@ use std::fmt;
 
 use chrono::NaiveDate;
 
+pub(crate) use crate::convert::cnum::{c_stod, c_stof, c_stoi, c_stoll, c_stoull};
 use crate::layout::{ChannelType, Layout, MAX_ELEMENT_SIZE};
 use crate::text::dict::Section;
 use crate::time::TimeUnit;
@@ -67,134 +68,6 @@ pub(crate) fn line_error(tag: Tag, reason: impl Into<String>) -> LineError {
 }
 
 // ---------------------------------------------------------------------------------------
-// C++ number parsing (std::stoi / stoll / stoull / stof / stod): leading white space, the
-// longest valid prefix, an error when there are no digits or the value is out of range.
-
-fn skip_space(s: &[u8]) -> &[u8] {
-    let n = s
-        .iter()
-        .take_while(|&&b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
-        .count();
-    &s[n..]
-}
-
-/// The integer prefix of `s` as `strtoll` reads it (base 10): `None` without digits or on overflow.
-fn int_prefix(s: &str) -> Option<i128> {
-    let b = skip_space(s.as_bytes());
-    let (neg, b) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        Some(b'+') => (false, &b[1..]),
-        _ => (false, b),
-    };
-    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
-    if digits == 0 {
-        return None;
-    }
-    let mut v: i128 = 0;
-    for &c in &b[..digits] {
-        v = v.checked_mul(10)?.checked_add((c - b'0') as i128)?;
-        if v > u64::MAX as i128 + 1 {
-            return None;
-        }
-    }
-    Some(if neg { -v } else { v })
-}
-
-/// `std::stoi`: the integer prefix, which must fit an `int`.
-pub(crate) fn c_stoi(s: &str) -> Option<i32> {
-    int_prefix(s).and_then(|v| i32::try_from(v).ok())
-}
-
-/// `std::stoll`.
-pub(crate) fn c_stoll(s: &str) -> Option<i64> {
-    int_prefix(s).and_then(|v| i64::try_from(v).ok())
-}
-
-/// `std::stoull` restricted to non-negative values (a negative text is an error here, where
-/// C++ would wrap it).
-pub(crate) fn c_stoull(s: &str) -> Option<u64> {
-    int_prefix(s).and_then(|v| u64::try_from(v).ok())
-}
-
-/// The floating-point prefix of `s` as `strtod` reads it (decimal, `inf`, `infinity`, `nan`).
-fn float_prefix(s: &str) -> Option<&str> {
-    let t = std::str::from_utf8(skip_space(s.as_bytes())).ok()?;
-    let b = t.as_bytes();
-    let mut i = 0;
-    if matches!(b.first(), Some(b'+' | b'-')) {
-        i = 1;
-    }
-    let rest = &t[i..];
-    for word in ["infinity", "inf", "nan"] {
-        // Compared as bytes: `rest` may begin with a multi-byte character, where slicing the
-        // str at `word.len()` would panic (a fuzz finding, tests/fuzz_regressions.rs).
-        if rest
-            .as_bytes()
-            .get(..word.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(word.as_bytes()))
-        {
-            return Some(&t[..i + word.len()]);
-        }
-    }
-    let int_digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-    i += int_digits;
-    let mut frac_digits = 0;
-    if b.get(i) == Some(&b'.') {
-        frac_digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if int_digits + frac_digits > 0 {
-            i += 1 + frac_digits;
-        }
-    }
-    if int_digits + frac_digits == 0 {
-        return None;
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        let mut j = i + 1;
-        if matches!(b.get(j), Some(b'+' | b'-')) {
-            j += 1;
-        }
-        let exp_digits = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if exp_digits > 0 {
-            i = j + exp_digits;
-        }
-    }
-    Some(&t[..i])
-}
-
-fn has_nonzero_digit(p: &str) -> bool {
-    p.bytes()
-        .take_while(|&c| c != b'e' && c != b'E')
-        .any(|c| (b'1'..=b'9').contains(&c))
-}
-
-/// `std::stof`: the float prefix; out of range (overflow, or underflow to a subnormal or zero)
-/// is an error, as `strtof`'s `ERANGE` is for `std::stof`.
-pub(crate) fn c_stof(s: &str) -> Option<f32> {
-    let p = float_prefix(s)?;
-    let v: f32 = p.parse().ok()?;
-    let literal_inf = p.bytes().any(|c| c == b'i' || c == b'I');
-    if (v.is_infinite() && !literal_inf)
-        || ((v == 0.0 || v.is_subnormal()) && has_nonzero_digit(p) && !v.is_nan())
-    {
-        return None;
-    }
-    Some(v)
-}
-
-/// `std::stod`, with the same range rules as [`c_stof`].
-pub(crate) fn c_stod(s: &str) -> Option<f64> {
-    let p = float_prefix(s)?;
-    let v: f64 = p.parse().ok()?;
-    let literal_inf = p.bytes().any(|c| c == b'i' || c == b'I');
-    if (v.is_infinite() && !literal_inf)
-        || ((v == 0.0 || v.is_subnormal()) && has_nonzero_digit(p) && !v.is_nan())
-    {
-        return None;
-    }
-    Some(v)
-}
-
-// ---------------------------------------------------------------------------------------
 // Times.
 
 /// How time texts are read.
@@ -219,15 +92,39 @@ fn days_since_1900(date: i32) -> Option<i64> {
     Some((start - epoch).num_days() + d as i64 - 1)
 }
 
+/// [`crate::time::is_valid_date`] for the 8-digit dates of `parse_time`'s fast path (years
+/// 1900–9999), without chrono: the Gregorian month lengths.
+fn valid_yyyymmdd(date: i32) -> bool {
+    let (y, m, d) = (date / 10000, (date / 100) % 100, date % 100);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+/// The fast path of [`parse_time`] in the date unit: a plain `YYYYMMDD` text of a year from
+/// 1900 (and, with `rules.validate`, a real date); `None` for anything else.
+#[inline]
+fn plain_date(text: &str, rules: TimeRules) -> Option<i32> {
+    let b = text.as_bytes();
+    if b.len() != 8 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let date = b.iter().fold(0i32, |v, &c| v * 10 + (c - b'0') as i32);
+    (date / 10000 >= 1900 && (!rules.validate || valid_yyyymmdd(date))).then_some(date)
+}
+
 /// `MedTime::convert_datetime_safe(unit, text)`: spaces, `-` and `:` removed, at most 12
 /// characters kept, the date is `stoi` of the first 8; Minutes add `HH` and `MI`. With
 /// `rules.validate` the date must be a real calendar date (and `HH` < 24, `MI` < 60).
 pub(crate) fn parse_time(unit: TimeUnit, text: &str, rules: TimeRules) -> Result<i64, String> {
-    // Fast path: a plain YYYYMMDD date in a date unit.
-    let b = text.as_bytes();
-    if b.len() == 8 && b.iter().all(u8::is_ascii_digit) && unit == TimeUnit::Date {
-        let date = b.iter().fold(0i32, |v, &c| v * 10 + (c - b'0') as i32);
-        if date / 10000 >= 1900 && (!rules.validate || crate::time::is_valid_date(date as i64)) {
+    if unit == TimeUnit::Date {
+        if let Some(date) = plain_date(text, rules) {
             return Ok(date as i64);
         }
     }
@@ -374,15 +271,16 @@ fn put(ty: ChannelType, out: &mut [u8], v: Num) -> Result<(), String> {
             Err(format!("{v} does not fit channel type {}", ty.letter()))
         }
     };
-    let int = match v {
-        Num::Int(i) => i,
-        Num::Float(f) => {
-            // The original assigns a float to an integer channel with a C cast (truncation).
-            if !f.is_finite() {
-                return Err(format!("{f} does not fit channel type {}", ty.letter()));
-            }
-            f.trunc() as i128
+    if let Num::Float(f) = v {
+        if !f.is_finite() {
+            return Err(format!("{f} does not fit channel type {}", ty.letter()));
         }
+    }
+    // The original assigns a float to an integer channel with a C cast (truncation); only
+    // integer channels need it (a 128-bit conversion per value otherwise).
+    let int = || match v {
+        Num::Int(i) => i,
+        Num::Float(f) => f.trunc() as i128,
     };
     match ty {
         ChannelType::F32 => {
@@ -400,34 +298,42 @@ fn put(ty: ChannelType, out: &mut [u8], v: Num) -> Result<(), String> {
             out[..8].copy_from_slice(&f.to_le_bytes());
         }
         ChannelType::I8 => {
+            let int = int();
             range(i8::try_from(int).is_ok())?;
             out[0] = int as i8 as u8;
         }
         ChannelType::U8 => {
+            let int = int();
             range(u8::try_from(int).is_ok())?;
             out[0] = int as u8;
         }
         ChannelType::I16 => {
+            let int = int();
             range(i16::try_from(int).is_ok())?;
             out[..2].copy_from_slice(&(int as i16).to_le_bytes());
         }
         ChannelType::U16 => {
+            let int = int();
             range(u16::try_from(int).is_ok())?;
             out[..2].copy_from_slice(&(int as u16).to_le_bytes());
         }
         ChannelType::I32 => {
+            let int = int();
             range(i32::try_from(int).is_ok())?;
             out[..4].copy_from_slice(&(int as i32).to_le_bytes());
         }
         ChannelType::U32 => {
+            let int = int();
             range(u32::try_from(int).is_ok())?;
             out[..4].copy_from_slice(&(int as u32).to_le_bytes());
         }
         ChannelType::I64 => {
+            let int = int();
             range(i64::try_from(int).is_ok())?;
             out[..8].copy_from_slice(&(int as i64).to_le_bytes());
         }
         ChannelType::U64 => {
+            let int = int();
             range(u64::try_from(int).is_ok())?;
             out[..8].copy_from_slice(&(int as u64).to_le_bytes());
         }
@@ -486,6 +392,29 @@ pub(crate) fn parse_channel(
     out: &mut ElementBuf,
 ) -> Result<(), LineError> {
     let slot = &mut out[c.offset..];
+    // Fast paths for the usual channels, writing what the general path below writes for the
+    // same text; anything else (an error included) takes the general path.
+    match (c.parse, c.ty) {
+        (ChannelParse::Time(TimeUnit::Date), ChannelType::I32) => {
+            if let Some(date) = plain_date(text, rules) {
+                slot[..4].copy_from_slice(&date.to_le_bytes());
+                return Ok(());
+            }
+        }
+        (ChannelParse::Number, ChannelType::F32) => {
+            if let Some(v) = c_stof(text).filter(|v| v.is_finite()) {
+                slot[..4].copy_from_slice(&v.to_le_bytes());
+                return Ok(());
+            }
+        }
+        (ChannelParse::Number, ChannelType::I32) => {
+            if let Some(v) = c_stoi(text) {
+                slot[..4].copy_from_slice(&v.to_le_bytes());
+                return Ok(());
+            }
+        }
+        _ => {}
+    }
     let bad = |reason: String| line_error(Tag::BadFileFormat, format!("{signal}: {reason}"));
     match c.parse {
         ChannelParse::Time(unit) => {
@@ -544,11 +473,46 @@ pub(crate) fn encode(
     Ok(out)
 }
 
-/// The fields of a line, without allocating for up to 24 of them.
+/// Appends one element's bytes to `v`: the common element sizes as fixed-size copies (a
+/// variable-length one is a `memcpy` call per element).
+#[inline(always)]
+pub(crate) fn push_element(v: &mut Vec<u8>, e: &[u8]) {
+    #[inline(always)]
+    fn fixed<const N: usize>(v: &mut Vec<u8>, e: &[u8]) {
+        match <&[u8; N]>::try_from(e) {
+            Ok(a) => v.extend_from_slice(a),
+            Err(_) => v.extend_from_slice(e),
+        }
+    }
+    match e.len() {
+        4 => fixed::<4>(v, e),
+        8 => fixed::<8>(v, e),
+        12 => fixed::<12>(v, e),
+        16 => fixed::<16>(v, e),
+        _ => v.extend_from_slice(e),
+    }
+}
+
+/// The fields of a line, without allocating for up to 8 of them.
 pub(crate) struct Fields<'a> {
-    fixed: [&'a str; 24],
+    fixed: [&'a str; 8],
     n: usize,
     more: Vec<&'a str>,
+}
+
+impl<'a> Fields<'a> {
+    #[inline]
+    fn push(&mut self, part: &'a str) {
+        if self.more.is_empty() && self.n < self.fixed.len() {
+            self.fixed[self.n] = part;
+            self.n += 1;
+        } else {
+            if self.more.is_empty() {
+                self.more.extend_from_slice(&self.fixed);
+            }
+            self.more.push(part);
+        }
+    }
 }
 
 impl<'a> std::ops::Deref for Fields<'a> {
@@ -564,38 +528,31 @@ impl<'a> std::ops::Deref for Fields<'a> {
 
 /// Splits an input line the original's way: on TAB; a line without any TAB on spaces.
 ///
-/// By byte search (`memchr`): `str::split(char)` compared each candidate through a `memcmp`
-/// call, a seventh of the converter's time on the 100k synthetic export. Cutting a `str`
-/// at an ASCII byte always leaves whole characters on both sides.
+/// One plain byte loop: the lines are short (a few dozen bytes, 4–6 fields), where the calls
+/// of a vectorised search per field (`memchr`, and `str::split` before it) cost more than they
+/// save. Cutting a `str` at an ASCII byte always leaves whole characters on both sides.
 pub(crate) fn split_fields<'a>(line: &'a str) -> Fields<'a> {
-    let bytes = line.as_bytes();
-    let sep = if memchr::memchr(b'\t', bytes).is_some() {
-        b'\t'
-    } else {
-        b' '
-    };
     let mut f = Fields {
-        fixed: [""; 24],
+        fixed: [""; 8],
         n: 0,
         more: Vec::new(),
     };
-    let mut push = |part: &'a str| {
-        if f.more.is_empty() && f.n < f.fixed.len() {
-            f.fixed[f.n] = part;
-            f.n += 1;
-        } else {
-            if f.more.is_empty() {
-                f.more.extend_from_slice(&f.fixed);
+    let cut = |sep: u8, f: &mut Fields<'a>| {
+        let mut start = 0;
+        for (i, &b) in line.as_bytes().iter().enumerate() {
+            if b == sep {
+                f.push(&line[start..i]);
+                start = i + 1;
             }
-            f.more.push(part);
         }
+        f.push(&line[start..]);
     };
-    let mut start = 0;
-    for at in memchr::memchr_iter(sep, bytes) {
-        push(&line[start..at]);
-        start = at + 1;
+    cut(b'\t', &mut f);
+    if f.n == 1 && f.more.is_empty() {
+        // No TAB: on spaces.
+        f.n = 0;
+        cut(b' ', &mut f);
     }
-    push(&line[start..]);
     f
 }
 
@@ -613,37 +570,6 @@ pub(crate) fn trim_line(line: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn c_number_parsing() {
-        assert_eq!(c_stoi("12.7"), Some(12));
-        assert_eq!(c_stoi(" -5x"), Some(-5));
-        assert_eq!(c_stoi("1e2"), Some(1));
-        assert_eq!(c_stoi("abc"), None);
-        assert_eq!(c_stoi("-"), None);
-        assert_eq!(c_stoi("2147483648"), None);
-        assert_eq!(c_stoi("-2147483648"), Some(i32::MIN));
-        assert_eq!(c_stof("1e2"), Some(100.0));
-        assert_eq!(c_stof("7.75abc"), Some(7.75));
-        assert_eq!(c_stof(".5"), Some(0.5));
-        assert_eq!(c_stof("5."), Some(5.0));
-        assert_eq!(c_stof("1e"), Some(1.0));
-        assert_eq!(c_stof("-inf"), Some(f32::NEG_INFINITY));
-        assert!(c_stof("nan").unwrap().is_nan());
-        assert_eq!(c_stof("abc"), None);
-        // A value starting with a multi-byte character (8-bit input read as Latin-1) is not
-        // a number, and no panic (fuzz/regressions/tsv_lines/float-prefix-multibyte).
-        assert_eq!(c_stof("\u{ce}\u{cf}"), None);
-        assert_eq!(c_stod("-\u{f5}nf"), None);
-        assert_eq!(c_stof("i\u{f5}"), None);
-        assert_eq!(c_stof("."), None);
-        assert_eq!(c_stof("1e39"), None, "overflow is out_of_range");
-        assert_eq!(c_stof("1e-40"), None, "underflow is out_of_range");
-        assert_eq!(c_stof("0.0"), Some(0.0));
-        assert_eq!(c_stod("1e39"), Some(1e39));
-        assert_eq!(c_stoull("-1"), None);
-        assert_eq!(c_stoll("9223372036854775807"), Some(i64::MAX));
-    }
 
     #[test]
     fn times_like_convert_datetime_safe() {
@@ -688,6 +614,22 @@ mod tests {
     }
 
     #[test]
+    fn fast_date_check_exhaustive() {
+        for y in 1900..=2400 {
+            for m in 0..=13 {
+                for d in 0..=32 {
+                    let date = y * 10000 + m * 100 + d;
+                    assert_eq!(
+                        valid_yyyymmdd(date),
+                        crate::time::is_valid_date(date as i64),
+                        "{date}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn lines() {
         assert_eq!(&*split_fields("1\tA\t2 3"), ["1", "A", "2 3"]);
         assert_eq!(&*split_fields("1 A 2"), ["1", "A", "2"]);
@@ -703,6 +645,15 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The fast date check agrees with chrono's.
+        #[test]
+        fn fast_date_check_is_chrono(date in 19000000i32..=99999999) {
+            proptest::prop_assert_eq!(
+                valid_yyyymmdd(date),
+                crate::time::is_valid_date(date as i64)
+            );
+        }
+
         /// The byte search splits exactly as `str::split` on the same separator does, for any
         /// text (multi-byte characters, empty fields, more than 24 fields).
         #[test]

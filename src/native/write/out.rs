@@ -20,6 +20,11 @@ impl Budget {
         Budget(fail_after.map(|n| Arc::new(AtomicU64::new(n))))
     }
 
+    /// Whether faults are injected (writes then go one file after the other, in order).
+    pub(crate) fn injecting(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// How many of `n` bytes may be written; `Err` once the budget is spent.
     fn take(&self, n: usize) -> io::Result<usize> {
         match &self.0 {
