@@ -62,6 +62,30 @@ fn one_three_seven_shards_read_as_the_source() {
         assert_eq!(pids, src.pids());
         let sharded = Repository::open(&manifest_path).unwrap();
         common::conformance(&sharded, &src);
+        // Pids of no shard (below, between, above the ranges): routed to a neighbouring
+        // shard without a range test, they read as empty, and an unknown sid is an error.
+        let (lo, hi) = (src.pids()[0].0, src.pids().last().unwrap().0);
+        let mut absent: Vec<u32> = (lo..=hi)
+            .filter(|p| src.pids().binary_search(&inframed::Pid(*p)).is_err())
+            .take(50)
+            .collect();
+        absent.extend([0, lo.saturating_sub(1), hi + 1, hi + 1000, u32::MAX]);
+        let store = inframed::shard::ShardedStore::open(&manifest_path).unwrap();
+        for p in absent {
+            if src.pids().binary_search(&inframed::Pid(p)).is_ok() {
+                continue;
+            }
+            for sig in src.catalog().signals() {
+                assert!(store
+                    .get_bytes(inframed::Pid(p), sig.sid)
+                    .unwrap()
+                    .is_empty());
+            }
+            assert!(matches!(
+                store.get_bytes(inframed::Pid(p), inframed::Sid(99_999)),
+                Err(Error::UnknownSid { .. })
+            ));
+        }
         sharded.verify().unwrap();
         let d = sharded.describe();
         assert!(d.format.starts_with("inframed shards"), "{}", d.format);
