@@ -23,8 +23,8 @@ struct Shard {
     store: NativeStore,
 }
 
-/// The shards of a `shards.json` as one store: `get_bytes` finds the shard by binary search
-/// on the pid ranges (O(log shards)) and asks it; `pids` and `scan` go through the shards in
+/// The shards of a `shards.json` as one store: `get_bytes` finds the shard through the
+/// routing table (a bucket of pids → its first shard: O(1)) and asks it; `pids` and `scan` go through the shards in
 /// pid order. Every shard is opened (mapped, headers checked) at open; no element is read.
 #[derive(Debug)]
 pub struct ShardedStore {
