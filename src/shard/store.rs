@@ -24,8 +24,9 @@ struct Shard {
 }
 
 /// The shards of a `shards.json` as one store: `get_bytes` finds the shard through the
-/// routing table (a bucket of pids → its first shard: O(1)) and asks it; `pids` and `scan` go through the shards in
-/// pid order. Every shard is opened (mapped, headers checked) at open; no element is read.
+/// routing table (a bucket of pids → its first shard: O(1)) and asks it; `pids` and `scan` go
+/// through the shards in pid order. Every shard is opened (mapped, headers checked) at open;
+/// no element is read.
 #[derive(Debug)]
 pub struct ShardedStore {
     manifest_path: PathBuf,
