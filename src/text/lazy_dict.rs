@@ -8,14 +8,13 @@
 //! the same generation of the files as the rest of the open (a writer that replaces the
 //! repository afterwards renames new files over the names; the map holds the old ones).
 
-use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Result, Warning};
 use crate::mmap::Bytes;
+use crate::text::decode;
 use crate::text::dict::Dictionaries;
-use crate::text::UTF8_BOM;
 
 /// Where one layer's dictionaries come from.
 #[derive(Clone, Debug)]
@@ -119,7 +118,7 @@ impl LazyDictionaries {
                 Source::Files(files) => {
                     let mut d = Dictionaries::default();
                     for (path, bytes) in files.iter() {
-                        warnings.extend(d.load(path, &text_of(bytes.as_slice()))?);
+                        warnings.extend(d.load(path, &decode(bytes.as_slice()))?);
                     }
                     d
                 }
@@ -140,16 +139,6 @@ impl LazyDictionaries {
             dictionaries: out.unwrap_or_default(),
             warnings,
         })
-    }
-}
-
-/// A dictionary file's text as [`crate::text::read_text`] gives it: a leading byte-order mark
-/// skipped, invalid UTF-8 (Latin-1 in old dictionaries) kept byte for byte as chars.
-fn text_of(bytes: &[u8]) -> Cow<'_, str> {
-    let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
     }
 }
 

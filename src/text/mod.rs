@@ -36,22 +36,24 @@ pub(crate) fn skip_bom(file: &mut std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Reads a whole text file, naming it in the error (a leading UTF-8 byte-order mark is
-/// skipped).
+/// Reads a whole text file, naming it in the error, as [`decode`] reads its bytes.
 pub(crate) fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|source| Error::Open {
         path: path.into(),
         source,
     })?;
-    let bytes = match bytes.strip_prefix(UTF8_BOM) {
-        Some(rest) => rest.to_vec(),
-        None => bytes,
-    };
-    Ok(match String::from_utf8(bytes) {
-        Ok(s) => s,
-        // Latin-1 or other 8-bit text in old dictionaries: keep every byte as a char.
-        Err(e) => e.into_bytes().iter().map(|&b| b as char).collect(),
-    })
+    Ok(decode(&bytes).into_owned())
+}
+
+/// A text file's bytes as text: a leading UTF-8 byte-order mark skipped; invalid UTF-8
+/// (Latin-1 or other 8-bit text in old dictionaries) kept byte for byte as chars, so no name
+/// is lost or merged.
+pub(crate) fn decode(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => std::borrow::Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
+    }
 }
 
 /// Lines as the original tools see them: 1-based number, trailing `\r` removed, lines of
