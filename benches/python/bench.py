@@ -44,6 +44,20 @@ def best(fn, repeat=5):
     return min(out)
 
 
+def per_call(call, keys, signal) -> float:
+    """ns per `call(pid, signal)` over `keys`, best of 5 loops."""
+
+    def run():
+        for p in keys:
+            call(p, signal)
+
+    return best(run, 5) / len(keys) * 1e9
+
+
+def key_lists(keys, scattered):
+    return [("keys created in loop order", keys), ("keys scattered in memory", scattered)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("repo")
@@ -71,17 +85,8 @@ def main() -> None:
     sig = a.signal
     get = rep.get
 
-    def loop(ks):
-        def run():
-            for p in ks:
-                get(p, sig)
-
-        return run
-
-    s = best(loop(keys), 5)
-    print(f"get: {s / len(keys) * 1e9:.0f} ns per call (keys created in loop order)")
-    s = best(loop(scattered), 5)
-    print(f"get: {s / len(keys) * 1e9:.0f} ns per call (keys scattered in memory)")
+    for label, ks in key_lists(keys, scattered):
+        print(f"get: {per_call(get, ks, sig):.0f} ns per call ({label})")
 
     # The floor of any call that returns a new numpy array, in the same kind of loop.
     def floor():
@@ -130,17 +135,8 @@ def main() -> None:
         sid = mrep.sig_id(sig)
         uget = mrep.uget
 
-        def mloop(ks):
-            def run():
-                for p in ks:
-                    uget(p, sid)
-
-            return run
-
-        s = best(mloop(keys), 5)
-        print(f"medpython uget: {s / len(keys) * 1e9:.0f} ns per call (keys created in loop order)")
-        s = best(mloop(scattered), 5)
-        print(f"medpython uget: {s / len(keys) * 1e9:.0f} ns per call (keys scattered in memory)")
+        for label, ks in key_lists(keys, scattered):
+            print(f"medpython uget: {per_call(uget, ks, sid):.0f} ns per call ({label})")
         s = best(
             lambda: mrep.get_sig(sig, translate=False, float32to64=False, free_signal=False),
             GET_SIG_CALLS,
