@@ -3,8 +3,8 @@
 //!
 //! - [`write_shards`] splits any [`crate::SignalStore`] into shards balanced by element count
 //!   (not by patient count), each written by the one MODE 3 writer, in parallel.
-//! - [`ShardedStore`] opens a manifest: `get` finds the shard by binary search on the pid
-//!   ranges; `pids` and `scan` concatenate the shards in pid order. A missing shard, or one
+//! - [`ShardedStore`] opens a manifest: `get` finds the shard through a small pid-bucket table
+//!   (one load and one compare); `pids` and `scan` concatenate the shards in pid order. A missing shard, or one
 //!   whose signals file and dictionaries differ from the manifest's checksum, is an error
 //!   naming it.
 //!
@@ -12,6 +12,7 @@
 //! (`python/inframed/spark.py`) open it alone. See `docs/scale-out.md`.
 
 mod manifest;
+mod router;
 mod store;
 mod target;
 mod write;

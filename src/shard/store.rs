@@ -12,6 +12,7 @@ use crate::store::{SignalStore, StoreDescription};
 use crate::Warning;
 
 use super::manifest::{catalog_checksum, Manifest};
+use super::router::Router;
 
 /// One opened shard: its inclusive pid range and its store. The store is the concrete
 /// [`NativeStore`] (shards are MODE 3), not a `Box<dyn SignalStore>`: the lookup then makes
@@ -24,8 +25,8 @@ struct Shard {
 }
 
 /// The shards of a `shards.json` as one store: `get_bytes` finds the shard through the
-/// routing table (a bucket of pids → its first shard: O(1)) and asks it; `pids` and `scan` go
-/// through the shards in pid order. Every shard is opened (mapped, headers checked) at open;
+/// routing table (a bucket of pids → its shard and that shard's last pid: one load, one
+/// compare) and asks it; `pids` and `scan` go through the shards in pid order. Every shard is opened (mapped, headers checked) at open;
 /// no element is read.
 #[derive(Debug)]
 pub struct ShardedStore {
@@ -141,6 +142,19 @@ impl ShardedStore {
         self.router.route(&self.ranges, pid.0)
     }
 
+    /// Keys per shard (on average) from which `get_many` groups a batch by shard; smaller
+    /// batches are looked up key by key.
+    const GROUP_MIN: usize = 2;
+
+    /// `get_bytes` of a pid no shard may hold (only with no shards): out of line, so that
+    /// `get_bytes` keeps no stack frame and ends in a jump to the shard's lookup.
+    #[cold]
+    #[inline(never)]
+    fn no_shard(&self, sid: Sid) -> Result<Cow<'_, [u8]>> {
+        self.catalog.by_sid(sid)?;
+        Ok(Cow::Borrowed(&[]))
+    }
+
     /// The store of shard `i` (manifest order).
     pub fn shard(&self, i: usize) -> Option<&dyn SignalStore> {
         self.shards.get(i).map(|s| &s.store as &dyn SignalStore)
@@ -168,13 +182,14 @@ impl SignalStore for ShardedStore {
     }
 
     /// Every pid goes to one shard's store, without testing that the shard's range holds it:
-    /// a pid in no range goes to a neighbouring shard, which has no such patient (open checked
+    /// a pid in no range goes to some shard, which has no such patient (open checked
     /// that each shard's pids lie in its range) and so answers as any store does for a patient
     /// it lacks (empty for a sid of the catalog, [`Error::UnknownSid`] otherwise). The lookup
-    /// path is bound by how many lookups the CPU overlaps, so each instruction saved counts;
-    /// one shard takes no routing at all.
+    /// path is bound by how many lookups the CPU overlaps, so each load and instruction saved
+    /// counts: the routing is one word of the router, one table entry and one compare.
     #[inline]
     fn get_bytes(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [u8]>> {
+        // One shard takes no routing (the length is read for the bounds test anyway).
         let i = if self.shards.len() == 1 {
             0
         } else {
@@ -182,17 +197,15 @@ impl SignalStore for ShardedStore {
         };
         match self.shards.get(i) {
             Some(s) => s.store.get_bytes(pid, sid),
-            None => {
-                self.catalog().by_sid(sid)?;
-                Ok(Cow::Borrowed(&[]))
-            }
+            None => self.no_shard(sid),
         }
     }
 
-    /// Batched lookups: the keys are routed once, each shard's keys go to its store's
-    /// prefetching [`NativeStore::get_many`] in one call, and the views are put back in key
-    /// order (when the batch holds at least 16 keys per shard; smaller batches are looked up
-    /// key by key). On an error the keys are looked up one by one, so that the error is the first
+    /// Batched lookups: the keys are routed once and sorted by shard (a counting sort), each
+    /// shard's keys go to its store's prefetching [`NativeStore::get_many`] in one call, and
+    /// the views are put back in key order (when the batch holds at least
+    /// [`ShardedStore::GROUP_MIN`] keys per shard; smaller batches are looked up key by
+    /// key). On an error the keys are looked up one by one, so that the error is the first
     /// failing key's, as [`SignalStore::get_many`] promises.
     fn get_many<'s>(&'s self, keys: &[(Pid, Sid)], out: &mut Vec<Cow<'s, [u8]>>) -> Result<()> {
         out.clear();
@@ -212,44 +225,47 @@ impl SignalStore for ShardedStore {
             }
             Ok(())
         };
-        // Grouping pays only when each shard gets lanes' worth of keys (a 256-key batch over
-        // 64 shards ran 1.2x slower grouped than key by key; over 8 shards, 0.8x).
-        if keys.len() < 16 * self.shards.len() {
+        let n = self.shards.len();
+        if keys.len() < Self::GROUP_MIN * n {
             return one_by_one(out);
         }
-        // Per shard: its keys, and where each goes in `out`.
-        type Group = (Vec<(Pid, Sid)>, Vec<usize>);
-        let mut by_shard: Vec<Group> = (0..self.shards.len()).map(|_| Default::default()).collect();
-        out.resize(keys.len(), Cow::Borrowed(&[]));
-        let mut failed = false;
-        for (k, &(pid, sid)) in keys.iter().enumerate() {
-            match self.shard_index(pid) {
-                Some(i) => {
-                    by_shard[i].0.push((pid, sid));
-                    by_shard[i].1.push(k);
-                }
-                // No shard holds the pid: empty, for a sid of the catalog.
-                None => failed |= self.catalog.by_sid(sid).is_err(),
-            }
+        // Each key's shard (as `get_bytes` routes it), then the keys sorted by shard (a
+        // counting sort: one pass to count, one to place) with where each goes in `out`.
+        let mut shard_of = Vec::with_capacity(keys.len());
+        let mut starts = vec![0usize; n + 1];
+        for &(pid, _) in keys {
+            let i = self.router.candidate(&self.ranges, pid.0).min(n - 1);
+            shard_of.push(i);
+            starts[i + 1] += 1;
         }
+        for i in 0..n {
+            starts[i + 1] += starts[i];
+        }
+        let mut fill = starts.clone();
+        let mut order = vec![0usize; keys.len()];
+        let mut sorted = keys.to_vec();
+        for (k, (&i, &key)) in shard_of.iter().zip(keys).enumerate() {
+            order[fill[i]] = k;
+            sorted[fill[i]] = key;
+            fill[i] += 1;
+        }
+        out.resize(keys.len(), Cow::Borrowed(&[]));
         let mut views = Vec::new();
-        for (shard, (sub, at)) in self.shards.iter().zip(&by_shard) {
-            if failed {
-                break;
-            }
-            if sub.is_empty() {
+        for (shard, r) in self.shards.iter().zip(starts.windows(2)) {
+            let r = r[0]..r[1];
+            if r.is_empty() {
                 continue;
             }
-            if shard.store.get_many(sub, &mut views).is_err() {
-                failed = true;
-                break;
+            if shard
+                .store
+                .get_many(&sorted[r.clone()], &mut views)
+                .is_err()
+            {
+                return one_by_one(out);
             }
-            for (&k, v) in at.iter().zip(views.drain(..)) {
+            for (&k, v) in order[r].iter().zip(views.drain(..)) {
                 out[k] = v;
             }
-        }
-        if failed {
-            return one_by_one(out);
         }
         Ok(())
     }
@@ -291,130 +307,5 @@ impl SignalStore for ShardedStore {
 
     fn warnings(&self) -> &[Warning] {
         &self.warnings
-    }
-}
-
-/// Routes a pid to its shard in a few instructions: the lookup path is memory-bound, and a
-/// binary search (a chain of dependent loads and compares per lookup) measurably cut how many
-/// independent lookups the CPU overlaps (benches/shards.rs: 1.4-1.5x at 8 shards against the
-/// same lookups routed beforehand). The pid span `[min, max]` of all shards is cut into at
-/// most [`Router::BUCKETS`] buckets of `2^shift` pids; `first[b]` is the first shard whose range
-/// ends at or after the bucket's first pid. A pid's shard is then `first[b]`, or one of the
-/// next ones when shards are narrower than a bucket (the loop steps over them).
-#[derive(Debug)]
-struct Router {
-    min: u32,
-    max: u32,
-    shift: u32,
-    first: Vec<u32>,
-}
-
-impl Router {
-    /// Buckets at most (4096 `u32`s: 16 KiB, a few cache lines touched per lookup).
-    const BUCKETS: u64 = 4096;
-
-    fn new(ranges: &[(u32, u32)]) -> Router {
-        let (Some(&(min, _)), Some(&(_, max))) = (ranges.first(), ranges.last()) else {
-            return Router {
-                min: 1,
-                max: 0,
-                shift: 0,
-                first: Vec::new(),
-            };
-        };
-        let span = u64::from(max - min) + 1;
-        let mut shift = 0;
-        while (span >> shift) >= Router::BUCKETS {
-            shift += 1;
-        }
-        let buckets = ((span - 1) >> shift) + 1;
-        let mut first = Vec::with_capacity(buckets as usize);
-        let mut i = 0usize;
-        for b in 0..buckets {
-            let lo = u64::from(min) + (b << shift);
-            while i + 1 < ranges.len() && u64::from(ranges[i].1) < lo {
-                i += 1;
-            }
-            first.push(i as u32);
-        }
-        Router {
-            min,
-            max,
-            shift,
-            first,
-        }
-    }
-
-    /// An index in `ranges` (ascending, disjoint, the ranges this router was built from, not
-    /// empty) that is the range holding `pid` whenever one does; for a pid in no range, a
-    /// range next to where it would be. `ranges.len()` (out of bounds) only for no ranges.
-    #[inline]
-    fn candidate(&self, ranges: &[(u32, u32)], pid: u32) -> usize {
-        let Some(last) = self.first.len().checked_sub(1) else {
-            return ranges.len();
-        };
-        let b = ((pid.saturating_sub(self.min)) >> self.shift) as usize;
-        let mut i = self.first[b.min(last)] as usize;
-        while i + 1 < ranges.len() && ranges[i].1 < pid {
-            i += 1;
-        }
-        i
-    }
-
-    /// The index in `ranges` (ascending, disjoint, the ranges this router was built from)
-    /// of the range holding `pid`.
-    #[inline]
-    fn route(&self, ranges: &[(u32, u32)], pid: u32) -> Option<usize> {
-        if pid < self.min || pid > self.max {
-            return None;
-        }
-        let mut i = self.first[((pid - self.min) >> self.shift) as usize] as usize;
-        while ranges[i].1 < pid {
-            i += 1;
-        }
-        (ranges[i].0 <= pid).then_some(i)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Router;
-
-    /// The router against a plain scan of the ranges, over every pid around every bound,
-    /// for shards wider and narrower than a bucket and with gaps between them.
-    #[test]
-    fn routes_like_a_scan_of_the_ranges() {
-        let cases: Vec<Vec<(u32, u32)>> = vec![
-            vec![(5, 5)],
-            vec![(1, 10), (11, 20), (30, 40)],
-            vec![(0, u32::MAX)],
-            (0..3000u32).map(|k| (k * 7, k * 7 + 3)).collect(),
-            vec![(7, 124_991), (125_003, 250_000), (250_001, 10_000_994)],
-            vec![(0, 0), (u32::MAX - 1, u32::MAX)],
-        ];
-        for ranges in cases {
-            let r = Router::new(&ranges);
-            let scan = |pid: u32| ranges.iter().position(|&(a, b)| a <= pid && pid <= b);
-            let mut probes = vec![0, 1, 2, u32::MAX, u32::MAX - 1];
-            for &(a, b) in &ranges {
-                for p in [a, b] {
-                    probes.extend([p.saturating_sub(1), p, p.saturating_add(1)]);
-                }
-                probes.push(a / 2 + b / 2);
-            }
-            for p in probes {
-                let c = r.candidate(&ranges, p);
-                assert!(c < ranges.len(), "pid {p}: candidate {c} out of range");
-                if let Some(i) = scan(p) {
-                    assert_eq!(c, i, "pid {p}: the candidate is the range holding it");
-                }
-                assert_eq!(
-                    r.route(&ranges, p),
-                    scan(p),
-                    "pid {p} in {:?}",
-                    &ranges[..ranges.len().min(4)]
-                );
-            }
-        }
     }
 }
