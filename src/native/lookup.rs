@@ -342,12 +342,17 @@ impl LookupTable {
     /// The row of the pid at `(bucket offset, bit)`, `None` if it has none.
     #[inline(always)]
     fn row(&self, off: usize, bit: u32) -> Option<u64> {
-        let b = self.bytes.as_slice();
-        let word = u64_at(b, off).unwrap_or(0);
+        let e: &[u8; BUCKET] = self
+            .bytes
+            .as_slice()
+            .get(off..off + BUCKET)?
+            .try_into()
+            .ok()?;
+        let word = u64::from_le_bytes(e[..8].try_into().expect("8 bytes"));
         if (word >> bit) & 1 == 0 {
             return None;
         }
-        let base = u32_at(b, off + 8).unwrap_or(0);
+        let base = u32::from_le_bytes(e[8..12].try_into().expect("4 bytes"));
         Some(u64::from(base) + u64::from((word & ((1u64 << bit) - 1)).count_ones()))
     }
 
@@ -440,18 +445,49 @@ impl NativeStore {
         }
     }
 
-    /// One lane of `get_many` through the sidecar: buckets prefetched, then cells, then the
-    /// views built. `false` when a key fails (the caller redoes the lane key by key).
+    /// `get_many` through the sidecar: each column's data and element size looked up once,
+    /// then lanes of keys; a lane where a key fails is redone key by key for its error.
     #[inline(always)]
-    pub(super) fn lane_lookup<'s>(
+    pub(super) fn lanes_lookup<'s>(
         &'s self,
         t: &LookupTable,
+        keys: &[(Pid, Sid)],
+        out: &mut Vec<Cow<'s, [u8]>>,
+    ) -> Result<()> {
+        let cols: Vec<(&[u8], u64)> = t
+            .files
+            .iter()
+            .map(|&p| {
+                self.files[p].as_ref().map_or((&[][..], 1), |f| {
+                    (f.data.as_slice(), u64::from(f.index.factor))
+                })
+            })
+            .collect();
+        for chunk in keys.chunks(LANE) {
+            let done = out.len();
+            if !Self::lane_lookup(t, &cols, chunk, out) {
+                out.truncate(done);
+                for &(pid, sid) in chunk {
+                    out.push(self.get_lookup(t, pid, sid)?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One lane of `get_many` through the sidecar: rows found and cells prefetched, then the
+    /// views built. `false` when a key fails (the caller redoes the lane key by key).
+    #[inline(always)]
+    fn lane_lookup<'s>(
+        t: &LookupTable,
+        cols: &[(&'s [u8], u64)],
         keys: &[(Pid, Sid)],
         out: &mut Vec<Cow<'s, [u8]>>,
     ) -> bool {
         debug_assert!(keys.len() <= LANE);
         let b = t.bytes.as_slice();
-        // Per key: (bucket offset then cell offset, bit, code; code 1 = empty).
+        // Per key: (bucket then cell offset, bit, code; code 1 = empty): buckets prefetched,
+        // then rows counted and cells prefetched.
         let mut at = [(0usize, 0u32, 1u32); LANE];
         for (i, &(pid, sid)) in keys.iter().enumerate() {
             let code = t.code(sid);
@@ -478,17 +514,25 @@ impl NativeStore {
                 None => a.2 = 1,
             }
         }
-        for &(off, _, code) in at.iter().take(keys.len()) {
+        let mut views: [&'s [u8]; LANE] = [&[]; LANE];
+        for (v, &(off, _, code)) in views.iter_mut().zip(&at).take(keys.len()) {
             if code < 2 {
-                out.push(Cow::Borrowed(&[]));
                 continue;
             }
-            let Ok(cell) = t.cell(off) else { return false };
-            match self.cell_view(t, code - 2, off, cell) {
-                Ok(v) => out.push(v),
-                Err(_) => return false,
+            let Ok((start, count)) = t.cell(off) else {
+                return false;
+            };
+            let Some(&(data, factor)) = cols.get(code as usize - 2) else {
+                return false;
+            };
+            let from = DATA_BASE + u64::from(start) * factor;
+            let to = from + u64::from(count) * factor;
+            match data.get(from as usize..to as usize) {
+                Some(d) => *v = d,
+                None => return false,
             }
         }
+        out.extend(views[..keys.len()].iter().map(|&v| Cow::Borrowed(v)));
         true
     }
 

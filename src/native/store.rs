@@ -472,13 +472,12 @@ impl NativeStore {
     /// [`SignalStore::get_many`]'s loop over lanes of keys.
     #[inline(always)]
     fn lanes<'s>(&'s self, keys: &[(Pid, Sid)], out: &mut Vec<Cow<'s, [u8]>>) -> Result<()> {
+        if let Some(t) = &self.lookup {
+            return self.lanes_lookup(t, keys, out);
+        }
         for chunk in keys.chunks(LANE) {
             let done = out.len();
-            let ok = match &self.lookup {
-                Some(t) => self.lane_lookup(t, chunk, out),
-                None => self.lane(chunk, out),
-            };
-            if !ok {
+            if !self.lane(chunk, out) {
                 out.truncate(done);
                 for &(pid, sid) in chunk {
                     out.push(self.get_bytes(pid, sid)?);
