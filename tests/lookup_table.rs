@@ -246,3 +246,30 @@ fn verify_checks_every_cell() {
     let o = common::inframed(env!("CARGO_BIN_EXE_inframed"), &[&"verify", &config]);
     assert!(!o.status.success());
 }
+
+#[test]
+fn a_table_over_the_size_limit_is_refused() {
+    // Every patient has exactly one of the signals: 8 bytes per (patient, signal) is far over
+    // 4× the `.idx` files, which hold 4 bytes per present pair.
+    let dir = tempfile::tempdir().unwrap();
+    let cat = synth::catalog().unwrap();
+    let mut w = inframed::native::RepositoryWriter::new("sparse", cat.clone()).unwrap();
+    let n = cat.signals().len();
+    for i in 0..60_000u32 {
+        let pid = Pid(1000 + i);
+        w.add_pid(pid).unwrap();
+        let info = &cat.signals()[i as usize % n];
+        w.add(pid, info.sid, &vec![0u8; info.layout.size()])
+            .unwrap();
+    }
+    let config = w.write(dir.path()).unwrap();
+    let e = write_lookup(&config, false).unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+    let sidecar = lookup_path(&prefix(&config));
+    assert_eq!(e.path(), Some(sidecar.as_path()));
+    assert!(format!("{e:?}").contains("over the limit"), "{e:?}");
+    assert!(!sidecar.exists());
+    // The repository is read as before.
+    let store = open(&config);
+    assert!(store.lookup_sidecar().is_none() && store.warnings().is_empty());
+}
