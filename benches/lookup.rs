@@ -65,6 +65,41 @@ fn open_native(config: &std::path::Path) -> NativeStore {
     NativeStore::open(catalog, &config.prefix_path(), vec![]).unwrap()
 }
 
+/// A copy of the bench repository beside it (`<dir>-lookup/`: symbolic links to the same files)
+/// with the lookup sidecar written into it, so that one run times both stores over the same
+/// `.data`/`.idx` files.
+fn with_lookup(config: &std::path::Path) -> PathBuf {
+    let dir = config.parent().unwrap();
+    let copy = dir.with_file_name(format!(
+        "{}-lookup",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
+    let out = copy.join(config.file_name().unwrap());
+    let sidecar =
+        inframed::native::lookup_path(&RepositoryConfig::read(config).unwrap().prefix_path());
+    let built = copy.join(sidecar.strip_prefix(dir).unwrap());
+    if !built.exists() {
+        let _ = std::fs::remove_dir_all(&copy);
+        link_tree(dir, &copy);
+        inframed::native::write_lookup(&out, false).expect("lookup sidecar");
+    }
+    out
+}
+
+/// `to/` mirroring `from/`: folders created, files symbolically linked.
+fn link_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            link_tree(&e.path(), &dest);
+        } else {
+            std::os::unix::fs::symlink(e.path(), dest).unwrap();
+        }
+    }
+}
+
 fn lookups(c: &mut Criterion) {
     let d = data();
     let native = open_native(&d.config);
@@ -302,6 +337,8 @@ fn prefetch(p: *const i8) {
 fn batched(c: &mut Criterion) {
     let d = data();
     let native = open_native(&d.config);
+    let lookup = open_native(&with_lookup(&d.config));
+    assert!(lookup.lookup_sidecar().is_some(), "{:?}", lookup.warnings());
     let repo = Repository::open(&d.config).unwrap();
     let pairs = inframed::synth::existing_pairs(&repo).unwrap();
     let keys = inframed::synth::sample_keys(&repo, &pairs, 1 << 16, 11, 10);
@@ -321,6 +358,9 @@ fn batched(c: &mut Criterion) {
         .map(|&(p, s)| native.get_bytes(p, s).unwrap().len() as u64)
         .sum();
     assert_eq!(flat.batched_len_sum(&keys), expect);
+    let mut out = Vec::new();
+    lookup.get_many(&keys, &mut out).unwrap();
+    assert_eq!(out.iter().map(|v| v.len() as u64).sum::<u64>(), expect);
 
     let mut g = c.benchmark_group("get_many");
     g.throughput(Throughput::Elements(keys.len() as u64));
@@ -331,10 +371,24 @@ fn batched(c: &mut Criterion) {
                 .sum::<u64>()
         })
     });
+    g.bench_function("get_loop/lookup", |b| {
+        b.iter(|| {
+            keys.iter()
+                .map(|&(p, s)| lookup.get_bytes(p, s).unwrap().len() as u64)
+                .sum::<u64>()
+        })
+    });
     let mut out = Vec::with_capacity(keys.len());
     g.bench_function("get_many", |b| {
         b.iter(|| {
             native.get_many(black_box(&keys), &mut out).unwrap();
+            out.iter().map(|v| v.len() as u64).sum::<u64>()
+        })
+    });
+    let mut out = Vec::with_capacity(keys.len());
+    g.bench_function("get_many/lookup", |b| {
+        b.iter(|| {
+            lookup.get_many(black_box(&keys), &mut out).unwrap();
             out.iter().map(|v| v.len() as u64).sum::<u64>()
         })
     });

@@ -1,5 +1,5 @@
-//! `inframed index`: builds the by-pid transpose of a MODE 3 repository, or the `.taridx`
-//! index of a tar dataset that has none.
+//! `inframed index`: builds the by-pid transpose of a MODE 3 repository (or, with `--lookup`,
+//! its lookup sidecar), or the `.taridx` index of a tar dataset that has none.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -16,13 +16,25 @@ pub(crate) struct Args {
     /// `.taridx` of, so that the next open does not scan the shards. Temporaries that an
     /// interrupted earlier run left beside the transpose are named in warnings, never removed.
     repo: PathBuf,
-    /// Replace files named like the transpose's that are not transpose files (default:
-    /// refuse and name them).
+    /// Replace files named like the transpose's (or the lookup sidecar's) that are not such
+    /// files (default: refuse and name them).
     #[arg(long)]
     force: bool,
+    /// Write the optional lookup sidecar `<PREFIX>_inframed.lookup` of a MODE 3 repository
+    /// instead of the transpose: a direct-addressed (pid, signal) table that makes random
+    /// lookups one cache miss (docs/lookup-table.md). The MODE 3 files are not changed.
+    #[arg(long)]
+    lookup: bool,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
+    if a.lookup {
+        let (path, size) = inframed::native::write_lookup(&a.repo, a.force)?;
+        io::stdout()
+            .lock()
+            .write_all(format!("{}\t{size}\n", path.display()).as_bytes())?;
+        return Ok(());
+    }
     let mut out = String::new();
     if detect(&a.repo)? == Format::Container(Container::Itar) {
         #[cfg(feature = "itar")]

@@ -3,6 +3,7 @@
 mod config;
 pub(crate) mod index;
 pub mod legacy;
+pub mod lookup;
 pub(crate) mod pids;
 pub(crate) mod sparse;
 mod store;
@@ -17,6 +18,7 @@ pub use config::NativeConfig;
 #[cfg(feature = "testing")]
 pub use index::write_index;
 pub use legacy::LegacyStore;
+pub use lookup::{lookup_path, write_lookup};
 pub use pids::write_pids;
 pub use store::NativeStore;
 pub use transpose::{PatientRecord, Transpose, TransposeStore};

@@ -8,6 +8,7 @@ use crate::error::{DecodeError, Error, Result};
 use crate::ids::{Pid, Sid};
 use crate::mmap::{self, Bytes};
 use crate::native::index::{SignalIndex, DATA_BASE, STRIPPED_FORMAT};
+use crate::native::lookup::{lookup_path, LookupTable};
 use crate::native::pids::{verify_pids, PidList};
 use crate::native::sparse::i32_at;
 use crate::native::{pids_path, signal_paths};
@@ -16,17 +17,19 @@ use crate::Warning;
 
 /// One signal's mapped files.
 #[derive(Debug)]
-struct SignalFiles {
-    index: SignalIndex,
-    idx: Bytes,
-    data: Bytes,
-    idx_path: PathBuf,
-    data_path: PathBuf,
+pub(super) struct SignalFiles {
+    pub(super) index: SignalIndex,
+    pub(super) idx: Bytes,
+    pub(super) data: Bytes,
+    pub(super) idx_path: PathBuf,
+    pub(super) data_path: PathBuf,
 }
 
 /// A MODE 3 repository: one `.data`/`.idx` pair per signal, memory-mapped. Opening maps the
 /// files and checks headers and sizes only; `get_bytes` is a popcount lookup and a slice of
-/// the map.
+/// the map. When the optional lookup sidecar `<PREFIX>_inframed.lookup` (`inframed index
+/// --lookup`) is present and matches the files, lookups go through it instead
+/// (docs/lookup-table.md).
 #[derive(Debug)]
 pub struct NativeStore {
     catalog: Catalog,
@@ -35,14 +38,16 @@ pub struct NativeStore {
     /// sid → index into `files` + 1 (0: no such sid); dense, sids are < 100,000.
     slots: Vec<u32>,
     /// Per catalog signal; `None` when the signal has no files (an empty signal).
-    files: Vec<Option<SignalFiles>>,
+    pub(super) files: Vec<Option<SignalFiles>>,
+    /// The lookup sidecar, when present and matching the files.
+    lookup: Option<LookupTable>,
     warnings: Vec<Warning>,
 }
 
 /// Keys per lane of a batched lookup: enough independent misses in flight to cover memory
 /// latency (a core tracks about 20 outstanding lines), few enough that a lane's state stays in
 /// registers and L1.
-const LANE: usize = 16;
+pub(super) const LANE: usize = 16;
 
 /// Maps `path`, `None` if it does not exist.
 fn map_if_present(path: &Path) -> Result<Option<Bytes>> {
@@ -112,7 +117,31 @@ impl NativeStore {
         }
         let pids_path = pids_path(prefix);
         let pids = PidList::parse(&pids_path, mmap::map(&pids_path)?)?;
-        Ok(Self::assemble(catalog, pids, pids_path, files, warnings))
+        let mut store = Self::assemble(catalog, pids, pids_path, files, warnings);
+        match LookupTable::load(&lookup_path(prefix), &store.slots, &store.files) {
+            Ok(table) => store.lookup = table,
+            Err(w) => store.warnings.push(w),
+        }
+        Ok(store)
+    }
+
+    /// Stops using the lookup sidecar (lookups read the `.idx` files, as without one).
+    pub fn drop_lookup(&mut self) {
+        self.lookup = None;
+    }
+
+    /// The lookup sidecar in use, if any.
+    pub fn lookup_sidecar(&self) -> Option<&Path> {
+        self.lookup.as_ref().map(LookupTable::path)
+    }
+
+    /// The signals with files, in catalog order.
+    pub(super) fn signal_files(&self) -> impl Iterator<Item = (Sid, &SignalFiles)> {
+        self.catalog
+            .signals()
+            .iter()
+            .zip(&self.files)
+            .filter_map(|(info, f)| Some((info.sid, f.as_ref()?)))
     }
 
     /// A store over in-memory files: `(sid, idx bytes, data bytes)` per signal with data, and
@@ -160,6 +189,7 @@ impl NativeStore {
             pids_path,
             slots,
             files,
+            lookup: None,
             warnings,
         }
     }
@@ -442,6 +472,9 @@ impl NativeStore {
     /// [`SignalStore::get_many`]'s loop over lanes of keys.
     #[inline(always)]
     fn lanes<'s>(&'s self, keys: &[(Pid, Sid)], out: &mut Vec<Cow<'s, [u8]>>) -> Result<()> {
+        if let Some(t) = &self.lookup {
+            return self.lanes_lookup(t, keys, out);
+        }
         for chunk in keys.chunks(LANE) {
             let done = out.len();
             if !self.lane(chunk, out) {
@@ -593,6 +626,9 @@ impl SignalStore for NativeStore {
 
     #[inline]
     fn get_bytes(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [u8]>> {
+        if let Some(t) = &self.lookup {
+            return self.get_lookup(t, pid, sid);
+        }
         let Some(f) = self.files(sid)? else {
             return Ok(Cow::Borrowed(&[]));
         };
@@ -652,6 +688,9 @@ impl SignalStore for NativeStore {
             files.push((f.data_path.clone(), f.data.as_slice().len() as u64));
             files.push((f.idx_path.clone(), f.idx.as_slice().len() as u64));
         }
+        if let Some(t) = &self.lookup {
+            files.push((t.path().to_path_buf(), t.len()));
+        }
         StoreDescription {
             format: "InfraMed MODE 3 (per-signal stripped .data/.idx)".into(),
             files,
@@ -662,9 +701,10 @@ impl SignalStore for NativeStore {
         self.verify_with(&mut |_, _| {})
     }
 
-    /// One step for the pid list, then one per signal with files.
+    /// One step for the pid list, then one per signal with files, then one for the lookup
+    /// sidecar if one is in use (every cell checked against the `.idx` files).
     fn verify_with(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<()> {
-        let total = 1 + self.files.iter().flatten().count() as u64;
+        let total = 1 + self.files.iter().flatten().count() as u64 + self.lookup.is_some() as u64;
         progress(0, total);
         verify_pids(&self.pids_path, self.pids())?;
         let mut done = 1;
@@ -675,6 +715,10 @@ impl SignalStore for NativeStore {
                 done += 1;
                 progress(done, total);
             }
+        }
+        if let Some(t) = &self.lookup {
+            self.verify_lookup(t)?;
+            progress(total, total);
         }
         Ok(())
     }
