@@ -196,7 +196,7 @@ impl SignalStore for ShardedStore {
             self.router.candidate(&self.ranges, pid.0)
         };
         match self.shards.get(i) {
-            Some(s) => s.store.get_bytes(pid, sid),
+            Some(s) => s.store.get_bytes_inline(pid, sid),
             None => self.no_shard(sid),
         }
     }
