@@ -204,7 +204,7 @@ impl SignalStore for ShardedStore {
     /// Batched lookups: the keys are routed once and sorted by shard (a counting sort), each
     /// shard's keys go to its store's prefetching [`NativeStore::get_many`] in one call, and
     /// the views are put back in key order (when the batch holds at least
-    /// [`ShardedStore::GROUP_MIN`] keys per shard; smaller batches are looked up key by
+    /// two keys per shard; smaller batches are looked up key by
     /// key). On an error the keys are looked up one by one, so that the error is the first
     /// failing key's, as [`SignalStore::get_many`] promises.
     fn get_many<'s>(&'s self, keys: &[(Pid, Sid)], out: &mut Vec<Cow<'s, [u8]>>) -> Result<()> {
