@@ -35,6 +35,9 @@ pub enum OutputKind<'a> {
     Itar,
     /// One file of a by-pid transpose (`__pids__<k>.pid_data` or `__pids__all.pid_idx`).
     Transpose,
+    /// The lookup sidecar of a MODE 3 repository (`<PREFIX>_inframed.lookup`, magic
+    /// `INFRLKUP`).
+    LookupSidecar,
     /// A Parquet / Arrow IPC / MEDS export folder, recognised by its `inframed_export.json`
     /// manifest; it may hold `.parquet`, `.arrow` and `.json` files.
     Export,
@@ -51,6 +54,7 @@ impl OutputKind<'_> {
             OutputKind::TrxDir => "a TRX folder",
             OutputKind::Itar => "an indexed-tar dataset folder",
             OutputKind::Transpose => "a by-pid transpose file",
+            OutputKind::LookupSidecar => "an inframed lookup sidecar",
             OutputKind::Export => "an inframed Parquet/Arrow/MEDS export folder",
         }
     }
@@ -103,6 +107,7 @@ pub fn check_target(target: &Path, kind: OutputKind<'_>, force: bool) -> Result<
             OutputKind::Gnz => starts_with(target, b"GNZ1").map_err(open(target))?,
             OutputKind::TrxZip => zip_holds(target, b"header.json").map_err(open(target))?,
             OutputKind::Transpose => is_transpose_file(target).map_err(open(target))?,
+            OutputKind::LookupSidecar => starts_with(target, b"INFRLKUP").map_err(open(target))?,
             _ => false,
         };
         return if ok {

@@ -148,12 +148,8 @@ impl Fingerprint {
 pub(super) struct LookupTable {
     bytes: Bytes,
     path: PathBuf,
-    n_cols: usize,
-    min_pid: u32,
-    n_rows: u64,
-    n_buckets: usize,
-    buckets_off: usize,
-    cells_off: usize,
+    /// Its header, sizes checked against the file.
+    h: Header,
     /// sid → 0: unknown sid, 1: a signal without files, `column + 2`.
     by_sid: Vec<u32>,
     /// column → position in the store's `files`.
@@ -161,6 +157,7 @@ pub(super) struct LookupTable {
 }
 
 /// The sidecar's parsed header (sizes checked against the file length).
+#[derive(Debug)]
 struct Header {
     n_cols: usize,
     min_pid: u32,
@@ -304,12 +301,7 @@ impl LookupTable {
         Ok(Some(LookupTable {
             bytes,
             path: path.to_path_buf(),
-            n_cols: h.n_cols,
-            min_pid: h.min_pid,
-            n_rows: h.n_rows,
-            n_buckets: h.n_buckets,
-            buckets_off: h.buckets_off,
-            cells_off: h.cells_off,
+            h,
             by_sid,
             files: cols,
         }))
@@ -334,9 +326,9 @@ impl LookupTable {
     /// The offset of `pid`'s bucket and its bit, `None` outside the table's pid range.
     #[inline(always)]
     fn bucket(&self, pid: u32) -> Option<(usize, u32)> {
-        let m = pid.wrapping_sub(self.min_pid);
+        let m = pid.wrapping_sub(self.h.min_pid);
         let b = (m >> 6) as usize;
-        (b < self.n_buckets).then(|| (self.buckets_off + b * BUCKET, m & 63))
+        (b < self.h.n_buckets).then(|| (self.h.buckets_off + b * BUCKET, m & 63))
     }
 
     /// The row of the pid at `(bucket offset, bit)`, `None` if it has none.
@@ -358,7 +350,7 @@ impl LookupTable {
 
     #[inline(always)]
     fn cell_off(&self, row: u64, col: u32) -> usize {
-        self.cells_off + (row as usize * self.n_cols + col as usize) * CELL
+        self.h.cells_off + (row as usize * self.h.n_cols + col as usize) * CELL
     }
 
     /// `(start, count)` of the cell at `off`; a cell outside the file is corrupt (a bucket
@@ -552,16 +544,16 @@ impl NativeStore {
             )
         };
         let mut rows = 0u64;
-        for k in 0..t.n_buckets {
-            let off = t.buckets_off + k * BUCKET;
+        for k in 0..t.h.n_buckets {
+            let off = t.h.buckets_off + k * BUCKET;
             let base = u64::from(u32_at(b, off + 8).unwrap_or(0));
             if base != rows {
                 return Err(bad(off + 8, "bucket's first row", base, rows));
             }
             rows += u64::from(u64_at(b, off).unwrap_or(0).count_ones());
         }
-        if rows != t.n_rows {
-            return Err(bad(24, "rows", t.n_rows, rows));
+        if rows != t.h.n_rows {
+            return Err(bad(24, "rows", t.h.n_rows, rows));
         }
         for (col, &pos) in t.files.iter().enumerate() {
             let Some(f) = self.files[pos].as_ref() else {
@@ -587,7 +579,7 @@ impl NativeStore {
                 let Some(row) = t.row_of(pid) else {
                     return Err(Error::corrupt(
                         &t.path,
-                        t.buckets_off as u64,
+                        t.h.buckets_off as u64,
                         DecodeError::PidNotListed {
                             pid,
                             list: t.path.clone(),
@@ -604,7 +596,7 @@ impl NativeStore {
                 }
                 n += 1;
             }
-            let cells = (0..t.n_rows)
+            let cells = (0..t.h.n_rows)
                 .filter(|&r| t.cell(t.cell_off(r, col as u32)).is_ok_and(|c| c.1 != 0))
                 .count() as u64;
             if cells != n {
@@ -612,45 +604,6 @@ impl NativeStore {
             }
         }
         Ok(())
-    }
-}
-
-/// Refuses to replace anything at `path` but a lookup sidecar or an empty file (`force`:
-/// anything but a symbolic link).
-fn check_lookup_target(path: &Path, force: bool) -> Result<()> {
-    let meta = match fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(Error::Open {
-                path: path.into(),
-                source,
-            })
-        }
-        Ok(m) => m,
-    };
-    let occupied = |what: String| Error::Occupied {
-        path: path.into(),
-        what,
-        kind: "an inframed lookup sidecar",
-    };
-    if meta.file_type().is_symlink() {
-        return Err(occupied("a symbolic link".into()));
-    }
-    if !meta.is_file() {
-        return Err(occupied("not a regular file".into()));
-    }
-    if force || meta.len() == 0 {
-        return Ok(());
-    }
-    let mut head = [0u8; 8];
-    let ours = fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-        .is_ok()
-        && head == LOOKUP_MAGIC;
-    if ours {
-        Ok(())
-    } else {
-        Err(occupied(format!("a file of {} bytes", meta.len())))
     }
 }
 
@@ -670,7 +623,7 @@ pub fn write_lookup(config: &Path, force: bool) -> Result<(PathBuf, u64)> {
         ..
     } = crate::native::NativeConfig::read_mode3(config, "a lookup sidecar of")?;
     let path = lookup_path(&prefix);
-    check_lookup_target(&path, force)?;
+    crate::target::check_target(&path, crate::target::OutputKind::LookupSidecar, force)?;
     let mut store = NativeStore::open(catalog, &prefix, warnings)?;
     store.drop_lookup();
     let image = build(&store, &path)?;
