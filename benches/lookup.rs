@@ -9,6 +9,8 @@
 // library itself keeps `unsafe` in src/mmap.rs.
 #![allow(unsafe_code)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -410,6 +412,63 @@ fn batched(c: &mut Criterion) {
         b.iter(|| flat.batched_len_sum(black_box(&keys)))
     });
     g.finish();
+
+    // The same sides interleaved (rounds of one pass each, see `common::interleaved`): the
+    // issue's ratios, single lookups ÷ the hash probe and batched ÷ the batched probe, with
+    // the load of each round common to both sides.
+    let sides: Vec<common::Side> = vec![
+        ("get_loop".into(), Box::new(single(&native, &keys))),
+        ("get_loop/lookup".into(), Box::new(single(&lookup, &keys))),
+        (
+            "hashbrown_probe".into(),
+            Box::new(|| {
+                keys.iter()
+                    .map(|k| map.get(k).map_or(0, |x| x.1 as u64))
+                    .sum::<u64>()
+            }),
+        ),
+        ("get_many".into(), Box::new(many(&native, &keys))),
+        ("get_many/lookup".into(), Box::new(many(&lookup, &keys))),
+        (
+            "flat_probe_batched".into(),
+            Box::new(|| flat.batched_len_sum(black_box(&keys))),
+        ),
+    ];
+    const ROUNDS: usize = 31;
+    let ns = common::interleaved(&sides, ROUNDS, keys.len());
+    println!(
+        "interleaved A/B, {ROUNDS} rounds of {} keys: ns per key (median), then the median \
+         (quartiles) of the per-round ratios to the issue's baseline",
+        keys.len()
+    );
+    for (i, (name, _)) in sides.iter().enumerate() {
+        let base = if i < 3 { 2 } else { 5 };
+        let (_, median, _) = common::quartiles(ns[i].clone());
+        println!(
+            "  {name:<20} {median:>7.1} ns   ÷ {}: {}",
+            sides[base].0,
+            common::ratio(&ns[i], &ns[base])
+        );
+    }
+}
+
+/// One pass of single `get`s over `keys`: the total length.
+fn single<'a>(store: &'a NativeStore, keys: &'a [(Pid, Sid)]) -> impl Fn() -> u64 + 'a {
+    move || {
+        keys.iter()
+            .map(|&(p, s)| store.get_bytes(p, s).unwrap().len() as u64)
+            .sum()
+    }
+}
+
+/// One `get_many` of `keys` into a reused output: the total length.
+fn many<'a>(store: &'a NativeStore, keys: &'a [(Pid, Sid)]) -> impl Fn() -> u64 + 'a {
+    let out = std::cell::RefCell::new(Vec::with_capacity(keys.len()));
+    move || {
+        let mut out = out.borrow_mut();
+        store.get_many(black_box(keys), &mut out).unwrap();
+        out.iter().map(|v| v.len() as u64).sum()
+    }
 }
 
 /// `Repository::signal(pid, "Hemoglobin")` then `value(0)` per element, against

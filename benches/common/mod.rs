@@ -69,3 +69,38 @@ pub fn bench_hashmap(
         })
     });
 }
+
+/// One side of an [`interleaved`] A/B: a name and one pass over the keys (its result is
+/// kept observable).
+pub type Side<'a> = (String, Box<dyn Fn() -> u64 + 'a>);
+
+/// Criterion times one function after the other, so on a shared machine a change of load
+/// between two functions shows up as a difference between them. This times one warm pass per
+/// side per round, the sides in a rotating order, each after an untimed pass of its own (so
+/// it starts from its own data in the caches), and returns the ns per key of every round,
+/// per side: the load of a round is common to all its sides.
+pub fn interleaved(sides: &[Side<'_>], rounds: usize, keys: usize) -> Vec<Vec<f64>> {
+    let mut ns = vec![Vec::with_capacity(rounds); sides.len()];
+    for round in 0..rounds {
+        for k in 0..sides.len() {
+            let i = (k + round) % sides.len();
+            black_box((sides[i].1)());
+            let t = std::time::Instant::now();
+            black_box((sides[i].1)());
+            ns[i].push(t.elapsed().as_nanos() as f64 / keys as f64);
+        }
+    }
+    ns
+}
+
+/// First quartile, median and third quartile of `v`.
+pub fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 4], v[v.len() / 2], v[3 * v.len() / 4])
+}
+
+/// The median (quartiles) of the per-round ratios `a[r] / b[r]`, formatted.
+pub fn ratio(a: &[f64], b: &[f64]) -> String {
+    let (q1, r, q3) = quartiles(a.iter().zip(b).map(|(x, y)| x / y).collect());
+    format!("{r:.3} ({q1:.3}–{q3:.3})")
+}
