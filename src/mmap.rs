@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use memmap2::Mmap;
+use memmap2::{Mmap, MmapOptions};
 
 use crate::error::{Error, Result};
 
@@ -91,10 +91,19 @@ fn map_file(path: &Path, file: &File, len: u64) -> Result<Bytes> {
     // published file in place: every writer creates `<name>.tmp.*` and `rename`s it over the
     // old name, so a live map keeps the old inode. `Repository::open` documents that other
     // processes must follow the same rule (the original tools do: they write new files).
-    let map = unsafe { Mmap::map(file) }.map_err(|source| Error::Open {
+    // The length is the one `open_len` just read: given, it spares memmap2 a second `fstat`
+    // (one syscall per mapped file, a repository maps two per signal).
+    let open = |source| Error::Open {
         path: path.into(),
         source,
+    };
+    let len = usize::try_from(len).map_err(|_| {
+        open(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "larger than the address space",
+        ))
     })?;
+    let map = unsafe { MmapOptions::new().len(len).map(file) }.map_err(open)?;
     Ok(Bytes::Mapped(map))
 }
 
