@@ -462,6 +462,9 @@ fn batched(c: &mut Criterion) {
         ),
     ];
     const ROUNDS: usize = 31;
+    // LOOKUP_ONLY=<substring>: only the sides whose names contain it (to profile one).
+    let only = std::env::var("LOOKUP_ONLY").unwrap_or_default();
+    let sides: Vec<common::Side> = sides.into_iter().filter(|s| s.0.contains(&only)).collect();
     let ns = common::interleaved(&sides, ROUNDS, keys.len());
     println!(
         "interleaved A/B, {ROUNDS} rounds of {} keys: ns per key (median), then the median \
@@ -474,7 +477,13 @@ fn batched(c: &mut Criterion) {
         } else {
             "hashbrown_probe"
         };
-        let base = sides.iter().position(|s| s.0 == base).unwrap();
+        let Some(base) = sides.iter().position(|s| s.0 == base) else {
+            println!(
+                "  {name:<28} {:>7.1} ns",
+                common::quartiles(ns[i].clone()).1
+            );
+            continue;
+        };
         let (_, median, _) = common::quartiles(ns[i].clone());
         println!(
             "  {name:<28} {median:>7.1} ns   ÷ {}: {}",

@@ -319,6 +319,16 @@ impl Repository {
     }
 }
 
+impl Repository {
+    /// `get_bytes` over stacked layers: the layer that defines `sid`. Kept out of line so
+    /// that the one-layer path stays small.
+    #[inline(never)]
+    fn get_bytes_layered(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [u8]>> {
+        let layer = *self.route.get(&sid).ok_or(Error::UnknownSid { sid })?;
+        self.layers[layer].store.get_bytes(pid, sid)
+    }
+}
+
 impl SignalStore for Repository {
     fn catalog(&self) -> &Catalog {
         self.merged
@@ -342,13 +352,15 @@ impl SignalStore for Repository {
         })
     }
 
+    /// One layer: its store's `get_bytes`, nothing else (small, so that it inlines into the
+    /// caller's loop and a lookup makes one call, the store's); several: see
+    /// `get_bytes_layered`.
     #[inline]
     fn get_bytes(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [u8]>> {
-        if self.layers.len() == 1 {
-            return self.layers[0].store.get_bytes(pid, sid);
+        match self.layers.as_slice() {
+            [one] => one.store.get_bytes(pid, sid),
+            _ => self.get_bytes_layered(pid, sid),
         }
-        let layer = *self.route.get(&sid).ok_or(Error::UnknownSid { sid })?;
-        self.layers[layer].store.get_bytes(pid, sid)
     }
 
     fn signal_region(&self, sid: Sid) -> Option<&[u8]> {

@@ -624,7 +624,7 @@ impl SignalStore for NativeStore {
         self.pids.as_slice()
     }
 
-    #[inline]
+    #[inline(always)]
     fn get_bytes(&self, pid: Pid, sid: Sid) -> Result<Cow<'_, [u8]>> {
         self.get_bytes_inline(pid, sid)
     }
