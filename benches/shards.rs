@@ -70,11 +70,14 @@ fn lookup_sum(store: &dyn SignalStore, keys: &[(Pid, Sid)]) -> usize {
         .sum()
 }
 
-/// [`lookup_sum`] again, called by the sharded stores only (a diagnostic side).
+/// [`lookup_sum`] again, one copy per `LOOP`: a loop that only some sides call (a diagnostic:
+/// `1` the sharded stores, `2` the source).
 #[inline(never)]
-fn lookup_sum_sharded(store: &dyn SignalStore, keys: &[(Pid, Sid)]) -> usize {
-    // Hidden, or the compiler sees the one caller's type and calls it directly.
+fn lookup_sum_own<const LOOP: u8>(store: &dyn SignalStore, keys: &[(Pid, Sid)]) -> usize {
+    // Hidden, or the compiler sees the one caller's type and calls it directly; `LOOP` is
+    // used so that the copies stay apart.
     let store = black_box(store);
+    black_box(LOOP);
     keys.iter()
         .map(|&(p, s)| store.get_bytes(black_box(p), black_box(s)).unwrap().len())
         .sum()
@@ -250,6 +253,13 @@ fn interleaved<'a>(
         ("source_native".into(), pass(native)),
         ("shard_0_alone_native".into(), pass(shard0)),
     ];
+    if std::env::var_os("SHARDS_EXPERIMENT").is_some() {
+        // The source in a loop of its own (see `shards_N_own_loop`).
+        sides.push((
+            "source_native_own_loop".into(),
+            Box::new(move || lookup_sum_own::<2>(native, keys)),
+        ));
+    }
     for (n, s) in stores {
         sides.push((format!("shards_{n}"), pass(s)));
         // The same shards with the shard of every key found beforehand: the lookups without
@@ -327,7 +337,7 @@ fn interleaved<'a>(
             // call has one target (the other copy's has the unsharded stores' too).
             sides.push((
                 format!("shards_{n}_own_loop"),
-                Box::new(move || lookup_sum_sharded(s, keys)),
+                Box::new(move || lookup_sum_own::<1>(s, keys)),
             ));
             // `lookup_sum` (the routed side) from a frame `K` bytes deeper: whether the
             // routed side's time depends on where its stack lies.
