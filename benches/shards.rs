@@ -4,7 +4,12 @@
 //! repository of `INFRAMED_BENCH_PATIENTS` patients (default 20,000), built once under
 //! `target/bench-data/` (shared with `benches/lookup.rs`), and its shards beside it.
 //!
-//! `cargo bench --bench shards`; figures go to BENCHMARKS.md.
+//! `cargo bench --bench shards`; figures go to BENCHMARKS.md. The routing's overhead is
+//! `shards_N_routed_same_loop ÷ shards_N_pre_routed` (the same loop, only the call differs);
+//! `shards_N` goes through `lookup_sum`, a loop every store shares, which reads higher for
+//! reasons of that loop (BENCHMARKS.md "Issue 19 round 3"). `SHARDS_EXPERIMENT=1` adds
+//! diagnostic sides, `SHARDS_ONLY=a,b` times only the sides named, `SHARDS_ROUNDS=n` sets the
+//! rounds of the interleaved A/B.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
