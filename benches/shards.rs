@@ -4,7 +4,12 @@
 //! repository of `INFRAMED_BENCH_PATIENTS` patients (default 20,000), built once under
 //! `target/bench-data/` (shared with `benches/lookup.rs`), and its shards beside it.
 //!
-//! `cargo bench --bench shards`; figures go to BENCHMARKS.md.
+//! `cargo bench --bench shards`; figures go to BENCHMARKS.md. The routing's overhead is
+//! `shards_N_routed_same_loop ÷ shards_N_pre_routed` (the same loop, only the call differs);
+//! `shards_N` goes through `lookup_sum`, a loop every store shares, which reads higher for
+//! reasons of that loop (BENCHMARKS.md "Issue 19 round 3"). `SHARDS_EXPERIMENT=1` adds
+//! diagnostic sides, `SHARDS_ONLY=a,b` times only the sides named, `SHARDS_ROUNDS=n` sets the
+//! rounds of the interleaved A/B.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -65,6 +70,19 @@ fn sharded(config: &Path, patients: u32, n: usize) -> PathBuf {
 }
 
 fn lookup_sum(store: &dyn SignalStore, keys: &[(Pid, Sid)]) -> usize {
+    keys.iter()
+        .map(|&(p, s)| store.get_bytes(black_box(p), black_box(s)).unwrap().len())
+        .sum()
+}
+
+/// [`lookup_sum`] again, one copy per `LOOP`: a loop that only some sides call (a diagnostic:
+/// `1` the sharded stores, `2` the source).
+#[inline(never)]
+fn lookup_sum_own<const LOOP: u8>(store: &dyn SignalStore, keys: &[(Pid, Sid)]) -> usize {
+    // Hidden, or the compiler sees the one caller's type and calls it directly; `LOOP` is
+    // used so that the copies stay apart.
+    let store = black_box(store);
+    black_box(LOOP);
     keys.iter()
         .map(|&(p, s)| store.get_bytes(black_box(p), black_box(s)).unwrap().len())
         .sum()
@@ -159,7 +177,9 @@ fn routing(c: &mut Criterion) {
 
     assert_eq!(lookup_sum(&shard0, &keys), expected);
     interleaved(&native, &shard0, &stores, &repo, &repos, &keys);
-    interleaved_many(&native, &stores, &keys);
+    if std::env::var_os("SHARDS_ONLY").is_none() {
+        interleaved_many(&native, &stores, &keys);
+    }
 
     let mut g = c.benchmark_group("shard_routing");
     g.throughput(Throughput::Elements(keys.len() as u64));
@@ -198,8 +218,25 @@ fn routing(c: &mut Criterion) {
     g.finish();
 }
 
+/// `lookup_sum` called from a frame `K` bytes deeper (a diagnostic side).
+#[inline(never)]
+fn padded<const K: usize>(store: &dyn SignalStore, keys: &[(Pid, Sid)]) -> usize {
+    let pad = black_box([0u8; K]);
+    black_box(&pad);
+    lookup_sum(store, keys)
+}
+
 /// Rounds of the interleaved A/B below.
 const ROUNDS: usize = 41;
+
+/// [`ROUNDS`], or `SHARDS_ROUNDS` (more rounds for a noisy machine).
+fn rounds() -> usize {
+    std::env::var("SHARDS_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ROUNDS)
+        .max(1)
+}
 
 /// Criterion times one function after the other, so on a shared machine a change of load
 /// between two functions shows up as a difference between them. This A/B times one (warm)
@@ -221,6 +258,13 @@ fn interleaved<'a>(
         ("source_native".into(), pass(native)),
         ("shard_0_alone_native".into(), pass(shard0)),
     ];
+    if std::env::var_os("SHARDS_EXPERIMENT").is_some() {
+        // The source in a loop of its own (see `shards_N_own_loop`).
+        sides.push((
+            "source_native_own_loop".into(),
+            Box::new(move || lookup_sum_own::<2>(native, keys)),
+        ));
+    }
     for (n, s) in stores {
         sides.push((format!("shards_{n}"), pass(s)));
         // The same shards with the shard of every key found beforehand: the lookups without
@@ -258,6 +302,23 @@ fn interleaved<'a>(
             })
         };
         sides.push((format!("shards_{n}_pre_routed"), pre_routed(false)));
+        // The routed lookups in the pre-routed side's loop (its keys, its `black_box`es, its
+        // shape), the shard index read and dropped: only the call differs, to the sharded
+        // store instead of the shard's.
+        let whole: &dyn SignalStore = black_box(s);
+        let same_loop = routed.clone();
+        sides.push((
+            format!("shards_{n}_routed_same_loop"),
+            Box::new(move || {
+                same_loop
+                    .iter()
+                    .map(|&(i, p, sid)| match black_box(i) {
+                        Some(_) => whole.get_bytes(black_box(p), black_box(sid)).unwrap().len(),
+                        None => 0,
+                    })
+                    .sum()
+            }),
+        ));
         // Diagnostics of where the routed side's time goes (SHARDS_EXPERIMENT=1).
         if std::env::var_os("SHARDS_EXPERIMENT").is_some() {
             sides.push((format!("shards_{n}_pre_routed_bare"), pre_routed(true)));
@@ -277,6 +338,23 @@ fn interleaved<'a>(
                         .sum()
                 }),
             ));
+            // A copy of `lookup_sum` that only the sharded stores call: its per-key virtual
+            // call has one target (the other copy's has the unsharded stores' too).
+            sides.push((
+                format!("shards_{n}_own_loop"),
+                Box::new(move || lookup_sum_own::<1>(s, keys)),
+            ));
+            // `lookup_sum` (the routed side) from a frame `K` bytes deeper: whether the
+            // routed side's time depends on where its stack lies.
+            for (k, f) in [
+                (
+                    64,
+                    padded::<64> as fn(&dyn SignalStore, &[(Pid, Sid)]) -> usize,
+                ),
+                (1024, padded::<1024>),
+            ] {
+                sides.push((format!("shards_{n}_pad{k}"), Box::new(move || f(s, keys))));
+            }
             // `ShardedStore::get_bytes` called directly (inlined, no virtual call): the
             // router's fields are loaded once per pass instead of once per key.
             sides.push((
@@ -294,10 +372,22 @@ fn interleaved<'a>(
     for (n, r) in repos {
         sides.push((format!("shards_{n}_repository"), pass(r)));
     }
-    let mut ns = vec![Vec::with_capacity(ROUNDS); sides.len()];
-    for round in 0..ROUNDS {
+    // `SHARDS_ONLY=a,b`: time only the sides named (to profile one side, e.g. under `perf
+    // record`); the others read NaN and are not printed.
+    let only = std::env::var("SHARDS_ONLY").ok();
+    let skip = |name: &str| {
+        only.as_ref()
+            .is_some_and(|o| !o.split(',').any(|n| n == name))
+    };
+    let rounds = rounds();
+    let mut ns = vec![Vec::with_capacity(rounds); sides.len()];
+    for round in 0..rounds {
         for k in 0..sides.len() {
             let i = (k + round) % sides.len();
+            if skip(&sides[i].0) {
+                ns[i].push(f64::NAN);
+                continue;
+            }
             // An untimed pass first: every timed pass starts from its own files in the
             // caches, not from whichever store ran before it (stores over the same files
             // would otherwise inherit each other's warm caches).
@@ -312,11 +402,14 @@ fn interleaved<'a>(
         (v[v.len() / 4], v[v.len() / 2], v[3 * v.len() / 4])
     };
     println!(
-        "interleaved A/B, {ROUNDS} rounds of {} keys: ns per lookup (median), then the median \
+        "interleaved A/B, {rounds} rounds of {} keys: ns per lookup (median), then the median \
          (quartiles) of the per-round ratios to the baselines named",
         keys.len()
     );
     for (i, (name, _)) in sides.iter().enumerate() {
+        if skip(name) {
+            continue;
+        }
         let mut bases = vec![if i < source_repo { 0 } else { source_repo }];
         // Every other side of `shards_N` against `shards_N_pre_routed`.
         let prefix: String = name.split('_').take(2).collect::<Vec<_>>().join("_");
@@ -325,11 +418,17 @@ fn interleaved<'a>(
             bases.extend(sides.iter().position(|(m, _)| *m == pre));
         }
         let (_, median, _) = quartiles(ns[i].clone());
-        let mut line = format!("  {name:<26} {median:>7.1} ns");
+        // The fastest pass too: the least disturbed by other processes.
+        let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut line = format!("  {name:<26} {median:>7.1} ns (min {:>5.1})", min(&ns[i]));
         for b in bases {
             let ratios: Vec<f64> = ns[i].iter().zip(&ns[b]).map(|(x, y)| x / y).collect();
             let (q1, r, q3) = quartiles(ratios);
-            line += &format!("   ÷ {}: {r:.3} ({q1:.3}–{q3:.3})", sides[b].0);
+            line += &format!(
+                "   ÷ {}: {r:.3} ({q1:.3}–{q3:.3}; mins {:.3})",
+                sides[b].0,
+                min(&ns[i]) / min(&ns[b])
+            );
         }
         println!("{line}");
     }
