@@ -7,6 +7,8 @@ use hashbrown::HashMap;
 
 use crate::catalog::Catalog;
 use crate::convert::config::InputKind;
+use crate::convert::runs::{group_runs, Group, Run, Scratch};
+use crate::convert::sort::Comparator;
 use crate::convert::tsv::{
     c_stoi, encode, line_error, parse_channel, parse_time, push_element, split_fields, ElementBuf,
     LineError, SignalPlan, Tag, TimeRules,
@@ -32,6 +34,8 @@ pub(super) struct Ctx<'a> {
     pub(super) load: Vec<bool>,
     pub(super) rules: TimeRules,
     pub(super) specials: Specials,
+    /// The original's element order of every signal (catalog order).
+    pub(super) comparators: Vec<Comparator>,
 }
 
 /// Code (field 2 of a DATA line) → signal serial, looked up once per line: a direct-mapped
@@ -111,6 +115,14 @@ pub(super) struct Piece {
     /// `(serial, offset into bytes)`.
     pub(super) recs: Vec<(u32, u32)>,
     pub(super) bytes: Vec<u8>,
+    /// The lines cut into runs of one pid ([`group_runs`]).
+    pub(super) runs: Vec<Run>,
+    /// The runs' groups.
+    pub(super) groups: Vec<Group>,
+    /// The groups' elements in line order.
+    pub(super) raw: Vec<u8>,
+    /// The groups' elements sorted and de-duplicated.
+    pub(super) sorted: Vec<u8>,
 }
 
 pub(super) struct Block {
@@ -144,6 +156,10 @@ impl Recycle {
                 p.lines.clear();
                 p.recs.clear();
                 p.bytes.clear();
+                p.runs.clear();
+                p.groups.clear();
+                p.raw.clear();
+                p.sorted.clear();
                 idle.push(p);
             }
         }
@@ -198,6 +214,7 @@ impl<'a> Ctx<'a> {
                 .collect(),
         );
         Ctx {
+            comparators: plans.iter().map(|p| Comparator::new(&p.layout)).collect(),
             load: vec![true; plans.len()],
             plans,
             sections,
@@ -390,7 +407,8 @@ impl Ctx<'_> {
 
 /// Parses the whole lines of `text` (line numbers from `base_line`, 1-based; with `numbered`,
 /// each line starts with its own number, as `--sort` writes them).
-/// `piece` is an empty piece to fill (a recycled one, [`Recycle`]).
+/// `piece` is an empty piece to fill (a recycled one, [`Recycle`]); its lines are then cut
+/// into runs ([`group_runs`]).
 pub(super) fn parse_piece(
     ctx: &Ctx<'_>,
     kind: InputKind,
@@ -455,6 +473,7 @@ pub(super) fn parse_piece(
             break;
         }
     }
+    group_runs(ctx, &mut piece, &mut Scratch::default());
     piece
 }
 

@@ -315,6 +315,33 @@ pub(crate) fn unique_bytes(order: &mut Vec<u32>, elements: &[u8], size: usize) {
     order.truncate(kept);
 }
 
+/// One patient's vector of one signal as the original leaves it: `elements` (`size` bytes
+/// each, in input order) sorted by [`std_sort`] with `cmp`, then [`unique_bytes`]; appended to
+/// `out`. `order` is scratch space. Returns the number of elements appended.
+pub(crate) fn sort_unique_into(
+    cmp: &Comparator,
+    elements: &[u8],
+    size: usize,
+    order: &mut Vec<u32>,
+    out: &mut Vec<u8>,
+) -> usize {
+    let n = elements.len() / size;
+    if n == 1 {
+        out.extend_from_slice(elements);
+        return 1;
+    }
+    order.clear();
+    order.extend(0..n as u32);
+    let el = |i: &u32| &elements[*i as usize * size..(*i as usize + 1) * size];
+    std_sort(order, &|a, b| cmp.less(el(a), el(b)));
+    unique_bytes(order, elements, size);
+    out.reserve(order.len() * size);
+    for i in order.iter() {
+        crate::convert::tsv::push_element(out, el(i));
+    }
+    order.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
