@@ -99,8 +99,10 @@ pub(super) fn group_runs(ctx: &Ctx<'_>, piece: &mut Piece, s: &mut Scratch) {
                     let serial = serial as usize;
                     let size = ctx.plans[serial].size;
                     let at = s.at[serial];
-                    piece.raw[at..at + size]
-                        .copy_from_slice(&piece.bytes[off as usize..off as usize + size]);
+                    copy_element(
+                        &mut piece.raw[at..at + size],
+                        &piece.bytes[off as usize..off as usize + size],
+                    );
                     s.at[serial] = at + size;
                 }
             }
@@ -134,5 +136,25 @@ pub(super) fn group_runs(ctx: &Ctx<'_>, piece: &mut Piece, s: &mut Scratch) {
             skipped,
             groups: (groups_start, piece.groups.len() as u32),
         });
+    }
+}
+
+/// `dst.copy_from_slice(src)` with the common element sizes as fixed-size copies (a
+/// variable-length copy is a `memcpy` call per element).
+#[inline(always)]
+fn copy_element(dst: &mut [u8], src: &[u8]) {
+    #[inline(always)]
+    fn fixed<const N: usize>(dst: &mut [u8], src: &[u8]) {
+        match (<&[u8; N]>::try_from(src), dst.len() == N) {
+            (Ok(s), true) => dst[..N].copy_from_slice(s),
+            _ => dst.copy_from_slice(src),
+        }
+    }
+    match dst.len() {
+        4 => fixed::<4>(dst, src),
+        8 => fixed::<8>(dst, src),
+        12 => fixed::<12>(dst, src),
+        16 => fixed::<16>(dst, src),
+        _ => dst.copy_from_slice(src),
     }
 }
