@@ -10,8 +10,8 @@ use crate::convert::config::InputKind;
 use crate::convert::runs::{group_runs, Group, Run, Scratch};
 use crate::convert::sort::Comparator;
 use crate::convert::tsv::{
-    c_stoi, encode, line_error, parse_channel, parse_time, push_element, split_fields, ElementBuf,
-    LineError, SignalPlan, Tag, TimeRules,
+    c_stoi, encode_into, line_error, parse_channel, parse_time, push_element, split_fields,
+    ElementBuf, LineError, SignalPlan, Tag, TimeRules,
 };
 use crate::text::dict::Section;
 use crate::time::TimeUnit;
@@ -84,9 +84,27 @@ impl CodeTable {
     pub(super) fn get(&self, code: &str) -> Option<&Option<usize>> {
         match &self.slots[Self::slot_of(code)] {
             Slot::Empty => None,
-            Slot::One(k, serial) => (**k == *code).then_some(serial),
+            Slot::One(k, serial) => short_eq(k.as_bytes(), code.as_bytes()).then_some(serial),
             Slot::Shared => self.map.get(code),
         }
+    }
+}
+
+/// `a == b` for short byte strings (the codes) without a `memcmp` call: two overlapping
+/// 8- or 4-byte loads from each end.
+#[inline]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word8 = |s: &[u8], at: usize| s.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok());
+    let word4 = |s: &[u8], at: usize| s.get(at..at + 4).and_then(|w| <[u8; 4]>::try_from(w).ok());
+    match n {
+        0..=3 => a == b,
+        4..=8 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        9..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -310,8 +328,16 @@ impl Ctx<'_> {
                 ),
             ));
         }
-        let elem = encode(plan, &f[2..2 + need], &self.sections, self.rules)?;
-        self.push(piece, serial, &elem);
+        // Straight into the piece (no element buffer to copy); nothing kept on error.
+        let at = piece.bytes.len();
+        piece.bytes.resize(at + plan.size, 0);
+        let fields = &f[2..2 + need];
+        let out = &mut piece.bytes[at..];
+        if let Err(e) = encode_into(plan, fields, &self.sections, self.rules, out) {
+            piece.bytes.truncate(at);
+            return Err(e);
+        }
+        piece.recs.push((serial as u32, at as u32));
         Ok(true)
     }
 
@@ -510,6 +536,24 @@ pub(crate) fn fuzz_piece(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_eq_is_eq() {
+        let words: Vec<String> = (0..40)
+            .flat_map(|n| {
+                [
+                    "a".repeat(n),
+                    format!("{}b", "a".repeat(n)),
+                    format!("b{}", "a".repeat(n)),
+                ]
+            })
+            .collect();
+        for x in &words {
+            for y in &words {
+                assert_eq!(short_eq(x.as_bytes(), y.as_bytes()), x == y, "{x} {y}");
+            }
+        }
+    }
 
     #[test]
     fn code_table_is_the_map() {

@@ -382,14 +382,15 @@ fn number(ty: ChannelType, text: &str) -> Result<Num, String> {
     }
 }
 
-/// Parses one channel's text into `out` (the element buffer).
+/// Parses one channel's text into `out` (the element's bytes).
+#[inline]
 pub(crate) fn parse_channel(
     c: &ChannelPlan,
     text: &str,
     sections: &[&Section],
     rules: TimeRules,
     signal: &str,
-    out: &mut ElementBuf,
+    out: &mut [u8],
 ) -> Result<(), LineError> {
     let slot = &mut out[c.offset..];
     // Fast paths for the usual channels, writing what the general path below writes for the
@@ -459,18 +460,19 @@ pub(crate) fn parse_channel(
     }
 }
 
-/// Builds one element from the channel texts (`fields` = times then values).
-pub(crate) fn encode(
+/// Builds one element from the channel texts (`fields` = times then values) into `out`
+/// (zeroed, the element's size).
+pub(crate) fn encode_into(
     plan: &SignalPlan,
     fields: &[&str],
     sections: &[&Section],
     rules: TimeRules,
-) -> Result<ElementBuf, LineError> {
-    let mut out = [0u8; MAX_ELEMENT_SIZE];
+    out: &mut [u8],
+) -> Result<(), LineError> {
     for (c, text) in plan.time.iter().chain(plan.value.iter()).zip(fields) {
-        parse_channel(c, text, sections, rules, &plan.name, &mut out)?;
+        parse_channel(c, text, sections, rules, &plan.name, out)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Appends one element's bytes to `v`: the common element sizes as fixed-size copies (a
@@ -531,29 +533,34 @@ impl<'a> std::ops::Deref for Fields<'a> {
 /// One plain byte loop: the lines are short (a few dozen bytes, 4–6 fields), where the calls
 /// of a vectorised search per field (`memchr`, and `str::split` before it) cost more than they
 /// save. Cutting a `str` at an ASCII byte always leaves whole characters on both sides.
+///
+/// Inlined: the 160-byte `Fields` is then built in the caller's frame, not copied out.
+#[inline(always)]
 pub(crate) fn split_fields<'a>(line: &'a str) -> Fields<'a> {
     let mut f = Fields {
         fixed: [""; 8],
         n: 0,
         more: Vec::new(),
     };
-    let cut = |sep: u8, f: &mut Fields<'a>| {
-        let mut start = 0;
-        for (i, &b) in line.as_bytes().iter().enumerate() {
-            if b == sep {
-                f.push(&line[start..i]);
-                start = i + 1;
-            }
-        }
-        f.push(&line[start..]);
-    };
-    cut(b'\t', &mut f);
+    cut_fields(line, b'\t', &mut f);
     if f.n == 1 && f.more.is_empty() {
         // No TAB: on spaces.
         f.n = 0;
-        cut(b' ', &mut f);
+        cut_fields(line, b' ', &mut f);
     }
     f
+}
+
+#[inline(always)]
+fn cut_fields<'a>(line: &'a str, sep: u8, f: &mut Fields<'a>) {
+    let mut start = 0;
+    for (i, &b) in line.as_bytes().iter().enumerate() {
+        if b == sep {
+            f.push(&line[start..i]);
+            start = i + 1;
+        }
+    }
+    f.push(&line[start..]);
 }
 
 /// `boost::trim` (C-locale white space) of a line.
