@@ -10,8 +10,8 @@ use crate::convert::config::InputKind;
 use crate::convert::runs::{group_runs, Group, Run, Scratch};
 use crate::convert::sort::Comparator;
 use crate::convert::tsv::{
-    c_stoi, encode_into, line_error, parse_channel, parse_time, push_element, split_fields,
-    ElementBuf, LineError, SignalPlan, Tag, TimeRules,
+    c_stoi, encode_into, line_error, parse_channel, parse_time, push_element, ElementBuf, Fields,
+    LineError, SignalPlan, Tag, TimeRules,
 };
 use crate::text::dict::Section;
 use crate::time::TimeUnit;
@@ -89,6 +89,9 @@ impl CodeTable {
         }
     }
 }
+
+/// A zeroed element of the largest size.
+const ZEROS: ElementBuf = [0; crate::layout::MAX_ELEMENT_SIZE];
 
 /// `a == b` for short byte strings (the codes) without a `memcmp` call: two overlapping
 /// 8- or 4-byte loads from each end.
@@ -266,7 +269,8 @@ impl Ctx<'_> {
     /// Parses one trimmed line of `kind` into `piece`; returns `(pid, outcome)`.
     fn line(&self, kind: InputKind, text: &str, piece: &mut Piece) -> (i64, Outcome) {
         let start = piece.recs.len() as u32;
-        let fields = split_fields(text);
+        let mut fields = Fields::new(text);
+        fields.split(text);
         let min_fields = if kind == InputKind::Registry { 4 } else { 3 };
         if fields.len() < min_fields {
             let e = line_error(
@@ -330,7 +334,7 @@ impl Ctx<'_> {
         }
         // Straight into the piece (no element buffer to copy); nothing kept on error.
         let at = piece.bytes.len();
-        piece.bytes.resize(at + plan.size, 0);
+        push_element(&mut piece.bytes, &ZEROS[..plan.size]);
         let fields = &f[2..2 + need];
         let out = &mut piece.bytes[at..];
         if let Err(e) = encode_into(plan, fields, &self.sections, self.rules, out) {

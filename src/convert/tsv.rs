@@ -498,29 +498,36 @@ pub(crate) fn push_element(v: &mut Vec<u8>, e: &[u8]) {
 /// The fields of a line, without allocating for up to 8 of them.
 pub(crate) struct Fields<'a> {
     fixed: [&'a str; 8],
+    /// Number of fields; beyond 8 they are all in `more`.
     n: usize,
     more: Vec<&'a str>,
 }
 
 impl<'a> Fields<'a> {
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, part: &'a str) {
-        if self.more.is_empty() && self.n < self.fixed.len() {
+        if self.n < self.fixed.len() {
             self.fixed[self.n] = part;
-            self.n += 1;
         } else {
-            if self.more.is_empty() {
-                self.more.extend_from_slice(&self.fixed);
-            }
-            self.more.push(part);
+            self.spill(part);
         }
+        self.n += 1;
+    }
+
+    #[cold]
+    fn spill(&mut self, part: &'a str) {
+        if self.more.is_empty() {
+            self.more.extend_from_slice(&self.fixed);
+        }
+        self.more.push(part);
     }
 }
 
 impl<'a> std::ops::Deref for Fields<'a> {
     type Target = [&'a str];
+    #[inline]
     fn deref(&self) -> &[&'a str] {
-        if self.more.is_empty() {
+        if self.n <= self.fixed.len() {
             &self.fixed[..self.n]
         } else {
             &self.more
@@ -533,22 +540,36 @@ impl<'a> std::ops::Deref for Fields<'a> {
 /// One plain byte loop: the lines are short (a few dozen bytes, 4–6 fields), where the calls
 /// of a vectorised search per field (`memchr`, and `str::split` before it) cost more than they
 /// save. Cutting a `str` at an ASCII byte always leaves whole characters on both sides.
-///
-/// Inlined: the 160-byte `Fields` is then built in the caller's frame, not copied out.
-#[inline(always)]
 pub(crate) fn split_fields<'a>(line: &'a str) -> Fields<'a> {
-    let mut f = Fields {
-        fixed: [""; 8],
-        n: 0,
-        more: Vec::new(),
-    };
-    cut_fields(line, b'\t', &mut f);
-    if f.n == 1 && f.more.is_empty() {
-        // No TAB: on spaces.
-        f.n = 0;
-        cut_fields(line, b' ', &mut f);
-    }
+    let mut f = Fields::new(line);
+    f.split(line);
     f
+}
+
+impl<'a> Fields<'a> {
+    /// No fields yet (an empty slice of `line` in every slot: not a constant `""`, whose 8
+    /// copies are a `memcpy` call from a constant array).
+    #[inline(always)]
+    pub(crate) fn new(line: &'a str) -> Fields<'a> {
+        let empty = &line[..0];
+        Fields {
+            fixed: [empty; 8],
+            n: 0,
+            more: Vec::new(),
+        }
+    }
+
+    /// [`split_fields`] into these (new) fields: the hot path splits in the caller's frame,
+    /// where returning the 160-byte `Fields` was a `memmove` call per line.
+    #[inline(always)]
+    pub(crate) fn split(&mut self, line: &'a str) {
+        cut_fields(line, b'\t', self);
+        if self.n == 1 {
+            // No TAB: on spaces.
+            self.n = 0;
+            cut_fields(line, b' ', self);
+        }
+    }
 }
 
 #[inline(always)]
