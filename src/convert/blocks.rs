@@ -117,6 +117,8 @@ pub(super) struct Cursor {
     pub(super) block: Option<Block>,
     pub(super) piece: usize,
     pub(super) pos: usize,
+    /// The first run of the piece not consumed whole (`runs[run].first >= pos`, or none left).
+    pub(super) run: usize,
     pub(super) done: bool,
     /// The pid of the next line with a pid (the original's `pid_in_file`).
     pub(super) fpid: Option<u32>,
@@ -136,6 +138,7 @@ impl Cursor {
                     }
                     self.piece += 1;
                     self.pos = 0;
+                    self.run = 0;
                 }
             }
             if self.done {
@@ -149,6 +152,7 @@ impl Cursor {
                     }
                     self.piece = 0;
                     self.pos = 0;
+                    self.run = 0;
                 }
                 Ok(Err(e)) => return Err(e),
                 Err(_) => {

@@ -150,6 +150,7 @@ pub(super) fn convert_cfg(
         }
     }
     let ctx = Ctx {
+        comparators: plans.iter().map(|p| Comparator::new(&p.layout)).collect(),
         plans,
         sections,
         codes: CodeTable::new(codes),
@@ -401,6 +402,7 @@ fn run_load(
                 block: None,
                 piece: 0,
                 pos: 0,
+                run: 0,
                 done: false,
                 fpid: None,
                 recycle: Arc::clone(&recycle),
@@ -416,12 +418,9 @@ fn run_load(
             options,
             cursors,
             names: names.clone(),
-            comparators: ctx
-                .plans
-                .iter()
-                .map(|p| Comparator::new(&p.layout))
-                .collect(),
             acc: vec![Vec::new(); ctx.plans.len()],
+            sorted: vec![Vec::new(); ctx.plans.len()],
+            runs: vec![0; ctx.plans.len()],
             touched: Vec::new(),
             order: Vec::new(),
             scratch: Vec::new(),

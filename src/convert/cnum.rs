@@ -41,6 +41,11 @@ fn int_prefix(s: &str) -> Option<i128> {
 
 /// `std::stoi`: the integer prefix, which must fit an `int`.
 pub(crate) fn c_stoi(s: &str) -> Option<i32> {
+    let b = s.as_bytes();
+    // The usual text (a pid, a code): at most 9 plain digits, which always fit an `int`.
+    if (1..=9).contains(&b.len()) && b.iter().all(u8::is_ascii_digit) {
+        return Some(b.iter().fold(0i32, |v, &c| v * 10 + (c - b'0') as i32));
+    }
     int_prefix(s).and_then(|v| i32::try_from(v).ok())
 }
 
@@ -224,6 +229,15 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// `c_stoi`'s plain-digits shortcut gives what the general prefix parse gives.
+        #[test]
+        fn stoi_fast_path_is_prefix(text in "[0-9]{1,12}|[0-9 +-]{0,4}[0-9a]{0,10}") {
+            proptest::prop_assert_eq!(
+                c_stoi(&text),
+                int_prefix(&text).and_then(|v| i32::try_from(v).ok())
+            );
+        }
+
         /// The plain-decimal fast paths of `c_stof` / `c_stod` give what `str::parse` (the
         /// general path's correctly rounded parse) gives.
         #[test]

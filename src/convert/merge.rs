@@ -9,7 +9,7 @@ use crate::convert::blocks::Cursor;
 use crate::convert::config::ConvertConfig;
 use crate::convert::output::{backend, io_err};
 use crate::convert::parse::{Ctx, Outcome};
-use crate::convert::sort::{std_sort, unique_bytes, Comparator};
+use crate::convert::sort::sort_unique_into;
 use crate::convert::tsv::{push_element, Tag};
 use crate::convert::{ConvertError, ConvertOptions, Progress, UnsortedPolicy};
 use crate::error::Result;
@@ -23,8 +23,12 @@ pub(super) struct Merge<'a> {
     pub(super) options: &'a ConvertOptions,
     pub(super) cursors: Vec<Cursor>,
     pub(super) names: Vec<PathBuf>,
-    pub(super) comparators: Vec<Comparator>,
+    /// Per signal: the current patient's elements in input order.
     pub(super) acc: Vec<Vec<u8>>,
+    /// Per signal: the sorted group of the patient's first run (used when it is the only one).
+    pub(super) sorted: Vec<Vec<u8>>,
+    /// Per signal: how many runs gave the patient's elements (2 also for any other source).
+    pub(super) runs: Vec<u32>,
     pub(super) touched: Vec<usize>,
     pub(super) order: Vec<u32>,
     pub(super) scratch: Vec<u8>,
@@ -70,6 +74,9 @@ impl Merge<'_> {
             if !ready {
                 self.cursors[file].fpid = None;
                 return Ok(());
+            }
+            if self.take_run(file, c_pid) {
+                continue;
             }
             let (_, lo) = self.cursors[file].current();
             let line_no = lo.line;
@@ -122,10 +129,12 @@ impl Merge<'_> {
                     for &(serial, off) in &piece.recs[*start as usize..(*start + *n) as usize] {
                         let serial = serial as usize;
                         let size = self.ctx.plans[serial].size;
-                        let acc = &mut self.acc[serial];
-                        if acc.is_empty() {
+                        if self.runs[serial] == 0 {
                             self.touched.push(serial);
                         }
+                        // Not a run's group: the pid's vector is sorted by the merge.
+                        self.runs[serial] = 2;
+                        let acc = &mut self.acc[serial];
                         push_element(acc, &piece.bytes[off as usize..off as usize + size]);
                     }
                     cursor.pos += 1;
@@ -151,6 +160,49 @@ impl Merge<'_> {
         }
     }
 
+    /// Consumes the run at the cursor of `file` (the worker's grouping of the lines of one pid)
+    /// when it belongs to pid `c_pid`; `false` when the cursor is not at a run of that pid
+    /// (the line-by-line path then takes the line).
+    fn take_run(&mut self, file: usize, c_pid: Option<u32>) -> bool {
+        let cursor = &mut self.cursors[file];
+        let Some(block) = cursor.block.as_ref() else {
+            return false;
+        };
+        let piece = &block.pieces[cursor.piece];
+        while piece
+            .runs
+            .get(cursor.run)
+            .is_some_and(|r| (r.first as usize) < cursor.pos)
+        {
+            cursor.run += 1;
+        }
+        let Some(run) = piece.runs.get(cursor.run) else {
+            return false;
+        };
+        if run.first as usize != cursor.pos || Some(run.pid) != c_pid {
+            return false;
+        }
+        let (lines, skipped) = (run.lines as u64, run.skipped as u64);
+        cursor.stats.relevant += lines;
+        cursor.stats.parsed += lines - skipped;
+        cursor.stats.skipped += skipped;
+        self.lines += lines;
+        for g in &piece.groups[run.groups.0 as usize..run.groups.1 as usize] {
+            let serial = g.serial as usize;
+            let count = &mut self.runs[serial];
+            if *count == 0 {
+                self.touched.push(serial);
+                self.sorted[serial]
+                    .extend_from_slice(&piece.sorted[g.sorted.0 as usize..g.sorted.1 as usize]);
+            }
+            *count = count.saturating_add(1);
+            self.acc[serial].extend_from_slice(&piece.raw[g.raw.0 as usize..g.raw.1 as usize]);
+        }
+        cursor.pos += run.lines as usize;
+        cursor.run += 1;
+        true
+    }
+
     fn report(&self) {
         if let Some(p) = &self.options.progress {
             p(&Progress {
@@ -169,23 +221,25 @@ impl Merge<'_> {
         let touched = std::mem::take(&mut self.touched);
         for &serial in &touched {
             let size = self.ctx.plans[serial].size;
-            let elems = &self.acc[serial];
-            let n = elems.len() / size;
-            let order = &mut self.order;
-            order.clear();
-            order.extend(0..n as u32);
-            let cmp = &self.comparators[serial];
-            let el = |i: &u32| &elems[*i as usize * size..(*i as usize + 1) * size];
-            std_sort(order, &|a, b| cmp.less(el(a), el(b)));
-            unique_bytes(order, elems, size);
-            // Rewrite the vector in its final order (kept in acc for writing).
-            let scratch = &mut self.scratch;
-            scratch.clear();
-            for i in order.iter() {
-                push_element(scratch, el(i));
+            // The vector in its final order, kept in acc for writing: the worker's sorted
+            // group when one run gave it all, else sorted here (the same sort of the same
+            // elements in the same order).
+            if self.runs[serial] == 1 {
+                std::mem::swap(&mut self.acc[serial], &mut self.sorted[serial]);
+            } else {
+                self.scratch.clear();
+                sort_unique_into(
+                    &self.ctx.comparators[serial],
+                    &self.acc[serial],
+                    size,
+                    &mut self.order,
+                    &mut self.scratch,
+                );
+                std::mem::swap(&mut self.acc[serial], &mut self.scratch);
             }
-            counts.push((serial, order.len()));
-            std::mem::swap(&mut self.acc[serial], &mut self.scratch);
+            self.sorted[serial].clear();
+            self.runs[serial] = 0;
+            counts.push((serial, self.acc[serial].len() / size));
         }
         for (k, (name, serial)) in self.forced.iter().enumerate() {
             let n = counts

@@ -31,6 +31,7 @@ mod legacy;
 mod merge;
 mod output;
 mod parse;
+mod runs;
 mod sort;
 mod thresholds;
 pub mod tsv;

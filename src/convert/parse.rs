@@ -7,8 +7,10 @@ use hashbrown::HashMap;
 
 use crate::catalog::Catalog;
 use crate::convert::config::InputKind;
+use crate::convert::runs::{group_runs, Group, Run, Scratch};
+use crate::convert::sort::Comparator;
 use crate::convert::tsv::{
-    c_stoi, encode, line_error, parse_channel, parse_time, push_element, split_fields, ElementBuf,
+    c_stoi, encode_into, line_error, parse_channel, parse_time, push_element, ElementBuf, Fields,
     LineError, SignalPlan, Tag, TimeRules,
 };
 use crate::text::dict::Section;
@@ -32,6 +34,8 @@ pub(super) struct Ctx<'a> {
     pub(super) load: Vec<bool>,
     pub(super) rules: TimeRules,
     pub(super) specials: Specials,
+    /// The original's element order of every signal (catalog order).
+    pub(super) comparators: Vec<Comparator>,
 }
 
 /// Code (field 2 of a DATA line) → signal serial, looked up once per line: a direct-mapped
@@ -80,9 +84,30 @@ impl CodeTable {
     pub(super) fn get(&self, code: &str) -> Option<&Option<usize>> {
         match &self.slots[Self::slot_of(code)] {
             Slot::Empty => None,
-            Slot::One(k, serial) => (**k == *code).then_some(serial),
+            Slot::One(k, serial) => short_eq(k.as_bytes(), code.as_bytes()).then_some(serial),
             Slot::Shared => self.map.get(code),
         }
+    }
+}
+
+/// A zeroed element of the largest size.
+const ZEROS: ElementBuf = [0; crate::layout::MAX_ELEMENT_SIZE];
+
+/// `a == b` for short byte strings (the codes) without a `memcmp` call: two overlapping
+/// 8- or 4-byte loads from each end.
+#[inline]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word8 = |s: &[u8], at: usize| s.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok());
+    let word4 = |s: &[u8], at: usize| s.get(at..at + 4).and_then(|w| <[u8; 4]>::try_from(w).ok());
+    match n {
+        0..=3 => a == b,
+        4..=8 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        9..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -111,6 +136,14 @@ pub(super) struct Piece {
     /// `(serial, offset into bytes)`.
     pub(super) recs: Vec<(u32, u32)>,
     pub(super) bytes: Vec<u8>,
+    /// The lines cut into runs of one pid ([`group_runs`]).
+    pub(super) runs: Vec<Run>,
+    /// The runs' groups.
+    pub(super) groups: Vec<Group>,
+    /// The groups' elements in line order.
+    pub(super) raw: Vec<u8>,
+    /// The groups' elements sorted and de-duplicated.
+    pub(super) sorted: Vec<u8>,
 }
 
 pub(super) struct Block {
@@ -144,6 +177,10 @@ impl Recycle {
                 p.lines.clear();
                 p.recs.clear();
                 p.bytes.clear();
+                p.runs.clear();
+                p.groups.clear();
+                p.raw.clear();
+                p.sorted.clear();
                 idle.push(p);
             }
         }
@@ -198,6 +235,7 @@ impl<'a> Ctx<'a> {
                 .collect(),
         );
         Ctx {
+            comparators: plans.iter().map(|p| Comparator::new(&p.layout)).collect(),
             load: vec![true; plans.len()],
             plans,
             sections,
@@ -231,7 +269,8 @@ impl Ctx<'_> {
     /// Parses one trimmed line of `kind` into `piece`; returns `(pid, outcome)`.
     fn line(&self, kind: InputKind, text: &str, piece: &mut Piece) -> (i64, Outcome) {
         let start = piece.recs.len() as u32;
-        let fields = split_fields(text);
+        let mut fields = Fields::new(text);
+        fields.split(text);
         let min_fields = if kind == InputKind::Registry { 4 } else { 3 };
         if fields.len() < min_fields {
             let e = line_error(
@@ -293,8 +332,16 @@ impl Ctx<'_> {
                 ),
             ));
         }
-        let elem = encode(plan, &f[2..2 + need], &self.sections, self.rules)?;
-        self.push(piece, serial, &elem);
+        // Straight into the piece (no element buffer to copy); nothing kept on error.
+        let at = piece.bytes.len();
+        push_element(&mut piece.bytes, &ZEROS[..plan.size]);
+        let fields = &f[2..2 + need];
+        let out = &mut piece.bytes[at..];
+        if let Err(e) = encode_into(plan, fields, &self.sections, self.rules, out) {
+            piece.bytes.truncate(at);
+            return Err(e);
+        }
+        piece.recs.push((serial as u32, at as u32));
         Ok(true)
     }
 
@@ -390,7 +437,8 @@ impl Ctx<'_> {
 
 /// Parses the whole lines of `text` (line numbers from `base_line`, 1-based; with `numbered`,
 /// each line starts with its own number, as `--sort` writes them).
-/// `piece` is an empty piece to fill (a recycled one, [`Recycle`]).
+/// `piece` is an empty piece to fill (a recycled one, [`Recycle`]); its lines are then cut
+/// into runs ([`group_runs`]).
 pub(super) fn parse_piece(
     ctx: &Ctx<'_>,
     kind: InputKind,
@@ -455,6 +503,7 @@ pub(super) fn parse_piece(
             break;
         }
     }
+    group_runs(ctx, &mut piece, &mut Scratch::default());
     piece
 }
 
@@ -491,6 +540,24 @@ pub(crate) fn fuzz_piece(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_eq_is_eq() {
+        let words: Vec<String> = (0..40)
+            .flat_map(|n| {
+                [
+                    "a".repeat(n),
+                    format!("{}b", "a".repeat(n)),
+                    format!("b{}", "a".repeat(n)),
+                ]
+            })
+            .collect();
+        for x in &words {
+            for y in &words {
+                assert_eq!(short_eq(x.as_bytes(), y.as_bytes()), x == y, "{x} {y}");
+            }
+        }
+    }
 
     #[test]
     fn code_table_is_the_map() {

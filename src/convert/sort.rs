@@ -81,6 +81,44 @@ impl Comparator {
         }
     }
 
+    /// Whether a value channel can hold a NaN (a float channel), which makes `less` no
+    /// strict weak order.
+    fn may_nan(&self) -> bool {
+        self.value
+            .iter()
+            .any(|&(ty, _)| matches!(ty, ChannelType::F32 | ChannelType::F64))
+    }
+
+    /// Whether element `e` has a NaN in a value channel.
+    fn has_nan(&self, e: &[u8]) -> bool {
+        self.value
+            .iter()
+            .any(|&(ty, at)| as_float(ty, e, at).is_nan())
+    }
+
+    /// Whether `elements` (`size` bytes each) are strictly increasing for `less` with no NaN
+    /// value: then `less` is a strict weak order on them (times compare as `int`s, values as
+    /// non-NaN `float`s, channel after channel), no two of them are equivalent, and any
+    /// correct sort, [`std_sort`] included, leaves them as they are; nor are two neighbours
+    /// byte-identical, so [`unique_bytes`] keeps them all.
+    fn strictly_increasing(&self, elements: &[u8], size: usize) -> bool {
+        let mut it = elements.chunks_exact(size);
+        let Some(mut prev) = it.next() else {
+            return true;
+        };
+        let nan = self.may_nan();
+        if nan && self.has_nan(prev) {
+            return false;
+        }
+        for e in it {
+            if !self.less(prev, e) || (nan && self.has_nan(e)) {
+                return false;
+            }
+            prev = e;
+        }
+        true
+    }
+
     /// `a < b` as `compareTimeLt`.
     #[inline]
     pub(crate) fn less(&self, a: &[u8], b: &[u8]) -> bool {
@@ -315,6 +353,34 @@ pub(crate) fn unique_bytes(order: &mut Vec<u32>, elements: &[u8], size: usize) {
     order.truncate(kept);
 }
 
+/// One patient's vector of one signal as the original leaves it: `elements` (`size` bytes
+/// each, in input order) sorted by [`std_sort`] with `cmp`, then [`unique_bytes`]; appended to
+/// `out`. `order` is scratch space. Returns the number of elements appended.
+pub(crate) fn sort_unique_into(
+    cmp: &Comparator,
+    elements: &[u8],
+    size: usize,
+    order: &mut Vec<u32>,
+    out: &mut Vec<u8>,
+) -> usize {
+    let n = elements.len() / size;
+    if n <= 1 || cmp.strictly_increasing(elements, size) {
+        // Already in the order the sort and `unique` leave (the usual export).
+        out.extend_from_slice(elements);
+        return n;
+    }
+    order.clear();
+    order.extend(0..n as u32);
+    let el = |i: &u32| &elements[*i as usize * size..(*i as usize + 1) * size];
+    std_sort(order, &|a, b| cmp.less(el(a), el(b)));
+    unique_bytes(order, elements, size);
+    out.reserve(order.len() * size);
+    for i in order.iter() {
+        crate::convert::tsv::push_element(out, el(i));
+    }
+    order.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +441,50 @@ mod tests {
             .collect();
         std_sort(&mut v, &|a, b| a < b);
         assert_eq!(v.len(), 300);
+    }
+
+    /// The already-sorted shortcut gives what the sort and `unique` give, ties, duplicates
+    /// and NaN values included.
+    #[test]
+    fn sort_unique_shortcut_is_the_sort() {
+        let full = |cmp: &Comparator, bytes: &[u8], size: usize| {
+            let n = bytes.len() / size;
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            let el = |i: &u32| &bytes[*i as usize * size..(*i as usize + 1) * size];
+            std_sort(&mut order, &|a, b| cmp.less(el(a), el(b)));
+            unique_bytes(&mut order, bytes, size);
+            order.iter().flat_map(el).copied().collect::<Vec<u8>>()
+        };
+        let l = Layout::parse("T(i),V(f)").unwrap();
+        let c = Comparator::new(&l);
+        let e = |t: i32, v: f32| [t.to_le_bytes(), v.to_le_bytes()].concat();
+        let mut seed = 11;
+        for n in [0usize, 1, 2, 5, 16, 17, 40, 200] {
+            for case in 0..6 {
+                let mut v: Vec<Vec<u8>> = (0..n)
+                    .map(|i| {
+                        let r = lcg(&mut seed);
+                        match case {
+                            0 => e(i as i32, 1.0),                  // increasing times
+                            1 => e(1, i as f32),                    // increasing values
+                            2 => e((i / 2) as i32, (r % 3) as f32), // ties and duplicates
+                            3 => e(i as i32, if r % 5 == 0 { f32::NAN } else { 2.0 }),
+                            4 => e(1, if i % 7 == 3 { f32::NAN } else { i as f32 }),
+                            _ => e((r % 50) as i32, (r % 4) as f32), // random
+                        }
+                    })
+                    .collect();
+                if case == 5 {
+                    v.sort();
+                }
+                let bytes = v.concat();
+                let mut out = Vec::new();
+                let mut order = Vec::new();
+                let k = sort_unique_into(&c, &bytes, 8, &mut order, &mut out);
+                assert_eq!(out, full(&c, &bytes, 8), "n={n} case={case}");
+                assert_eq!(k * 8, out.len());
+            }
+        }
     }
 
     #[test]
