@@ -431,6 +431,7 @@ fn batched(c: &mut Criterion) {
     // the load of each round common to both sides.
     // The user-facing `Repository` over the sidecar's copy (a `dyn` store per layer).
     let repo_lookup = Repository::open(with_lookup(&d.config)).unwrap();
+    let lookup2 = open_native(&with_lookup(&d.config));
     let sides: Vec<common::Side> = vec![
         ("get_loop".into(), Box::new(single(&native, &keys))),
         ("get_loop/lookup".into(), Box::new(single(&lookup, &keys))),
@@ -455,6 +456,10 @@ fn batched(c: &mut Criterion) {
         (
             "get_many/repository+lookup".into(),
             Box::new(many(&repo_lookup, &keys)),
+        ),
+        (
+            "get_many/lookup_2nd_open".into(),
+            Box::new(many(&lookup2, &keys)),
         ),
         (
             "flat_probe_batched".into(),
