@@ -27,9 +27,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{DecodeError, Error, Result};
 use crate::ids::{Pid, Sid};
 use crate::mmap::{self, Bytes};
-use crate::native::index::DATA_BASE;
 use crate::native::sparse::{u32_at, u64_at};
-use crate::native::store::{NativeStore, SignalFiles, LANE};
+use crate::native::store::{elements, out_of_bounds, NativeStore, SignalFiles, LANE};
 use crate::Warning;
 
 /// The sidecar's magic.
@@ -419,20 +418,14 @@ impl NativeStore {
         let Some(f) = f else {
             return Ok(Cow::Borrowed(&[]));
         };
-        let factor = u64::from(f.index.factor);
-        let from = DATA_BASE + u64::from(start) * factor;
-        let to = from + u64::from(count) * factor;
-        let data = f.data.as_slice();
-        match data.get(from as usize..to as usize) {
+        let (data, factor) = (f.data.as_slice(), u64::from(f.index.factor));
+        let (start, count) = (u64::from(start), u64::from(count));
+        match elements(data, start, count, factor) {
             Some(v) => Ok(Cow::Borrowed(v)),
             None => Err(Error::corrupt(
                 &t.path,
                 off as u64,
-                DecodeError::OutOfBounds {
-                    start: from,
-                    end: to,
-                    len: data.len() as u64,
-                },
+                out_of_bounds(data, start, count, factor),
             )),
         }
     }
@@ -517,9 +510,7 @@ impl NativeStore {
             let Some(&(data, factor)) = cols.get(code as usize - 2) else {
                 return false;
             };
-            let from = DATA_BASE + u64::from(start) * factor;
-            let to = from + u64::from(count) * factor;
-            match data.get(from as usize..to as usize) {
+            match elements(data, u64::from(start), u64::from(count), factor) {
                 Some(d) => *v = d,
                 None => return false,
             }

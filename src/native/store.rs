@@ -74,6 +74,25 @@ fn corrupt(path: &Path) -> impl Fn((u64, DecodeError)) -> Error + '_ {
     move |(offset, source)| Error::corrupt(path, offset, source)
 }
 
+/// The `count` elements of `factor` bytes from element `start` of a `.data` file (after its
+/// 4-byte header), `None` past the end of `data` ([`out_of_bounds`] then says where).
+#[inline(always)]
+pub(super) fn elements(data: &[u8], start: u64, count: u64, factor: u64) -> Option<&[u8]> {
+    let from = DATA_BASE + start * factor;
+    data.get(from as usize..(from + count * factor) as usize)
+}
+
+/// The error of an [`elements`] call that found nothing: the byte range against the length.
+#[cold]
+pub(super) fn out_of_bounds(data: &[u8], start: u64, count: u64, factor: u64) -> DecodeError {
+    let from = DATA_BASE + start * factor;
+    DecodeError::OutOfBounds {
+        start: from,
+        end: from + count * factor,
+        len: data.len() as u64,
+    }
+}
+
 impl NativeStore {
     /// Opens the MODE 3 files of `catalog`'s signals under `prefix` (`DIR/<PREFIX>`).
     /// A signal whose two files are both absent is empty; one without the other is an error.
@@ -458,10 +477,7 @@ impl NativeStore {
             let Ok((start, count)) = f.index.range_at(f.idx.as_slice(), ind[i]) else {
                 return false;
             };
-            let factor = f.index.factor as u64;
-            let from = DATA_BASE + start * factor;
-            let to = from + count * factor;
-            match f.data.as_slice().get(from as usize..to as usize) {
+            match elements(f.data.as_slice(), start, count, u64::from(f.index.factor)) {
                 Some(b) => out.push(Cow::Borrowed(b)),
                 None => return false,
             }
@@ -719,20 +735,13 @@ impl NativeStore {
         let Some((start, count)) = f.index.find(idx, pid.0).map_err(corrupt(&f.idx_path))? else {
             return Ok(Cow::Borrowed(&[]));
         };
-        let factor = f.index.factor as u64;
-        let from = DATA_BASE + start * factor;
-        let to = from + count * factor;
-        let data = f.data.as_slice();
-        match data.get(from as usize..to as usize) {
+        let (data, factor) = (f.data.as_slice(), u64::from(f.index.factor));
+        match elements(data, start, count, factor) {
             Some(b) => Ok(Cow::Borrowed(b)),
             None => Err(Error::corrupt(
                 &f.idx_path,
                 f.index.sparse.data_off as u64,
-                DecodeError::OutOfBounds {
-                    start: from,
-                    end: to,
-                    len: data.len() as u64,
-                },
+                out_of_bounds(data, start, count, factor),
             )),
         }
     }
