@@ -107,9 +107,8 @@ pub fn check_target(target: &Path, kind: OutputKind<'_>, force: bool) -> Result<
             OutputKind::Gnz => starts_with(target, b"GNZ1").map_err(open(target))?,
             OutputKind::TrxZip => zip_holds(target, b"header.json").map_err(open(target))?,
             OutputKind::Transpose => is_transpose_file(target).map_err(open(target))?,
-            OutputKind::LookupSidecar => {
-                starts_with(target, &crate::native::lookup::LOOKUP_MAGIC).map_err(open(target))?
-            }
+            // The sidecar's magic (`native::lookup::LOOKUP_MAGIC`, a layer above this one).
+            OutputKind::LookupSidecar => starts_with(target, b"INFRLKUP").map_err(open(target))?,
             _ => false,
         };
         return if ok {
