@@ -72,6 +72,54 @@ pub(crate) fn map_with_head<const N: usize>(path: &Path) -> Result<(Bytes, Optio
     Ok((map_file(path, &file, len)?, head))
 }
 
+/// Opens `path` for reading, to be mapped later with [`map_opened`] (a repository opens its
+/// files at open and maps each on first use: the descriptor pins the generation it opened).
+///
+/// # Errors
+/// [`Error::Open`] naming the path.
+pub(crate) fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|source| Error::Open {
+        path: path.into(),
+        source,
+    })
+}
+
+/// Maps a file opened by [`open`] (`path` names it in errors), as [`map`] does, and reads its
+/// first `N` bytes with a positioned read (`None` if the file is shorter) as
+/// [`map_with_head`] does. The file's offset is not moved, so a second call reads the same.
+///
+/// # Errors
+/// [`Error::Open`] naming the path; [`Error::Io`] if the read fails.
+pub(crate) fn map_opened<const N: usize>(
+    path: &Path,
+    file: &File,
+) -> Result<(Bytes, Option<[u8; N]>)> {
+    let len = file
+        .metadata()
+        .map_err(|source| Error::Open {
+            path: path.into(),
+            source,
+        })?
+        .len();
+    let map = map_file(path, file, len)?;
+    let head = if len >= N as u64 {
+        let mut head = [0u8; N];
+        #[cfg(unix)]
+        std::os::unix::fs::FileExt::read_exact_at(file, &mut head, 0).map_err(|source| {
+            Error::Io {
+                path: path.into(),
+                source,
+            }
+        })?;
+        #[cfg(not(unix))]
+        head.copy_from_slice(&map.as_slice()[..N]);
+        Some(head)
+    } else {
+        None
+    };
+    Ok((map, head))
+}
+
 fn open_len(path: &Path) -> Result<(File, u64)> {
     let open = |source| Error::Open {
         path: path.into(),

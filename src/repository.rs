@@ -30,7 +30,9 @@ pub struct Layer {
 /// A repository: one store, or several stacked (raw data, then calculated or cleaned signals).
 /// A signal name or sid resolves to the **last** layer that defines it.
 ///
-/// Opening is lazy and cheap: files are mapped and their headers checked; no element is read.
+/// Opening is lazy and cheap: files are opened, and a MODE 3 signal's files are mapped and
+/// their headers checked on the signal's first read (a damaged file's error comes then, at
+/// every read of that signal); no element is read at open.
 /// Reads take no locks; a `Repository` is `Send + Sync` and can be shared across threads.
 ///
 /// Files must not be modified in place while a repository is open (they are memory-mapped):

@@ -97,7 +97,7 @@ fn redefinitions_across_files() {
 }
 
 #[test]
-fn a_data_file_with_an_unknown_format_word_is_refused_on_open() {
+fn a_data_file_with_an_unknown_format_word_is_refused_on_first_use() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("repo");
     common::copy_dir(common::golden_repo_path().parent().unwrap(), &dir);
@@ -105,12 +105,25 @@ fn a_data_file_with_an_unknown_format_word_is_refused_on_open() {
     let mut bytes = std::fs::read(&data).unwrap();
     bytes[..4].copy_from_slice(&7i32.to_le_bytes());
     std::fs::write(&data, &bytes).unwrap();
-    let e = Repository::open(dir.join("small.repository")).unwrap_err();
-    assert!(
-        matches!(&e, Error::Corrupt { path, offset: 0, .. } if path.ends_with("small_rep_Hemoglobin.data")),
-        "{e:?}"
+    // The open only opens the files; the signal's first read maps and checks them, and
+    // every read of it reports the error. Other signals read.
+    let repo = Repository::open(dir.join("small.repository")).unwrap();
+    let pid = repo.pids()[0];
+    for _ in 0..2 {
+        let e = repo.signal(pid, "Hemoglobin").unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { path, offset: 0, .. } if path.ends_with("small_rep_Hemoglobin.data")),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("small_rep_Hemoglobin.data"), "{e}");
+    }
+    assert_eq!(
+        repo.signal(pid, "Glucose").unwrap().len(),
+        common::golden_repo().signal(pid, "Glucose").unwrap().len()
     );
+    let e = repo.verify().unwrap_err();
     assert!(e.to_string().contains("small_rep_Hemoglobin.data"), "{e}");
+    drop(repo);
     // Format word 0 (full) is read as the original reads it: by index positions.
     bytes[..4].copy_from_slice(&0i32.to_le_bytes());
     std::fs::write(&data, &bytes).unwrap();

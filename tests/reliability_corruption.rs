@@ -126,7 +126,9 @@ fn damage_reports_the_byte_offset() {
     let mut b = fs::read(&idx).unwrap();
     b[28] ^= 0xff; // sparse magic
     fs::write(&idx, &b).unwrap();
-    let err = Repository::open(&cfg).unwrap_err();
+    // Reported by the signal's first read (the open only opens its files).
+    let repo = Repository::open(&cfg).unwrap();
+    let err = repo.signal(repo.pids()[0], "Hemoglobin").unwrap_err();
     assert_eq!(
         err.to_string(),
         format!("{}: corrupt at byte 28", idx.display())
@@ -204,7 +206,7 @@ fn missing_companion_file_is_inconsistent() {
 }
 
 #[test]
-fn element_size_mismatch_is_caught_at_open() {
+fn element_size_mismatch_is_caught_at_first_use() {
     let (d, cfg) = private_copy();
     let signals = d.path().join("small.signals");
     let text = fs::read_to_string(&signals).unwrap().replace(
@@ -212,7 +214,8 @@ fn element_size_mismatch_is_caught_at_open() {
         "SIGNAL\tGlucose\t1090\t16:my_DateRangeInt2",
     );
     fs::write(&signals, text).unwrap();
-    let err = Repository::open(&cfg).unwrap_err();
+    let repo = Repository::open(&cfg).unwrap();
+    let err = repo.signal(repo.pids()[0], "Glucose").unwrap_err();
     let src = std::error::Error::source(&err).unwrap().to_string();
     assert!(
         err.to_string()
@@ -323,4 +326,36 @@ fn verify_command_exits_1_on_damage_and_0_when_sound() {
         assert!(out.stdout.is_empty());
         fs::write(&path, &original).unwrap();
     }
+}
+
+/// A signal's files are mapped on its first read, but the open holds them: a signal first
+/// read after its files were replaced (renamed over) or removed reads the files the open
+/// found, as a map made at open would.
+#[test]
+fn a_signal_first_read_after_its_files_changed_reads_the_opened_ones() {
+    let (d, cfg) = private_copy();
+    let golden = common::golden_repo();
+    let repo = Repository::open(&cfg).unwrap();
+    let data = d.path().join("data");
+    // The `.idx` renamed over by a damaged one, the `.data` removed.
+    let idx = data.join("small_rep_Hemoglobin.idx");
+    let mut bytes = fs::read(&idx).unwrap();
+    bytes[28] ^= 0xff;
+    let tmp = data.join("small_rep_Hemoglobin.idx.tmp");
+    fs::write(&tmp, &bytes).unwrap();
+    fs::rename(&tmp, &idx).unwrap();
+    fs::remove_file(data.join("small_rep_Hemoglobin.data")).unwrap();
+    let mut read = 0;
+    for &pid in golden.pids() {
+        let (a, b) = (
+            repo.signal(pid, "Hemoglobin").unwrap(),
+            golden.signal(pid, "Hemoglobin").unwrap(),
+        );
+        assert_eq!(a.bytes(), b.bytes(), "pid {pid:?}");
+        read += a.len();
+    }
+    assert!(read > 0);
+    repo.verify().unwrap();
+    // A new open sees the change.
+    assert!(Repository::open(&cfg).is_err());
 }

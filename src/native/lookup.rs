@@ -27,8 +27,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{DecodeError, Error, Result};
 use crate::ids::{Pid, Sid};
 use crate::mmap::{self, Bytes};
+use crate::native::files::{SignalFiles, SignalSlot};
 use crate::native::sparse::{u32_at, u64_at};
-use crate::native::store::{elements, out_of_bounds, NativeStore, SignalFiles, LANE};
+use crate::native::store::{elements, out_of_bounds, NativeStore, LANE};
 use crate::Warning;
 
 /// The sidecar's magic.
@@ -226,21 +227,26 @@ fn stale(path: &Path, why: String) -> Warning {
 }
 
 impl LookupTable {
-    /// Maps the sidecar at `path` if there is one and checks it against the store's files
-    /// (`slots`: sid → position in `files` + 1). `Ok(None)` when absent; `Err(warning)` when
-    /// present but stale, damaged or unreadable.
-    pub(super) fn load(
+    /// Maps the sidecar at `path` if there is one: `Ok(None)` when absent, `Err(warning)`
+    /// when unreadable. [`LookupTable::check`] then decides whether it is used.
+    pub(super) fn map(path: &Path) -> std::result::Result<Option<Bytes>, Warning> {
+        match mmap::map(path) {
+            Ok(b) => Ok(Some(b)),
+            Err(Error::Open { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(stale(path, format!("cannot be read ({e})"))),
+        }
+    }
+
+    /// The sidecar `bytes` (mapped from `path`) checked against the store's files (`slots`:
+    /// sid → position in `files` + 1); `Err(warning)` when stale or damaged.
+    pub(super) fn check(
+        bytes: Bytes,
         path: &Path,
         slots: &[u32],
-        files: &[Option<SignalFiles>],
-    ) -> std::result::Result<Option<LookupTable>, Warning> {
-        let bytes = match mmap::map(path) {
-            Ok(b) => b,
-            Err(Error::Open { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(None)
-            }
-            Err(e) => return Err(stale(path, format!("cannot be read ({e})"))),
-        };
+        files: &[Option<&SignalFiles>],
+    ) -> std::result::Result<LookupTable, Warning> {
         let b = bytes.as_slice();
         let h = parse_header(b).map_err(|why| stale(path, why))?;
         let mut col_of_pos = vec![u32::MAX; files.len()];
@@ -261,7 +267,7 @@ impl LookupTable {
                         format!("column of sid {} is not a signal with files here", fp.sid),
                     )
                 })?;
-            let Some(f) = &files[pos] else {
+            let Some(f) = files[pos] else {
                 return Err(stale(path, format!("signal {} has no files now", fp.sid)));
             };
             let now = Fingerprint::of(Sid(fp.sid), f, mtime_ns(&f.idx_path).unwrap_or(0));
@@ -277,7 +283,7 @@ impl LookupTable {
         if let Some(f) = files
             .iter()
             .zip(&col_of_pos)
-            .find_map(|(f, &c)| f.as_ref().filter(|_| c == u32::MAX))
+            .find_map(|(f, &c)| f.filter(|_| c == u32::MAX))
         {
             return Err(stale(
                 path,
@@ -297,13 +303,13 @@ impl LookupTable {
                 },
             })
             .collect();
-        Ok(Some(LookupTable {
+        Ok(LookupTable {
             bytes,
             path: path.to_path_buf(),
             h,
             by_sid,
             files: cols,
-        }))
+        })
     }
 
     /// The sidecar's path.
@@ -414,7 +420,7 @@ impl NativeStore {
         let f = t
             .files
             .get(col as usize)
-            .and_then(|&p| self.files[p].as_ref());
+            .and_then(|&p| self.files[p].as_ref()?.loaded());
         let Some(f) = f else {
             return Ok(Cow::Borrowed(&[]));
         };
@@ -443,9 +449,12 @@ impl NativeStore {
             .files
             .iter()
             .map(|&p| {
-                self.files[p].as_ref().map_or((&[][..], 1), |f| {
-                    (f.data.as_slice(), u64::from(f.index.factor))
-                })
+                self.files[p]
+                    .as_ref()
+                    .and_then(SignalSlot::loaded)
+                    .map_or((&[][..], 1), |f| {
+                        (f.data.as_slice(), u64::from(f.index.factor))
+                    })
             })
             .collect();
         for chunk in keys.chunks(LANE) {
@@ -547,7 +556,7 @@ impl NativeStore {
             return Err(bad(24, "rows", t.h.n_rows, rows));
         }
         for (col, &pos) in t.files.iter().enumerate() {
-            let Some(f) = self.files[pos].as_ref() else {
+            let Some(f) = self.files[pos].as_ref().and_then(SignalSlot::loaded) else {
                 continue;
             };
             let idx = f.idx.as_slice();
@@ -629,7 +638,7 @@ pub fn write_lookup(config: &Path, force: bool) -> Result<(PathBuf, u64)> {
 
 /// The sidecar's bytes for `store`.
 fn build(store: &NativeStore, path: &Path) -> Result<Vec<u8>> {
-    let cols: Vec<(Sid, &SignalFiles)> = store.signal_files().collect();
+    let cols: Vec<(Sid, &SignalFiles)> = store.signal_files()?;
     let mut idx_total = 0u64;
     let (mut lo, mut hi) = (u32::MAX, 0u32);
     for (_, f) in &cols {

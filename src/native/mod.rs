@@ -1,6 +1,7 @@
 //! The native InfraMed layouts: MODE 3 per-signal `.data`/`.idx` files and the pid list.
 
 mod config;
+mod files;
 pub(crate) mod index;
 pub mod legacy;
 pub mod lookup;

@@ -7,26 +7,18 @@ use crate::catalog::Catalog;
 use crate::error::{DecodeError, Error, Result};
 use crate::ids::{Pid, Sid};
 use crate::mmap::{self, Bytes};
+use crate::native::files::{check_signal, corrupt, SignalFiles, SignalSlot};
 use crate::native::index::{SignalIndex, DATA_BASE, STRIPPED_FORMAT};
 use crate::native::lookup::{lookup_path, LookupTable};
 use crate::native::pids::{verify_pids, PidList};
+use crate::native::pids_path;
 use crate::native::sparse::i32_at;
-use crate::native::{pids_path, signal_paths};
 use crate::store::{SignalStore, StoreDescription};
 use crate::Warning;
 
-/// One signal's mapped files.
-#[derive(Debug)]
-pub(super) struct SignalFiles {
-    pub(super) index: SignalIndex,
-    pub(super) idx: Bytes,
-    pub(super) data: Bytes,
-    pub(super) idx_path: PathBuf,
-    pub(super) data_path: PathBuf,
-}
-
-/// A MODE 3 repository: one `.data`/`.idx` pair per signal, memory-mapped. Opening maps the
-/// files and checks headers and sizes only; `get_bytes` is a popcount lookup and a slice of
+/// A MODE 3 repository: one `.data`/`.idx` pair per signal, memory-mapped. Opening opens the
+/// files; a signal's first read maps them and checks headers and sizes (its errors, at every
+/// read of that signal: src/native/files.rs); `get_bytes` is a popcount lookup and a slice of
 /// the map. When the optional lookup sidecar `<PREFIX>_inframed.lookup` (`inframed index
 /// --lookup`) is present and matches the files, lookups go through it instead
 /// (docs/lookup-table.md).
@@ -37,8 +29,9 @@ pub struct NativeStore {
     pids_path: PathBuf,
     /// sid → index into `files` + 1 (0: no such sid); dense, sids are < 100,000.
     slots: Vec<u32>,
-    /// Per catalog signal; `None` when the signal has no files (an empty signal).
-    pub(super) files: Vec<Option<SignalFiles>>,
+    /// Per catalog signal; `None` when the signal has no files (an empty signal). Mapped
+    /// and checked on first use.
+    pub(super) files: Vec<Option<SignalSlot>>,
     /// The lookup sidecar, when present and matching the files.
     lookup: Option<LookupTable>,
     warnings: Vec<Warning>,
@@ -48,31 +41,6 @@ pub struct NativeStore {
 /// latency (a core tracks about 20 outstanding lines), few enough that a lane's state stays in
 /// registers and L1.
 pub(super) const LANE: usize = 16;
-
-/// Maps `path`, `None` if it does not exist.
-fn map_if_present(path: &Path) -> Result<Option<Bytes>> {
-    absent_is_none(mmap::map(path))
-}
-
-/// A `.data` file mapped, with its format word read beside the mapping (`None` inside when
-/// the file is shorter than 4 bytes).
-fn map_data_if_present(path: &Path) -> Result<Option<(Bytes, Option<i32>)>> {
-    absent_is_none(mmap::map_with_head::<4>(path).map(|(b, h)| (b, h.map(i32::from_le_bytes))))
-}
-
-fn absent_is_none<T>(r: Result<T>) -> Result<Option<T>> {
-    match r {
-        Ok(b) => Ok(Some(b)),
-        Err(Error::Open { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn corrupt(path: &Path) -> impl Fn((u64, DecodeError)) -> Error + '_ {
-    move |(offset, source)| Error::corrupt(path, offset, source)
-}
 
 /// The `count` elements of `factor` bytes from element `start` of a `.data` file (after its
 /// 4-byte header), `None` past the end of `data` ([`out_of_bounds`] then says where).
@@ -96,49 +64,33 @@ pub(super) fn out_of_bounds(data: &[u8], start: u64, count: u64, factor: u64) ->
 impl NativeStore {
     /// Opens the MODE 3 files of `catalog`'s signals under `prefix` (`DIR/<PREFIX>`).
     /// A signal whose two files are both absent is empty; one without the other is an error.
+    /// Each signal's files are mapped and checked on its first read, which reports
+    /// [`Error::Corrupt`] (header fields, sizes, element size ≠ layout) naming the file; with
+    /// a lookup sidecar present, all of them are mapped and checked here.
     ///
     /// # Errors
-    /// [`Error::Open`], [`Error::Corrupt`] (header fields, sizes, element size ≠ layout) and
-    /// [`Error::Inconsistent`] naming the file.
+    /// [`Error::Open`], [`Error::Inconsistent`] naming the file; with a lookup sidecar,
+    /// [`Error::Corrupt`] as above.
     pub fn open(catalog: Catalog, prefix: &Path, warnings: Vec<Warning>) -> Result<NativeStore> {
-        let mut files = Vec::with_capacity(catalog.signals().len());
-        for info in catalog.signals() {
-            let (data_path, idx_path) = signal_paths(prefix, &info.name);
-            // Mapped straight away, absence learnt from the open (no `stat` per file first:
-            // open is a handful of syscalls per signal).
-            let (idx, (data, format)) =
-                match (map_if_present(&idx_path)?, map_data_if_present(&data_path)?) {
-                    (None, None) => {
-                        files.push(None);
-                        continue;
-                    }
-                    (Some(idx), Some(data)) => (idx, data),
-                    (idx, _) => {
-                        let (present, missing) = if idx.is_none() {
-                            (&data_path, &idx_path)
-                        } else {
-                            (&idx_path, &data_path)
-                        };
-                        return Err(Error::Inconsistent {
-                            path: present.clone(),
-                            source: DecodeError::Missing(missing.display().to_string()),
-                        });
-                    }
-                };
-            files.push(Some(Self::check_signal(
-                info.sid,
-                info.layout.size(),
-                idx,
-                (data, format),
-                idx_path,
-                data_path,
-            )?));
-        }
+        let files = catalog
+            .signals()
+            .iter()
+            .map(|info| SignalSlot::open(prefix, &info.name, info.sid, info.layout.size()))
+            .collect::<Result<Vec<_>>>()?;
         let pids_path = pids_path(prefix);
         let pids = PidList::parse(&pids_path, mmap::map(&pids_path)?)?;
         let mut store = Self::assemble(catalog, pids, pids_path, files, warnings);
-        match LookupTable::load(&lookup_path(prefix), &store.slots, &store.files) {
-            Ok(table) => store.lookup = table,
+        match LookupTable::map(&lookup_path(prefix)) {
+            Ok(None) => {}
+            // The sidecar is checked against every signal's files: they are mapped now, and
+            // their errors are the open's.
+            Ok(Some(bytes)) => {
+                let files = store.all_files()?;
+                match LookupTable::check(bytes, &lookup_path(prefix), &store.slots, &files) {
+                    Ok(table) => store.lookup = Some(table),
+                    Err(w) => store.warnings.push(w),
+                }
+            }
             Err(w) => store.warnings.push(w),
         }
         Ok(store)
@@ -154,40 +106,63 @@ impl NativeStore {
         self.lookup.as_ref().map(LookupTable::path)
     }
 
-    /// The signals with files, in catalog order.
-    pub(super) fn signal_files(&self) -> impl Iterator<Item = (Sid, &SignalFiles)> {
+    /// The signals with files, in catalog order, mapped and checked.
+    ///
+    /// # Errors
+    /// The first signal's error ([`SignalSlot::get`]).
+    pub(super) fn signal_files(&self) -> Result<Vec<(Sid, &SignalFiles)>> {
         self.catalog
             .signals()
             .iter()
             .zip(&self.files)
-            .filter_map(|(info, f)| Some((info.sid, f.as_ref()?)))
+            .filter_map(|(info, f)| Some(f.as_ref()?.get().map(|f| (info.sid, f))))
+            .collect()
+    }
+
+    /// Every catalog signal's files (`None`: no files), mapped and checked.
+    fn all_files(&self) -> Result<Vec<Option<&SignalFiles>>> {
+        self.files
+            .iter()
+            .map(|f| f.as_ref().map(SignalSlot::get).transpose())
+            .collect()
     }
 
     /// A store over in-memory files: `(sid, idx bytes, data bytes)` per signal with data, and
-    /// the pid list bytes. Same checks as [`NativeStore::open`]; paths in errors are
-    /// `<memory>/<name>.idx`.
+    /// the pid list bytes. The checks [`NativeStore::open`] leaves to each signal's first
+    /// read are made here, for every signal; paths in errors are `<memory>/<name>.idx`.
     ///
     /// # Errors
-    /// As [`NativeStore::open`].
+    /// [`Error::Corrupt`] naming the file (header fields, sizes, element size ≠ layout, the
+    /// pid list); [`Error::UnknownSid`] for a sid not in `catalog`.
     pub fn from_bytes<D: AsRef<[u8]> + Send + Sync + 'static>(
         catalog: Catalog,
         pids: D,
         signals: Vec<(Sid, D, D)>,
     ) -> Result<NativeStore> {
-        let mut files: Vec<Option<SignalFiles>> = catalog.signals().iter().map(|_| None).collect();
+        let mut files: Vec<Option<SignalSlot>> = catalog.signals().iter().map(|_| None).collect();
         for (sid, idx, data) in signals {
             let pos = catalog.position(sid).ok_or(Error::UnknownSid { sid })?;
             let info = &catalog.signals()[pos];
             let base = PathBuf::from("<memory>").join(&info.name);
             let format = i32_at(data.as_ref(), 0);
-            files[pos] = Some(Self::check_signal(
+            let (idx_path, data_path) = (base.with_extension("idx"), base.with_extension("data"));
+            let size = info.layout.size();
+            let index = check_signal(
                 sid,
-                info.layout.size(),
-                Bytes::from_owned(idx),
-                (Bytes::from_owned(data), format),
-                base.with_extension("idx"),
-                base.with_extension("data"),
-            )?);
+                size,
+                idx.as_ref(),
+                (data.as_ref(), format),
+                &idx_path,
+                &data_path,
+            )?;
+            let checked = SignalFiles {
+                index,
+                idx: Bytes::from_owned(idx),
+                data: Bytes::from_owned(data),
+                idx_path,
+                data_path,
+            };
+            files[pos] = Some(SignalSlot::ready(checked, sid, size));
         }
         let pids_path = PathBuf::from("<memory>/all_pids.list");
         let pids = PidList::parse(&pids_path, Bytes::from_owned(pids))?;
@@ -198,7 +173,7 @@ impl NativeStore {
         catalog: Catalog,
         pids: PidList,
         pids_path: PathBuf,
-        files: Vec<Option<SignalFiles>>,
+        files: Vec<Option<SignalSlot>>,
         warnings: Vec<Warning>,
     ) -> NativeStore {
         let slots = catalog.dense_slots();
@@ -213,84 +188,13 @@ impl NativeStore {
         }
     }
 
-    /// `data` comes with its format word, read beside the mapping (see
-    /// [`mmap::map_with_head`]); `None` when it is shorter than 4 bytes.
-    fn check_signal(
-        sid: Sid,
-        size: usize,
-        idx: Bytes,
-        (data, format): (Bytes, Option<i32>),
-        idx_path: PathBuf,
-        data_path: PathBuf,
-    ) -> Result<SignalFiles> {
-        let index = SignalIndex::parse(idx.as_slice()).map_err(corrupt(&idx_path))?;
-        let field = |offset, field, found: i64, expected: i64| {
-            Error::corrupt(
-                &idx_path,
-                offset,
-                DecodeError::Field {
-                    field,
-                    found,
-                    expected,
-                },
-            )
-        };
-        if index.sid != sid.0 as i32 {
-            return Err(field(4, "sid", index.sid as i64, sid.0 as i64));
-        }
-        if index.base != DATA_BASE {
-            return Err(field(8, "base", index.base as i64, DATA_BASE as i64));
-        }
-        if index.factor as usize != size {
-            return Err(field(
-                16,
-                "factor (element size)",
-                index.factor as i64,
-                size as i64,
-            ));
-        }
-        let d = data.as_slice();
-        let Some(format) = format.filter(|_| d.len() >= 4) else {
-            return Err(Error::corrupt(
-                &data_path,
-                d.len() as u64,
-                DecodeError::UnexpectedEof,
-            ));
-        };
-        // The format word: 1 (stripped) is what every writer puts in MODE 3 files; 0 (full)
-        // is read the same way by the original (it follows index positions only). Anything
-        // else is not a data file of either kind: refused here, not only by `verify`.
-        if format != STRIPPED_FORMAT && format != 0 {
-            return Err(Error::corrupt(
-                &data_path,
-                0,
-                DecodeError::Version(format as i64),
-            ));
-        }
-        if (d.len() - 4) % size != 0 {
-            return Err(Error::corrupt(
-                &data_path,
-                d.len() as u64,
-                DecodeError::Size {
-                    size: d.len() as u64,
-                    header: 4,
-                    element: size as u64,
-                },
-            ));
-        }
-        Ok(SignalFiles {
-            index,
-            idx,
-            data,
-            idx_path,
-            data_path,
-        })
-    }
-
     #[inline]
     fn files(&self, sid: Sid) -> Result<Option<&SignalFiles>> {
         match self.slots.get(sid.0 as usize) {
-            Some(&slot) if slot > 0 => Ok(self.files[slot as usize - 1].as_ref()),
+            Some(&slot) if slot > 0 => match &self.files[slot as usize - 1] {
+                Some(f) => f.get().map(Some),
+                None => Ok(None),
+            },
             _ => Err(Error::UnknownSid { sid }),
         }
     }
@@ -676,8 +580,17 @@ impl SignalStore for NativeStore {
         let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         let mut files = vec![(self.pids_path.clone(), size(&self.pids_path))];
         for f in self.files.iter().flatten() {
-            files.push((f.data_path.clone(), f.data.as_slice().len() as u64));
-            files.push((f.idx_path.clone(), f.idx.as_slice().len() as u64));
+            // A signal whose files fail their checks is listed by its files' sizes on disk.
+            match f.get() {
+                Ok(f) => {
+                    files.push((f.data_path.clone(), f.data.as_slice().len() as u64));
+                    files.push((f.idx_path.clone(), f.idx.as_slice().len() as u64));
+                }
+                Err(_) => {
+                    files.push((f.data_path().to_path_buf(), size(f.data_path())));
+                    files.push((f.idx_path().to_path_buf(), size(f.idx_path())));
+                }
+            }
         }
         if let Some(t) = &self.lookup {
             files.push((t.path().to_path_buf(), t.len()));
@@ -702,7 +615,7 @@ impl SignalStore for NativeStore {
         progress(done, total);
         for (pos, f) in self.files.iter().enumerate() {
             if let Some(f) = f {
-                self.verify_signal(f, pos)?;
+                self.verify_signal(f.get()?, pos)?;
                 done += 1;
                 progress(done, total);
             }
