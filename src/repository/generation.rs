@@ -166,3 +166,117 @@ fn identities(files: &[PathBuf]) -> Vec<Option<(u64, u64)>> {
     }
     files.iter().map(|f| id(f)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config (MODE 3, naming `signals`) at `dir/r.repository`, written to a new inode.
+    fn write_config(dir: &Path, description: &str, signals: &str) -> PathBuf {
+        let path = dir.join("r.repository");
+        let tmp = dir.join("r.repository.tmp");
+        let text = format!("DESCRIPTION\t{description}\nSIGNAL\t{signals}\nMODE\t3\n");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        path
+    }
+
+    fn description(s: &Sniffed) -> String {
+        match &s.kind {
+            Ok(Kind::Config(c)) => c.description.clone(),
+            other => panic!("not a config: {other:?}"),
+        }
+    }
+
+    /// A config replaced after the attempt read it (while its open runs) is read again: the
+    /// answer is the new config's, never the stale text of the first read.
+    #[test]
+    fn a_config_replaced_during_the_open_is_read_again() {
+        let t = tempfile::tempdir().unwrap();
+        let path = write_config(t.path(), "old", "a.signals");
+        let mut attempts = 0;
+        let got = open_one_generation(&[&path], None, |sniffed| {
+            attempts += 1;
+            if attempts == 1 {
+                write_config(t.path(), "new", "a.signals");
+            }
+            Ok(description(&sniffed[0]))
+        })
+        .unwrap();
+        assert_eq!((got.as_str(), attempts), ("new", 2));
+    }
+
+    /// A signals file (named by the config read in the attempt) replaced, appearing or going
+    /// during the open makes the attempt start again; an open during which nothing changed
+    /// is the answer.
+    #[test]
+    fn the_files_a_config_names_are_watched() {
+        let t = tempfile::tempdir().unwrap();
+        let path = write_config(t.path(), "r", "a.signals");
+        let signals = t.path().join("a.signals");
+        let mut attempts = 0;
+        open_one_generation(&[&path], None, |_| {
+            attempts += 1;
+            if attempts == 1 {
+                std::fs::write(&signals, "x").unwrap(); // appears
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(attempts, 2);
+        attempts = 0;
+        open_one_generation(&[&path], None, |_| {
+            attempts += 1;
+            if attempts == 1 {
+                std::fs::write(t.path().join("b"), "y").unwrap();
+                std::fs::rename(t.path().join("b"), &signals).unwrap(); // replaced
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(attempts, 2);
+        // A config naming another signals file: that one is watched, not the old.
+        let path = write_config(t.path(), "r", "c.signals");
+        attempts = 0;
+        open_one_generation(&[&path], None, |_| {
+            attempts += 1;
+            std::fs::remove_file(&signals).ok(); // not named any more: no new attempt
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(attempts, 1);
+    }
+
+    /// The sniff decides as the public functions do, from one read.
+    #[test]
+    fn sniff_agrees_with_detect_is_manifest_and_read() {
+        let t = tempfile::tempdir().unwrap();
+        let path = write_config(t.path(), "d", "a.signals");
+        let s = sniff(&path, None);
+        assert_eq!(
+            crate::backend::detect(&path).unwrap(),
+            crate::backend::Format::Config
+        );
+        assert!(!crate::shard::is_manifest(&path));
+        match s.kind {
+            Ok(Kind::Config(c)) => assert_eq!(*c, RepositoryConfig::read(&path).unwrap()),
+            other => panic!("{other:?}"),
+        }
+        let manifest = t.path().join("m.json");
+        std::fs::write(
+            &manifest,
+            format!(" {{\"format\": \"{}\"}}", crate::shard::MANIFEST_FORMAT),
+        )
+        .unwrap();
+        assert!(crate::shard::is_manifest(&manifest));
+        assert!(matches!(sniff(&manifest, None).kind, Ok(Kind::Manifest)));
+        assert!(matches!(
+            sniff(&manifest, Some(Format::Config)).kind,
+            Ok(Kind::Manifest)
+        ));
+        assert!(matches!(
+            sniff(&path, Some(Format::Container(Container::Gnz))).kind,
+            Ok(Kind::Container(Container::Gnz))
+        ));
+    }
+}
