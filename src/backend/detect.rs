@@ -99,7 +99,7 @@ pub(crate) fn is_brace_list(name: &str) -> bool {
 /// [`Error::Open`] if the path cannot be read; [`Error::Unsupported`] listing every format
 /// tried when nothing matches.
 pub fn detect(path: &Path) -> Result<Format> {
-    detect_reading(path, false).map(|s| s.format)
+    detect_reading(path, std::fs::metadata(path), false).map(|s| s.format)
 }
 
 /// What [`sniff`] found: the format and, for a repository config, the file's bytes.
@@ -113,17 +113,23 @@ pub struct Sniff {
 }
 
 /// [`detect`], keeping the whole file when it is a repository config, so that the config
-/// need not be opened and read a second time.
+/// need not be opened and read a second time. `meta` is `std::fs::metadata(path)`, taken by
+/// a caller that needs it too (for the file's identity).
 ///
 /// # Errors
 /// As [`detect`]; [`Error::Open`] if the rest of a config cannot be read.
-pub fn sniff(path: &Path) -> Result<Sniff> {
-    detect_reading(path, true)
+pub fn sniff(path: &Path, meta: std::io::Result<std::fs::Metadata>) -> Result<Sniff> {
+    detect_reading(path, meta, true)
 }
 
-/// [`detect`]; `whole_text`: read the rest of a repository config too.
-fn detect_reading(path: &Path, whole_text: bool) -> Result<Sniff> {
-    let meta = match std::fs::metadata(path) {
+/// [`detect`] with the path's metadata given; `whole_text`: read the rest of a repository
+/// config too.
+fn detect_reading(
+    path: &Path,
+    meta: std::io::Result<std::fs::Metadata>,
+    whole_text: bool,
+) -> Result<Sniff> {
+    let meta = match meta {
         Ok(m) => m,
         Err(source) => {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");

@@ -1,6 +1,8 @@
 //! One generation of a repository's files per open: the paths read once per attempt
 //! ([`sniff`]), their identities compared before and after ([`open_one_generation`]).
 
+use std::fs::Metadata;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::backend::{Container, Format};
@@ -62,6 +64,11 @@ impl Sniffed {
 /// config, the config (as [`RepositoryConfig::read`]), all from one open and read of the
 /// file. A forced container is not read.
 pub(crate) fn sniff(path: &Path, forced: Option<Format>) -> Sniffed {
+    sniff_with(path, forced, std::fs::metadata(path))
+}
+
+/// [`sniff`] with the path's metadata taken by the caller.
+fn sniff_with(path: &Path, forced: Option<Format>, meta: io::Result<Metadata>) -> Sniffed {
     let kind = (|| {
         let text = match forced {
             Some(Format::Container(c)) => return Ok(Kind::Container(c)),
@@ -69,7 +76,7 @@ pub(crate) fn sniff(path: &Path, forced: Option<Format>) -> Sniffed {
                 path: path.into(),
                 source,
             })?,
-            None => match crate::backend::sniff(path)? {
+            None => match crate::backend::sniff(path, meta)? {
                 crate::backend::Sniff {
                     format: Format::Container(c),
                     ..
@@ -112,10 +119,11 @@ pub(crate) fn sniff(path: &Path, forced: Option<Format>) -> Sniffed {
 /// not cover (data files of a new signal, transpose chunks) before the files that name them
 /// (docs/reliability.md).
 ///
-/// Each attempt, in this order: the identities of the paths and their parents; the paths
-/// read ([`sniff`]: the config text the open then uses, read after its identity was taken,
-/// so that a config replaced after the read shows as a changed identity); the identities of
-/// the files the configs name; `open`; all the identities again.
+/// Each attempt, in this order: the identities of the paths (whose `stat` also tells the
+/// sniff a file from a folder) and of their parents; the paths read ([`sniff`]: the config
+/// text the open then uses, read after its identity was taken, so that a config replaced
+/// after the read shows as a changed identity); the identities of the files the configs
+/// name; `open`; all the identities again.
 pub(crate) fn open_one_generation<T>(
     paths: &[&Path],
     forced: Option<Format>,
@@ -124,17 +132,25 @@ pub(crate) fn open_one_generation<T>(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let mut watched = Vec::with_capacity(4 * paths.len());
-        for p in paths {
-            watched.push(p.to_path_buf());
-            let parent = match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => Path::new("."),
-            };
-            watched.push(parent.to_path_buf());
-        }
-        let mut before = identities(&watched);
-        let sniffed: Vec<Sniffed> = paths.iter().map(|p| sniff(p, forced)).collect();
+        // The paths' metadata gives their identities and, to the sniff, their kind (file or
+        // folder): one `stat` each.
+        let metas: Vec<io::Result<Metadata>> = paths.iter().map(std::fs::metadata).collect();
+        let mut watched: Vec<PathBuf> = paths.iter().map(|p| p.to_path_buf()).collect();
+        let mut before: Vec<Option<(u64, u64)>> = metas.iter().map(identity).collect();
+        let parents: Vec<PathBuf> = paths
+            .iter()
+            .map(|p| match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            })
+            .collect();
+        before.extend(identities(&parents));
+        watched.extend(parents);
+        let sniffed: Vec<Sniffed> = paths
+            .iter()
+            .zip(metas)
+            .map(|(p, m)| sniff_with(p, forced, m))
+            .collect();
         // Made once per attempt: a config replaced during the open (which could name other
         // signals files) shows as its own new identity.
         let derived: Vec<PathBuf> = sniffed.iter().flat_map(Sniffed::derived).collect();
@@ -149,22 +165,27 @@ pub(crate) fn open_one_generation<T>(
 
 /// (device, inode) of each of `files`, `None` where absent.
 fn identities(files: &[PathBuf]) -> Vec<Option<(u64, u64)>> {
-    fn id(p: &Path) -> Option<(u64, u64)> {
-        let m = std::fs::metadata(p).ok()?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            Some((m.dev(), m.ino()))
-        }
-        #[cfg(not(unix))]
-        {
-            // No inode number: the modification time stands in for it.
-            let t = m.modified().ok()?;
-            let t = t.duration_since(std::time::UNIX_EPOCH).ok()?;
-            Some((t.as_secs(), u64::from(t.subsec_nanos())))
-        }
+    files
+        .iter()
+        .map(|f| identity(&std::fs::metadata(f)))
+        .collect()
+}
+
+/// (device, inode) of a file by its metadata, `None` where absent.
+fn identity(meta: &io::Result<Metadata>) -> Option<(u64, u64)> {
+    let m = meta.as_ref().ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((m.dev(), m.ino()))
     }
-    files.iter().map(|f| id(f)).collect()
+    #[cfg(not(unix))]
+    {
+        // No inode number: the modification time stands in for it.
+        let t = m.modified().ok()?;
+        let t = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+        Some((t.as_secs(), u64::from(t.subsec_nanos())))
+    }
 }
 
 #[cfg(test)]
