@@ -531,7 +531,7 @@ fn words(b: &[u8]) -> (u64, u64) {
 }
 
 /// Opens one path as a store: a container or a repository config, decided by content
-/// ([`crate::backend::detect`]).
+/// ([`crate::backend::detect()`]).
 ///
 /// # Errors
 /// As [`Repository::open`].

@@ -59,7 +59,7 @@ impl Sniffed {
     }
 }
 
-/// Reads `path` once: its format (as [`crate::backend::detect`] decides it, or `forced`),
+/// Reads `path` once: its format (as [`crate::backend::detect()`] decides it, or `forced`),
 /// whether it is a shard manifest (as [`crate::shard::is_manifest`]) and, for a repository
 /// config, the config (as [`RepositoryConfig::read`]), all from one open and read of the
 /// file. A forced container is not read.
