@@ -316,7 +316,9 @@ impl Catalog {
         dictionaries: &[PathBuf],
         time_unit: TimeUnit,
     ) -> Result<(Catalog, Vec<Warning>)> {
-        let signals = SignalsFile::read_files(signals_paths, time_unit)?;
+        // Each signals file read once: parsed here, and kept as the text of the dictionary
+        // it also is (not opened and mapped again).
+        let (signals, read) = SignalsFile::read_files_keeping(signals_paths, time_unit)?;
         let signals_path = signals_paths
             .last()
             .map(PathBuf::as_path)
@@ -330,7 +332,12 @@ impl Catalog {
                 message: format!("unknown keyword {kw:?} ignored"),
             })
             .collect();
-        let dicts = LazyDictionaries::files(dictionaries)?;
+        let read = signals_paths
+            .iter()
+            .map(PathBuf::as_path)
+            .zip(read)
+            .collect();
+        let dicts = LazyDictionaries::files_read(dictionaries, read)?;
         Ok((
             Catalog::with_dictionaries(signals, dicts, time_unit)?,
             warnings,

@@ -18,6 +18,10 @@ use crate::text::config::RepositoryConfig;
 use crate::text::dict::{Dictionaries, Section};
 use crate::Warning;
 
+mod generation;
+
+use generation::{open_one_generation, sniff, Kind, Sniffed};
+
 /// One store of a repository, with the path it was opened from.
 #[derive(Debug)]
 pub struct Layer {
@@ -94,10 +98,7 @@ impl Repository {
     /// # Ok::<_, inframed::Error>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Repository> {
-        let path = path.as_ref();
-        open_one_generation(&[path], || {
-            Repository::from_layers(vec![open_layer(path)?]).map(Repository::with_transposes)
-        })
+        open_one_generation(&[path.as_ref()], None, Repository::from_sniffed)
     }
 
     /// Opens `path` read as `format` (`--format`) instead of the format its content shows.
@@ -105,11 +106,7 @@ impl Repository {
     /// # Errors
     /// As [`Repository::open`] (the forced reader's errors).
     pub fn open_as(path: impl AsRef<Path>, format: crate::backend::Format) -> Result<Repository> {
-        let path = path.as_ref();
-        open_one_generation(&[path], || {
-            Repository::from_layers(vec![open_layer_as(path, Some(format))?])
-                .map(Repository::with_transposes)
-        })
+        open_one_generation(&[path.as_ref()], Some(format), Repository::from_sniffed)
     }
 
     /// Opens several repositories stacked in order (later ones override signals by name).
@@ -125,29 +122,34 @@ impl Repository {
             .into());
         }
         let paths: Vec<&Path> = paths.iter().map(AsRef::as_ref).collect();
-        open_one_generation(&paths, || {
-            let layers = paths
-                .iter()
-                .map(|p| open_layer(p))
-                .collect::<Result<Vec<_>>>()?;
-            Repository::from_layers(layers).map(Repository::with_transposes)
-        })
+        open_one_generation(&paths, None, Repository::from_sniffed)
     }
 
-    /// Opens the by-pid transposes now rather than on the first [`Repository::patient`]
-    /// call, so they belong to the same generation of the files as the stores (see
-    /// [`open_one_generation`]). One that fails to open is left to `patient`, which reports
-    /// the error.
-    fn with_transposes(self) -> Repository {
-        if let Ok(t) = self
+    /// The repository of the paths [`open_one_generation`] read, in order, with their by-pid
+    /// transposes opened now rather than on the first [`Repository::patient`] call, so that
+    /// they belong to the same generation of the files as the stores. A transpose that fails
+    /// to open is left to `patient`, which reports the error.
+    fn from_sniffed(sniffed: Vec<Sniffed>) -> Result<Repository> {
+        let mut prefixes = Vec::with_capacity(sniffed.len());
+        let mut layers = Vec::with_capacity(sniffed.len());
+        for s in sniffed {
+            prefixes.push(s.transpose_prefix());
+            layers.push(open_layer_sniffed(s)?);
+        }
+        let repo = Repository::from_layers(layers)?;
+        if let Ok(t) = repo
             .layers
             .iter()
-            .map(open_transpose)
+            .zip(&prefixes)
+            .map(|(l, p)| match p {
+                Some(p) => Transpose::open(p, l.store.catalog()),
+                None => Ok(None),
+            })
             .collect::<Result<Vec<_>>>()
         {
-            let _ = self.transposes.set(t);
+            let _ = repo.transposes.set(t);
         }
-        self
+        Ok(repo)
     }
 
     /// A repository over stores already opened.
@@ -530,93 +532,8 @@ fn words(b: &[u8]) -> (u64, u64) {
     (u64::from_le_bytes(w), 0)
 }
 
-/// How many times [`open_one_generation`] opens again when a writer replaced the repository
-/// while it was being opened.
-const OPEN_ATTEMPTS: usize = 64;
-
-/// Runs `open` (which reads the files under `paths` by name, one after the other) until none
-/// of the files that decide a repository's generation was replaced during the run.
-///
-/// Why: a repository is many files (config, signals file, dictionaries, a `.data`/`.idx`
-/// pair per signal, the pid list, the by-pid transpose), opened by path at different
-/// moments, and writers replace them while readers open:
-/// - a `LOAD_ONLY` convert (and every directory writer, [`crate::atomic::AtomicDir`]) swaps
-///   the whole directory in one step (`renameat2(RENAME_EXCHANGE)`): a swap between two of
-///   the opens would give a catalog of the old tree with vectors of the new, or an `.idx` of
-///   one with the `.data` of the other;
-/// - `add_signal` renames new data files, then the signals file into place, and replaces the
-///   transpose (old `.pid_idx` removed first, new `.pid_idx` last); `inframed index` renames
-///   chunk files, then the `.pid_idx`: an open that reads the signals file before and the
-///   transpose after would mix them.
-///
-/// So the identity (device, inode) of each path, of its parent directory and, for a
-/// repository config, of its signals files and `.pid_idx` is taken before and after the open;
-/// when one changed (or appeared, or went), the open is thrown away (maps of the old files
-/// included) and made again, at most [`OPEN_ATTEMPTS`] times. The result of an attempt
-/// during which nothing changed is the answer (an error included); after the last attempt
-/// its result is returned whatever happened. Writers publish the files these identities do
-/// not cover (data files of a new signal, transpose chunks) before the files that name them
-/// (docs/reliability.md).
-fn open_one_generation<T>(paths: &[&Path], mut open: impl FnMut() -> Result<T>) -> Result<T> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        // The list is made once per attempt: a config replaced during the open (which could
-        // name other signals files) shows as its own new identity.
-        let watched = watched(paths);
-        let before = identities(&watched);
-        let result = open();
-        if identities(&watched) == before || attempt >= OPEN_ATTEMPTS {
-            return result;
-        }
-    }
-}
-
-/// The files whose identities [`open_one_generation`] compares: each path, its parent
-/// directory, and (a repository config) its signals files and by-pid transpose index.
-fn watched(paths: &[&Path]) -> Vec<PathBuf> {
-    let mut out = Vec::with_capacity(4 * paths.len());
-    for p in paths {
-        out.push(p.to_path_buf());
-        let parent = match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        out.push(parent.to_path_buf());
-        let config = matches!(
-            crate::backend::detect(p),
-            Ok(crate::backend::Format::Config)
-        ) && !crate::shard::is_manifest(p);
-        if let Some(c) = config.then(|| RepositoryConfig::read(p).ok()).flatten() {
-            out.extend(c.signals_files.iter().cloned());
-            out.push(crate::native::transpose::pid_idx_path(&c.prefix_path()));
-        }
-    }
-    out
-}
-
-/// (device, inode) of each of `files`, `None` where absent.
-fn identities(files: &[PathBuf]) -> Vec<Option<(u64, u64)>> {
-    fn id(p: &Path) -> Option<(u64, u64)> {
-        let m = std::fs::metadata(p).ok()?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            Some((m.dev(), m.ino()))
-        }
-        #[cfg(not(unix))]
-        {
-            // No inode number: the modification time stands in for it.
-            let t = m.modified().ok()?;
-            let t = t.duration_since(std::time::UNIX_EPOCH).ok()?;
-            Some((t.as_secs(), u64::from(t.subsec_nanos())))
-        }
-    }
-    files.iter().map(|f| id(f)).collect()
-}
-
 /// Opens one path as a store: a container or a repository config, decided by content
-/// ([`crate::backend::detect`]).
+/// ([`crate::backend::detect()`]).
 ///
 /// # Errors
 /// As [`Repository::open`].
@@ -629,22 +546,18 @@ pub fn open_layer(path: &Path) -> Result<Layer> {
 /// # Errors
 /// As [`Repository::open`].
 pub fn open_layer_as(path: &Path, format: Option<crate::backend::Format>) -> Result<Layer> {
-    use crate::backend::Format;
-    let format = match format {
-        Some(f) => f,
-        None => crate::backend::detect(path)?,
+    open_layer_sniffed(sniff(path, format))
+}
+
+/// Opens one path as a store from what [`sniff`] read of it (no second read of a config).
+fn open_layer_sniffed(sniffed: Sniffed) -> Result<Layer> {
+    let path = sniffed.path;
+    let store = match sniffed.kind? {
+        Kind::Container(kind) => crate::backend::open_container(kind, &path)?,
+        Kind::Manifest => Box::new(crate::shard::ShardedStore::open(&path)?),
+        Kind::Config(config) => config_store(NativeConfig::from_config(*config)?)?,
     };
-    let store = match format {
-        Format::Container(kind) => crate::backend::open_container(kind, path)?,
-        Format::Config if crate::shard::is_manifest(path) => {
-            Box::new(crate::shard::ShardedStore::open(path)?)
-        }
-        Format::Config => open_config(path)?,
-    };
-    Ok(Layer {
-        path: path.to_path_buf(),
-        store,
-    })
+    Ok(Layer { path, store })
 }
 
 /// Reads a repository config, its signals file and dictionaries into a [`Catalog`].
@@ -661,12 +574,17 @@ pub fn read_catalog(config: &RepositoryConfig) -> Result<(Catalog, Vec<Warning>)
 /// # Errors
 /// As [`Repository::open`].
 pub fn open_config(path: &Path) -> Result<Box<dyn SignalStore>> {
+    config_store(NativeConfig::read(path)?)
+}
+
+/// The store of a config read: MODE 3 native, MODE 0–2 legacy.
+fn config_store(native: NativeConfig) -> Result<Box<dyn SignalStore>> {
     let NativeConfig {
         config,
         catalog,
         warnings,
         prefix,
-    } = NativeConfig::read(path)?;
+    } = native;
     match config.mode {
         3 => Ok(Box::new(NativeStore::open(catalog, &prefix, warnings)?)),
         _ => Ok(Box::new(LegacyStore::open(&config, catalog, warnings)?)),

@@ -99,12 +99,42 @@ pub(crate) fn is_brace_list(name: &str) -> bool {
 /// [`Error::Open`] if the path cannot be read; [`Error::Unsupported`] listing every format
 /// tried when nothing matches.
 pub fn detect(path: &Path) -> Result<Format> {
-    let meta = match std::fs::metadata(path) {
+    detect_reading(path, std::fs::metadata(path), false).map(|s| s.format)
+}
+
+/// What [`sniff`] found: the format and, for a repository config, the file's bytes.
+#[derive(Debug)]
+pub struct Sniff {
+    /// As [`detect`] decides it.
+    pub format: Format,
+    /// The whole file when it is a repository config (text), read through the same open as
+    /// the bytes that decided it; `None` otherwise.
+    pub text: Option<Vec<u8>>,
+}
+
+/// [`detect`], keeping the whole file when it is a repository config, so that the config
+/// need not be opened and read a second time. `meta` is `std::fs::metadata(path)`, taken by
+/// a caller that needs it too (for the file's identity).
+///
+/// # Errors
+/// As [`detect`]; [`Error::Open`] if the rest of a config cannot be read.
+pub fn sniff(path: &Path, meta: std::io::Result<std::fs::Metadata>) -> Result<Sniff> {
+    detect_reading(path, meta, true)
+}
+
+/// [`detect`] with the path's metadata given; `whole_text`: read the rest of a repository
+/// config too.
+fn detect_reading(
+    path: &Path,
+    meta: std::io::Result<std::fs::Metadata>,
+    whole_text: bool,
+) -> Result<Sniff> {
+    let meta = match meta {
         Ok(m) => m,
         Err(source) => {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if source.kind() == std::io::ErrorKind::NotFound && is_brace_list(name) {
-                return Ok(Format::Container(Container::Itar));
+                return Ok(container(Container::Itar));
             }
             return Err(Error::Open {
                 path: path.into(),
@@ -114,15 +144,15 @@ pub fn detect(path: &Path) -> Result<Format> {
     };
     let mut tried = Vec::new();
     let found = if meta.is_dir() {
-        detect_dir(path, &mut tried)?
+        detect_dir(path, &mut tried)?.map(|format| Sniff { format, text: None })
     } else {
-        detect_file(path, &mut tried)?
+        detect_file(path, &mut tried, whole_text)?
     };
     if let Some(f) = found {
         return Ok(f);
     }
     if let Some(c) = hint(path) {
-        return Ok(Format::Container(c));
+        return Ok(container(c));
     }
     Err(Error::Unsupported {
         path: path.into(),
@@ -132,6 +162,13 @@ pub fn detect(path: &Path) -> Result<Format> {
             Format::NAMES
         ),
     })
+}
+
+fn container(c: Container) -> Sniff {
+    Sniff {
+        format: Format::Container(c),
+        text: None,
+    }
 }
 
 fn detect_dir(path: &Path, tried: &mut Vec<String>) -> Result<Option<Format>> {
@@ -159,18 +196,38 @@ fn detect_dir(path: &Path, tried: &mut Vec<String>) -> Result<Option<Format>> {
     Ok(None)
 }
 
-fn detect_file(path: &Path, tried: &mut Vec<String>) -> Result<Option<Format>> {
+/// Reads the head of a file and decides from it; `whole_text`: a repository config is read
+/// to its end through the same open.
+fn detect_file(path: &Path, tried: &mut Vec<String>, whole_text: bool) -> Result<Option<Sniff>> {
     let open_err = |source| Error::Open {
         path: path.into(),
         source,
     };
+    let mut file = std::fs::File::open(path).map_err(open_err)?;
     let mut head = Vec::with_capacity(SNIFF);
-    std::fs::File::open(path)
-        .map_err(open_err)?
+    (&mut file)
         .take(SNIFF as u64)
         .read_to_end(&mut head)
         .map_err(open_err)?;
-    let kind = |c| Ok(Some(Format::Container(c)));
+    let Some(format) = detect_head(path, &head, tried) else {
+        return Ok(None);
+    };
+    let text = match format {
+        Format::Config if whole_text => {
+            // A head shorter than SNIFF ended at the end of the file.
+            if head.len() == SNIFF {
+                file.read_to_end(&mut head).map_err(open_err)?;
+            }
+            Some(head)
+        }
+        _ => None,
+    };
+    Ok(Some(Sniff { format, text }))
+}
+
+/// The format the first [`SNIFF`] bytes of a file show (`None`: none; `tried` says why).
+fn detect_head(path: &Path, head: &[u8], tried: &mut Vec<String>) -> Option<Format> {
+    let kind = |c| Some(Format::Container(c));
     if head.starts_with(b"IATROC") {
         return kind(Container::Iac);
     }
@@ -191,7 +248,7 @@ fn detect_file(path: &Path, tried: &mut Vec<String>) -> Result<Option<Format>> {
     if head.starts_with(b"TARIDX\0\0") {
         return kind(Container::Itar);
     }
-    if is_tar_header(&head) {
+    if is_tar_header(head) {
         return kind(Container::Itar);
     }
     if head.starts_with(&[0x1f, 0x8b]) {
@@ -200,13 +257,13 @@ fn detect_file(path: &Path, tried: &mut Vec<String>) -> Result<Option<Format>> {
     tried.push("itar: no TARIDX magic, no tar header, not gzip".into());
     if head.is_empty() {
         tried.push("repository config: empty file".into());
-        return Ok(None);
+        return None;
     }
-    if is_text(&head) {
-        return Ok(Some(Format::Config));
+    if is_text(head) {
+        return Some(Format::Config);
     }
     tried.push("repository config: binary, not text".into());
-    Ok(None)
+    None
 }
 
 /// Whether a zip's central directory lists `header.json` at the root; `None` if it cannot be

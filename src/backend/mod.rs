@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::store::SignalStore;
 
-pub use detect::{detect, Format};
+pub use detect::{detect, sniff, Format, Sniff};
 
 pub(crate) mod detect;
 #[cfg(feature = "gnz")]

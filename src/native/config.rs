@@ -47,7 +47,11 @@ impl NativeConfig {
         Self::from_config(config)
     }
 
-    fn from_config(config: RepositoryConfig) -> Result<NativeConfig> {
+    /// The catalog ([`Catalog::load`]) and `PREFIX` path of a config already read.
+    ///
+    /// # Errors
+    /// As [`NativeConfig::read`], for the texts the config names.
+    pub fn from_config(config: RepositoryConfig) -> Result<NativeConfig> {
         let (catalog, warnings) = Catalog::load(&config)?;
         let prefix = config.prefix_path();
         Ok(NativeConfig {

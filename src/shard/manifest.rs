@@ -156,9 +156,19 @@ pub fn is_manifest(path: &Path) -> bool {
         return false;
     };
     let mut head = Vec::new();
-    if f.take(64 << 10).read_to_end(&mut head).is_err() {
+    if f.take(MANIFEST_HEAD as u64).read_to_end(&mut head).is_err() {
         return false;
     }
+    is_manifest_text(&head)
+}
+
+/// How much of a file [`is_manifest`] looks at.
+const MANIFEST_HEAD: usize = 64 << 10;
+
+/// [`is_manifest`] of a file already read: `bytes` are the file's (only the first 64 KiB
+/// count).
+pub fn is_manifest_text(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(MANIFEST_HEAD)];
     let first = head.iter().find(|b| !b.is_ascii_whitespace());
     first == Some(&b'{')
         && head

@@ -19,8 +19,8 @@ mod write;
 
 pub use crate::error::ShardError;
 pub use manifest::{
-    catalog_checksum, is_manifest, Manifest, ShardEntry, MANIFEST_FORMAT, MANIFEST_NAME,
-    MANIFEST_VERSION,
+    catalog_checksum, is_manifest, is_manifest_text, Manifest, ShardEntry, MANIFEST_FORMAT,
+    MANIFEST_NAME, MANIFEST_VERSION,
 };
 pub use store::ShardedStore;
 pub use target::check_shards_target;

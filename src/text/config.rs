@@ -51,6 +51,15 @@ impl RepositoryConfig {
         Self::parse(path, &text)
     }
 
+    /// Parses the bytes of the config file at `path`, already read (decoded as
+    /// [`RepositoryConfig::read`] decodes them: a byte-order mark skipped, 8-bit text kept).
+    ///
+    /// # Errors
+    /// As [`RepositoryConfig::parse`].
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<RepositoryConfig> {
+        Self::parse(path, &crate::text::decode(bytes))
+    }
+
     /// Parses config text; `path` names the file in errors and anchors relative paths.
     ///
     /// # Errors

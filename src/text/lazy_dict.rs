@@ -8,7 +8,7 @@
 //! the same generation of the files as the rest of the open (a writer that replaces the
 //! repository afterwards renames new files over the names; the map holds the old ones).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Result, Warning};
@@ -57,9 +57,27 @@ impl LazyDictionaries {
     /// # Errors
     /// [`crate::Error::Open`] naming a file that cannot be opened or mapped.
     pub fn files(paths: &[PathBuf]) -> Result<LazyDictionaries> {
+        Self::files_read(paths, Vec::new())
+    }
+
+    /// [`LazyDictionaries::files`] where some of the files were read already: `read` holds
+    /// their `(path, bytes)`, used instead of opening and mapping those paths again.
+    ///
+    /// # Errors
+    /// As [`LazyDictionaries::files`], for the other files.
+    pub(crate) fn files_read(
+        paths: &[PathBuf],
+        mut read: Vec<(&Path, Vec<u8>)>,
+    ) -> Result<LazyDictionaries> {
         let files = paths
             .iter()
-            .map(|p| Ok((p.clone(), crate::mmap::map(p)?)))
+            .map(|p| {
+                let bytes = match read.iter().position(|(r, _)| *r == p.as_path()) {
+                    Some(i) => Bytes::from_owned(read.swap_remove(i).1),
+                    None => crate::mmap::map(p)?,
+                };
+                Ok((p.clone(), bytes))
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(LazyDictionaries {
             layers: vec![Source::Files(files.into())],

@@ -167,16 +167,37 @@ impl SignalsFile {
     /// # Errors
     /// [`crate::Error::Open`] for an unreadable file; as [`SignalsFile::parse_files`].
     pub fn read_files(paths: &[std::path::PathBuf], default_unit: TimeUnit) -> Result<SignalsFile> {
-        let texts = paths
+        Self::read_files_keeping(paths, default_unit).map(|(s, _)| s)
+    }
+
+    /// [`SignalsFile::read_files`], also giving each file's bytes as read, in order (a signals
+    /// file is a dictionary too: its reader need not open it again).
+    ///
+    /// # Errors
+    /// As [`SignalsFile::read_files`].
+    pub(crate) fn read_files_keeping(
+        paths: &[std::path::PathBuf],
+        default_unit: TimeUnit,
+    ) -> Result<(SignalsFile, Vec<Vec<u8>>)> {
+        let bytes = paths
             .iter()
-            .map(|p| crate::text::read_text(p))
+            .map(|p| {
+                std::fs::read(p).map_err(|source| crate::Error::Open {
+                    path: p.clone(),
+                    source,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
-        let files: Vec<(&Path, &str)> = paths
-            .iter()
-            .zip(&texts)
-            .map(|(p, t)| (p.as_path(), t.as_str()))
-            .collect();
-        Self::parse_files(&files, default_unit)
+        let signals = {
+            let texts: Vec<_> = bytes.iter().map(|b| crate::text::decode(b)).collect();
+            let files: Vec<(&Path, &str)> = paths
+                .iter()
+                .zip(&texts)
+                .map(|(p, t)| (p.as_path(), t.as_ref()))
+                .collect();
+            Self::parse_files(&files, default_unit)?
+        };
+        Ok((signals, bytes))
     }
 
     /// Parses several signals files, `(path, text)` in order, into one table (see

@@ -25,6 +25,20 @@ fn corrupt(path: &Path) -> impl Fn((u64, DecodeError)) -> Error + '_ {
     move |(offset, source)| Error::corrupt(path, offset, source)
 }
 
+/// Maps `path`, or `None` when it does not exist (as a `Path::exists` check made first would
+/// say, without its `stat` when the file is there): an open that fails as not found is
+/// `None`, another failure is `None` only if `exists` is false, the error otherwise.
+fn map_if_exists(path: &Path) -> Result<Option<Bytes>> {
+    match mmap::map(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(Error::Open { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(_) if !path.exists() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 impl Transpose {
     /// Opens the transpose under `prefix` (`DIR/<PREFIX>`), or `None` if there is no
     /// `.pid_idx`. Maps the index and every chunk file `0, 1, …` that exists (as the original
@@ -34,17 +48,15 @@ impl Transpose {
     /// [`Error::Open`]; [`Error::Corrupt`] naming the `.pid_idx` and the offset.
     pub fn open(prefix: &Path, catalog: &Catalog) -> Result<Option<Transpose>> {
         let idx_path = pid_idx_path(prefix);
-        if !idx_path.exists() {
+        let Some(idx) = map_if_exists(&idx_path)? else {
             return Ok(None);
-        }
-        let idx = mmap::map(&idx_path)?;
+        };
         let mut chunks = Vec::new();
         for k in 0.. {
             let p = chunk_path(prefix, k);
-            if !p.exists() {
+            let Some(b) = map_if_exists(&p)? else {
                 break;
-            }
-            let b = mmap::map(&p)?;
+            };
             chunks.push((p, b));
         }
         Self::assemble(catalog, idx, idx_path, chunks).map(Some)
