@@ -17,7 +17,8 @@ use pyo3::prelude::*;
 /// Opens a repository config (`*.repository`, any MODE) or a container (`.iac`, `.gnz`,
 /// `.trx` zip or folder, an indexed-tar dataset folder or `.taridx`). `stack` lists more
 /// repositories stacked on top: a signal name resolves to the last one that defines it.
-/// Opening maps files and checks headers; no element is read (GIL released).
+/// Opening opens the files; a MODE 3 signal's files are mapped and checked on its first read
+/// (a damaged file raises `CorruptError` then); no element is read at open (GIL released).
 #[pyfunction]
 #[pyo3(signature = (path, stack=Vec::new()), text_signature = "(path, stack=())")]
 fn open(py: Python<'_>, path: PathBuf, stack: Vec<PathBuf>) -> PyResult<repo::PyRepository> {

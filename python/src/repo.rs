@@ -17,7 +17,8 @@ use crate::errors::{self, IntoPy};
 
 /// An open repository (a config or a container, possibly stacked).
 ///
-/// Opening maps files and checks headers; no element is read. Arrays returned by `get`,
+/// Opening opens the files (a MODE 3 signal's are mapped and checked on its first read, which
+/// raises `CorruptError` for a damaged file); no element is read. Arrays returned by `get`,
 /// `uget` and `patient` view the memory-mapped files without a copy where the bytes are
 /// aligned for every channel (they are read-only and their `.base` is this Repository, which
 /// stays alive as long as any of them does); otherwise they are writeable copies. A
