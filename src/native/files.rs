@@ -8,9 +8,10 @@
 //! the descriptors. Held descriptors pin the files the open found, so a signal read after a
 //! writer replaced the repository still comes from the generation that was opened.
 //!
-//! Descriptors are a process resource (often 1,024 by default), so a process holds at most
-//! [`HELD_BUDGET`] of them this way; past that (many repositories or shards open, none read
-//! yet), a signal's files are mapped at open instead, still checked on first use.
+//! Descriptors are a process resource (the soft `RLIMIT_NOFILE`: often 1,024, 256 on macOS),
+//! so a process holds at most a quarter of its limit this way ([`budget`]); past that (many
+//! repositories or shards open, none read yet), a signal's files are mapped at open instead,
+//! still checked on first use.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -33,17 +34,33 @@ pub(super) struct SignalFiles {
     pub(super) data_path: PathBuf,
 }
 
-/// Descriptors a process keeps open for signals not read yet, all repositories together:
-/// room for 8 repositories of 16 signals, far below the usual limit of 1,024.
-pub const HELD_BUDGET: usize = 256;
+/// The most descriptors kept open for first use, whatever the limit.
+const HELD_MAX: usize = 4096;
+
+/// Descriptors a process keeps open for signals not read yet, all repositories together: a
+/// quarter of its descriptor limit (soft `RLIMIT_NOFILE`, read once), at most [`HELD_MAX`].
+/// Under the usual limit of 1,024 that is 256, room for 8 repositories of 16 signals; under
+/// macOS's 256, 64.
+fn budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        #[cfg(unix)]
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        // No small descriptor limit elsewhere (Windows handles): the Unix default's share.
+        #[cfg(not(unix))]
+        let limit = Some(1024u64);
+        limit.map_or(HELD_MAX, |n| (n / 4).min(HELD_MAX as u64) as usize)
+    })
+}
 
 /// Descriptors held now by [`Pending::Opened`], all stores together.
 static HELD: AtomicUsize = AtomicUsize::new(0);
 
-/// Takes `n` descriptors from [`HELD_BUDGET`]; `false` (nothing taken) when they do not fit.
+/// Takes `n` descriptors from the [`budget`]; `false` (nothing taken) when they do not fit.
 fn acquire(n: usize) -> bool {
+    let budget = budget();
     HELD.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-        (held + n <= HELD_BUDGET).then_some(held + n)
+        (held + n <= budget).then_some(held + n)
     })
     .is_ok()
 }
@@ -436,9 +453,17 @@ mod tests {
         assert!(ptrs.iter().all(|&p| p == ptrs[0]));
     }
 
-    /// The budget refuses what does not fit and takes nothing then.
+    /// The budget is a quarter of the descriptor limit, at most `HELD_MAX`; it refuses what
+    /// does not fit and takes nothing then.
     #[test]
     fn budget_refuses_past_its_size() {
-        assert!(!acquire(HELD_BUDGET + 1));
+        #[cfg(unix)]
+        {
+            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+            let expected = limit.map_or(HELD_MAX, |n| (n / 4).min(HELD_MAX as u64) as usize);
+            assert_eq!(budget(), expected);
+        }
+        assert!(budget() <= HELD_MAX);
+        assert!(!acquire(budget() + 1));
     }
 }
