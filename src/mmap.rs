@@ -45,8 +45,7 @@ impl Bytes {
 /// # Errors
 /// [`Error::Open`] naming the path.
 pub(crate) fn map(path: &Path) -> Result<Bytes> {
-    let (file, len) = open_len(path)?;
-    map_file(path, &file, len)
+    map_opened::<0>(path, &open(path)?).map(|(b, _)| b)
 }
 
 /// Maps `path` as [`map`] does and reads its first `N` bytes with a plain read (`None` if
@@ -58,18 +57,19 @@ pub(crate) fn map(path: &Path) -> Result<Bytes> {
 /// # Errors
 /// [`Error::Open`] naming the path; [`Error::Io`] if the read fails.
 pub(crate) fn map_with_head<const N: usize>(path: &Path) -> Result<(Bytes, Option<[u8; N]>)> {
-    let (mut file, len) = open_len(path)?;
-    let head = if len >= N as u64 {
-        let mut head = [0u8; N];
-        std::io::Read::read_exact(&mut file, &mut head).map_err(|source| Error::Io {
-            path: path.into(),
-            source,
-        })?;
-        Some(head)
-    } else {
-        None
-    };
-    Ok((map_file(path, &file, len)?, head))
+    map_opened::<N>(path, &open(path)?)
+}
+
+/// `r` with a file that does not exist as `None` (an [`Error::Open`] whose cause is
+/// `NotFound`); every other error stays one.
+pub(crate) fn absent_is_none<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(b) => Ok(Some(b)),
+        Err(Error::Open { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Opens `path` for reading, to be mapped later with [`map_opened`] (a repository opens its
@@ -84,9 +84,9 @@ pub(crate) fn open(path: &Path) -> Result<File> {
     })
 }
 
-/// Maps a file opened by [`open`] (`path` names it in errors), as [`map`] does, and reads its
-/// first `N` bytes with a positioned read (`None` if the file is shorter) as
-/// [`map_with_head`] does. The file's offset is not moved, so a second call reads the same.
+/// Maps a file opened by [`open`] (`path` names it in errors) and reads its first `N` bytes
+/// with a positioned read (`None` if the file is shorter): what [`map`] and [`map_with_head`]
+/// do after their open. The file's offset is not moved, so a second call reads the same.
 ///
 /// # Errors
 /// [`Error::Open`] naming the path; [`Error::Io`] if the read fails.
@@ -120,16 +120,6 @@ pub(crate) fn map_opened<const N: usize>(
     Ok((map, head))
 }
 
-fn open_len(path: &Path) -> Result<(File, u64)> {
-    let open = |source| Error::Open {
-        path: path.into(),
-        source,
-    };
-    let file = File::open(path).map_err(open)?;
-    let len = file.metadata().map_err(open)?.len();
-    Ok((file, len))
-}
-
 fn map_file(path: &Path, file: &File, len: u64) -> Result<Bytes> {
     if len == 0 {
         return Ok(Bytes::from_owned(Vec::<u8>::new()));
@@ -139,7 +129,7 @@ fn map_file(path: &Path, file: &File, len: u64) -> Result<Bytes> {
     // published file in place: every writer creates `<name>.tmp.*` and `rename`s it over the
     // old name, so a live map keeps the old inode. `Repository::open` documents that other
     // processes must follow the same rule (the original tools do: they write new files).
-    // The length is the one `open_len` just read: given, it spares memmap2 a second `fstat`
+    // The length is the one `map_opened` just read: given, it spares memmap2 a second `fstat`
     // (one syscall per mapped file, a repository maps two per signal).
     let open = |source| Error::Open {
         path: path.into(),

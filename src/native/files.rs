@@ -20,7 +20,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::error::{DecodeError, Error, Result};
 use crate::ids::Sid;
-use crate::mmap::{self, Bytes};
+use crate::mmap::{self, absent_is_none, Bytes};
 use crate::native::index::{SignalIndex, DATA_BASE, STRIPPED_FORMAT};
 use crate::native::signal_paths;
 
@@ -276,16 +276,6 @@ fn inconsistent(idx_missing: bool, idx_path: &Path, data_path: &Path) -> Error {
     Error::Inconsistent {
         path: present.to_path_buf(),
         source: DecodeError::Missing(missing.display().to_string()),
-    }
-}
-
-fn absent_is_none<T>(r: Result<T>) -> Result<Option<T>> {
-    match r {
-        Ok(b) => Ok(Some(b)),
-        Err(Error::Open { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Ok(None)
-        }
-        Err(e) => Err(e),
     }
 }
 

@@ -230,13 +230,8 @@ impl LookupTable {
     /// Maps the sidecar at `path` if there is one: `Ok(None)` when absent, `Err(warning)`
     /// when unreadable. [`LookupTable::check`] then decides whether it is used.
     pub(super) fn map(path: &Path) -> std::result::Result<Option<Bytes>, Warning> {
-        match mmap::map(path) {
-            Ok(b) => Ok(Some(b)),
-            Err(Error::Open { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                Ok(None)
-            }
-            Err(e) => Err(stale(path, format!("cannot be read ({e})"))),
-        }
+        mmap::absent_is_none(mmap::map(path))
+            .map_err(|e| stale(path, format!("cannot be read ({e})")))
     }
 
     /// The sidecar `bytes` (mapped from `path`) checked against the store's files (`slots`:

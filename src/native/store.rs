@@ -80,13 +80,14 @@ impl NativeStore {
         let pids_path = pids_path(prefix);
         let pids = PidList::parse(&pids_path, mmap::map(&pids_path)?)?;
         let mut store = Self::assemble(catalog, pids, pids_path, files, warnings);
-        match LookupTable::map(&lookup_path(prefix)) {
+        let lookup = lookup_path(prefix);
+        match LookupTable::map(&lookup) {
             Ok(None) => {}
             // The sidecar is checked against every signal's files: they are mapped now, and
             // their errors are the open's.
             Ok(Some(bytes)) => {
                 let files = store.all_files()?;
-                match LookupTable::check(bytes, &lookup_path(prefix), &store.slots, &files) {
+                match LookupTable::check(bytes, &lookup, &store.slots, &files) {
                     Ok(table) => store.lookup = Some(table),
                     Err(w) => store.warnings.push(w),
                 }

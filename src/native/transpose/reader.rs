@@ -29,13 +29,9 @@ fn corrupt(path: &Path) -> impl Fn((u64, DecodeError)) -> Error + '_ {
 /// say, without its `stat` when the file is there): an open that fails as not found is
 /// `None`, another failure is `None` only if `exists` is false, the error otherwise.
 fn map_if_exists(path: &Path) -> Result<Option<Bytes>> {
-    match mmap::map(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(Error::Open { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Ok(None)
-        }
+    match mmap::absent_is_none(mmap::map(path)) {
         Err(_) if !path.exists() => Ok(None),
-        Err(e) => Err(e),
+        r => r,
     }
 }
 
