@@ -279,10 +279,22 @@ fn timed_open<T>(n: u64, open: impl Fn() -> T) -> std::time::Duration {
 
 /// A bare open-addressing table `(pid, sid) → (element offset, length)` over every existing
 /// pair, probed in lanes of 16 with the slots prefetched first: what a batch of hash probes
-/// costs when nothing but one cache miss per key is left (the floor for `get_many`).
-struct FlatTable {
-    slots: Vec<(u64, u32, u32)>,
+/// costs when nothing but one cache miss per key is left (the floor for `get_many`). Its slots
+/// live on the heap (`Vec`: 4 KiB pages unless the system's THP setting is `always`) or in an
+/// anonymous map advised to huge pages (`HugeSlots`), the page size the lookup sidecar asks
+/// for: the second is the like-for-like floor.
+struct FlatTable<S> {
+    slots: S,
     shift: u32,
+}
+
+/// One slot: the key, then the element offset and byte length.
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+struct Slot {
+    key: u64,
+    off: u32,
+    len: u32,
 }
 
 const EMPTY: u64 = u64::MAX;
@@ -290,63 +302,123 @@ const EMPTY: u64 = u64::MAX;
 /// A key and its `(element offset, byte length)`.
 type Entry = ((Pid, Sid), (u32, u32));
 
-impl FlatTable {
+/// Slots in an anonymous map advised `MADV_HUGEPAGE`.
+struct HugeSlots(memmap2::MmapMut);
+
+impl HugeSlots {
+    fn new(n: usize) -> HugeSlots {
+        let m = memmap2::MmapMut::map_anon(n * std::mem::size_of::<Slot>()).unwrap();
+        #[cfg(target_os = "linux")]
+        let _ = m.advise(memmap2::Advice::HugePage);
+        HugeSlots(m)
+    }
+}
+
+impl AsRef<[Slot]> for HugeSlots {
+    fn as_ref(&self) -> &[Slot] {
+        bytemuck::cast_slice(&self.0[..])
+    }
+}
+
+impl AsMut<[Slot]> for HugeSlots {
+    fn as_mut(&mut self) -> &mut [Slot] {
+        bytemuck::cast_slice_mut(&mut self.0[..])
+    }
+}
+
+impl<S: AsRef<[Slot]> + AsMut<[Slot]>> FlatTable<S> {
     fn key(pid: Pid, sid: Sid) -> u64 {
         ((pid.0 as u64) << 32) | sid.0 as u64
     }
 
-    fn home(&self, key: u64) -> usize {
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    #[inline(always)]
+    fn home(shift: u32, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
     }
 
-    fn new(entries: &[Entry]) -> FlatTable {
+    /// The table of `entries` in slots from `alloc(count)`.
+    fn new(entries: &[Entry], alloc: impl FnOnce(usize) -> S) -> FlatTable<S> {
         let bits = (entries.len() * 2)
             .next_power_of_two()
             .trailing_zeros()
             .max(4);
         let mut t = FlatTable {
-            slots: vec![(EMPTY, 0, 0); 1 << bits],
+            slots: alloc(1 << bits),
             shift: 64 - bits,
         };
-        let mask = t.slots.len() - 1;
+        let slots = t.slots.as_mut();
+        let empty = Slot {
+            key: EMPTY,
+            off: 0,
+            len: 0,
+        };
+        slots.fill(empty);
+        let mask = slots.len() - 1;
         for &((p, s), (off, len)) in entries {
-            let k = Self::key(p, s);
-            let mut i = t.home(k);
-            while t.slots[i].0 != EMPTY {
+            let key = Self::key(p, s);
+            let mut i = Self::home(t.shift, key);
+            while slots[i].key != EMPTY {
                 i = (i + 1) & mask;
             }
-            t.slots[i] = (k, off, len);
+            slots[i] = Slot { key, off, len };
         }
         t
     }
 
-    #[inline]
-    fn probe(&self, pid: Pid, sid: Sid) -> Option<(u32, u32)> {
+    #[inline(always)]
+    fn probe(slots: &[Slot], shift: u32, pid: Pid, sid: Sid) -> Option<(u32, u32)> {
         let k = Self::key(pid, sid);
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(k);
+        let mask = slots.len() - 1;
+        let mut i = Self::home(shift, k);
         loop {
-            let (key, off, len) = self.slots[i];
-            if key == k {
-                return Some((off, len));
+            let s = slots[i];
+            if s.key == k {
+                return Some((s.off, s.len));
             }
-            if key == EMPTY {
+            if s.key == EMPTY {
                 return None;
             }
             i = (i + 1) & mask;
         }
     }
 
-    /// Sum of the lengths of `keys`, 16 keys at a time: homes prefetched, then probed.
-    fn batched_len_sum(&self, keys: &[(Pid, Sid)]) -> u64 {
-        let mut total = 0u64;
+    /// Sum of the lengths of `keys`, probed one by one (the slice is taken once).
+    fn len_sum(&self, keys: &[(Pid, Sid)]) -> u64 {
+        let slots = self.slots.as_ref();
+        keys.iter()
+            .map(|&(p, s)| Self::probe(slots, self.shift, p, s).map_or(0, |x| x.1 as u64))
+            .sum()
+    }
+
+    /// `batched_len_sum` that also writes each key's answer to `out` as a view would be, 24
+    /// bytes (pointer, length, and the `Cow` tag's word) per key: what `get_many` returns.
+    fn batched_into(&self, keys: &[(Pid, Sid)], out: &mut Vec<[u64; 3]>) -> u64 {
+        let slots = self.slots.as_ref();
+        out.clear();
         for lane in keys.chunks(16) {
             for &(p, s) in lane {
-                let slot = &self.slots[self.home(Self::key(p, s))];
+                let slot = &slots[Self::home(self.shift, Self::key(p, s))];
                 prefetch(std::ptr::from_ref(slot).cast());
             }
             for &(p, s) in lane {
-                total += self.probe(p, s).map_or(0, |x| x.1 as u64);
+                let (off, len) = Self::probe(slots, self.shift, p, s).unwrap_or((0, 0));
+                out.push([0, u64::from(off), u64::from(len)]);
+            }
+        }
+        out.iter().map(|v| v[2]).sum()
+    }
+
+    /// Sum of the lengths of `keys`, 16 keys at a time: homes prefetched, then probed.
+    fn batched_len_sum(&self, keys: &[(Pid, Sid)]) -> u64 {
+        let slots = self.slots.as_ref();
+        let mut total = 0u64;
+        for lane in keys.chunks(16) {
+            for &(p, s) in lane {
+                let slot = &slots[Self::home(self.shift, Self::key(p, s))];
+                prefetch(std::ptr::from_ref(slot).cast());
+            }
+            for &(p, s) in lane {
+                total += Self::probe(slots, self.shift, p, s).map_or(0, |x| x.1 as u64);
             }
         }
         total
@@ -385,12 +457,17 @@ fn batched(c: &mut Criterion) {
         })
         .collect();
     let map: hashbrown::HashMap<(Pid, Sid), (u32, u32)> = entries.iter().copied().collect();
-    let flat = FlatTable::new(&entries);
+    let flat = FlatTable::new(&entries, |n| {
+        vec![<Slot as bytemuck::Zeroable>::zeroed(); n]
+    });
+    let flat_huge = FlatTable::new(&entries, HugeSlots::new);
     let expect: u64 = keys
         .iter()
         .map(|&(p, s)| native.get_bytes(p, s).unwrap().len() as u64)
         .sum();
     assert_eq!(flat.batched_len_sum(&keys), expect);
+    assert_eq!(flat_huge.batched_len_sum(&keys), expect);
+    assert_eq!(flat_huge.len_sum(&keys), expect);
     let mut out = Vec::new();
     lookup.get_many(&keys, &mut out).unwrap();
     assert_eq!(out.iter().map(|v| v.len() as u64).sum::<u64>(), expect);
@@ -483,6 +560,24 @@ fn batched(c: &mut Criterion) {
             "flat_probe_batched".into(),
             Box::new(|| flat.batched_len_sum(black_box(&keys))),
         ),
+        // The same probes with their table on huge pages, as the sidecar's map is advised.
+        (
+            "flat_probe/huge".into(),
+            Box::new(|| flat_huge.len_sum(black_box(&keys))),
+        ),
+        (
+            "flat_probe_batched/huge".into(),
+            Box::new(|| flat_huge.batched_len_sum(black_box(&keys))),
+        ),
+        // ... and writing one 24-byte answer per key, as `get_many` writes its views.
+        (
+            "flat_probe_batched/huge+out".into(),
+            Box::new({
+                let out = std::cell::RefCell::new(Vec::with_capacity(keys.len()));
+                let (t, k) = (&flat_huge, &keys);
+                move || t.batched_into(black_box(k), &mut out.borrow_mut())
+            }),
+        ),
     ];
     const ROUNDS: usize = 31;
     // LOOKUP_ONLY=<substring>: only the sides whose names contain it (to profile one).
@@ -495,7 +590,7 @@ fn batched(c: &mut Criterion) {
         keys.len()
     );
     for (i, (name, _)) in sides.iter().enumerate() {
-        let base = if name.starts_with("get_many") || name.starts_with("flat") {
+        let base = if name.starts_with("get_many") || name.starts_with("flat_probe_batched") {
             "flat_probe_batched"
         } else {
             "hashbrown_probe"
@@ -508,8 +603,19 @@ fn batched(c: &mut Criterion) {
             continue;
         };
         let (_, median, _) = common::quartiles(ns[i].clone());
+        // Beside the baseline, the like-for-like floor on huge pages.
+        let huge = if sides[base].0 == "hashbrown_probe" {
+            "flat_probe/huge"
+        } else {
+            "flat_probe_batched/huge"
+        };
+        let huge = sides
+            .iter()
+            .position(|s| s.0 == huge)
+            .map(|h| format!("   ÷ {huge}: {}", common::ratio(&ns[i], &ns[h])))
+            .unwrap_or_default();
         println!(
-            "  {name:<28} {median:>7.1} ns   ÷ {}: {}",
+            "  {name:<28} {median:>7.1} ns   ÷ {}: {}{huge}",
             sides[base].0,
             common::ratio(&ns[i], &ns[base])
         );
