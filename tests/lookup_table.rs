@@ -273,3 +273,48 @@ fn a_table_over_the_size_limit_is_refused() {
     let store = open(&config);
     assert!(store.lookup_sidecar().is_none() && store.warnings().is_empty());
 }
+
+/// The sidecar's map is advised to huge pages (`MADV_HUGEPAGE`: lookups read it at random all
+/// over, BENCHMARKS.md), and the `.data` maps are not (a cold read of one patient must not
+/// fault in 2 MiB). Read from the kernel's own account of the mappings, `/proc/self/smaps`
+/// (`VmFlags: … hg`); a kernel built without transparent huge pages has no such advice, and
+/// there the flag must be absent.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_sidecar_map_is_advised_to_huge_pages() {
+    let (_dir, config) = repo();
+    let (path, _) = write_lookup(&config, false).unwrap();
+    let store = open(&config);
+    assert_eq!(store.lookup_sidecar(), Some(path.as_path()));
+    // Mapped at open (the sidecar's fingerprints are checked against every signal's files).
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let flags_of = |suffix: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut inside = false;
+        for line in smaps.lines() {
+            let is_header = line.split_whitespace().next().is_some_and(|a| {
+                a.contains('-') && a.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+            });
+            if is_header {
+                inside = line.ends_with(suffix);
+            } else if inside && line.starts_with("VmFlags:") {
+                out.push(line.to_string());
+            }
+        }
+        out
+    };
+    let sidecar = flags_of(&path.display().to_string());
+    assert_eq!(
+        sidecar.len(),
+        1,
+        "one mapping of {}: {sidecar:?}",
+        path.display()
+    );
+    let thp = Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists();
+    let advised = |flags: &str| flags.split_whitespace().any(|f| f == "hg");
+    assert_eq!(advised(&sidecar[0]), thp, "{}", sidecar[0]);
+    let hemoglobin = flags_of("_Hemoglobin.data");
+    assert!(!hemoglobin.is_empty());
+    assert!(hemoglobin.iter().all(|f| !advised(f)), "{hemoglobin:?}");
+    drop(store);
+}

@@ -230,8 +230,13 @@ impl LookupTable {
     /// Maps the sidecar at `path` if there is one: `Ok(None)` when absent, `Err(warning)`
     /// when unreadable. [`LookupTable::check`] then decides whether it is used.
     pub(super) fn map(path: &Path) -> std::result::Result<Option<Bytes>, Warning> {
-        mmap::absent_is_none(mmap::map(path))
-            .map_err(|e| stale(path, format!("cannot be read ({e})")))
+        let bytes = mmap::absent_is_none(mmap::map(path))
+            .map_err(|e| stale(path, format!("cannot be read ({e})")))?;
+        // Lookups read its cells at random all over: huge pages spare each one a page walk.
+        if let Some(b) = &bytes {
+            mmap::advise_huge_pages(b);
+        }
+        Ok(bytes)
     }
 
     /// The sidecar `bytes` (mapped from `path`) checked against the store's files (`slots`:
