@@ -1,6 +1,6 @@
 //! Storage backends: other containers behind the same [`SignalStore`] trait, one cargo
 //! feature each. This module dispatches a path to the backend that handles it, chosen by the
-//! path's content ([`detect`]; the extension is only a hint) or forced by name.
+//! path's content ([`detect()`]; the extension is only a hint) or forced by name.
 
 use std::io::Write;
 use std::path::Path;
@@ -55,7 +55,7 @@ pub enum Container {
 }
 
 impl Container {
-    /// The container a path holds, decided by content ([`detect`]); `None` for a repository
+    /// The container a path holds, decided by content ([`detect()`]); `None` for a repository
     /// config or a path that is neither.
     pub fn of(path: &Path) -> Option<Container> {
         detect(path).ok().and_then(Format::container)

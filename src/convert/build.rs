@@ -59,8 +59,8 @@ pub(super) fn read_catalog(config: &Path, cfg: &ConvertConfig) -> Result<(Catalo
     Ok((catalog, warnings.iter().map(|w| w.to_string()).collect()))
 }
 
-/// [`convert`] for a MODE 3 config already read; `only` (the legacy path's SFILES) restricts
-/// the signals loaded.
+/// [`convert`](crate::convert::convert) for a MODE 3 config already read; `only` (the legacy
+/// path's SFILES) restricts the signals loaded.
 pub(super) fn convert_cfg(
     config: &Path,
     cfg: &ConvertConfig,

@@ -1,7 +1,7 @@
 //! Writing MODE 3 repositories. [`Mode3Writer`] (in `mode3.rs`) is the one writer of the
 //! `.data`/`.idx` files and the pid list; every other writer goes through it:
 //! [`write_mode3`] (any [`crate::SignalStore`]), [`RepositoryWriter`] (elements held in
-//! memory), [`add_signal`] (one more signal in place) and the converter's merge.
+//! memory), [`add_signal()`] (one more signal in place) and the converter's merge.
 //!
 //! Every writer is atomic. A new repository is built in a temporary sibling directory and
 //! renamed into place; a signal added to an existing repository goes to new files first, and
