@@ -143,7 +143,8 @@ impl Merge<'_> {
                     cursor.stats.skipped += 1;
                     cursor.pos += 1;
                 }
-                Outcome::Err(e) => {
+                &Outcome::Err(i) => {
+                    let e = &piece.errors[i as usize];
                     let (tag, reason) = (e.tag, e.reason.clone());
                     match tag {
                         Tag::BadFileFormat => cursor.stats.bad_format += 1,

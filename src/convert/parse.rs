@@ -117,8 +117,9 @@ pub(super) enum Outcome {
     Recs { start: u32, n: u32 },
     /// A signal outside LOAD_ONLY.
     Skip,
-    /// Dropped.
-    Err(Box<LineError>),
+    /// Dropped: the error is `errors[i]` of the piece (an index, not a box: the lines then
+    /// have nothing to drop, and clearing a recycled piece's lines is free).
+    Err(u32),
 }
 
 pub(super) struct LineOut {
@@ -133,6 +134,8 @@ pub(super) struct LineOut {
 #[derive(Default)]
 pub(super) struct Piece {
     pub(super) lines: Vec<LineOut>,
+    /// The errors of the dropped lines ([`Outcome::Err`]).
+    pub(super) errors: Vec<LineError>,
     /// `(serial, offset into bytes)`.
     pub(super) recs: Vec<(u32, u32)>,
     pub(super) bytes: Vec<u8>,
@@ -144,6 +147,15 @@ pub(super) struct Piece {
     pub(super) raw: Vec<u8>,
     /// The groups' elements sorted and de-duplicated.
     pub(super) sorted: Vec<u8>,
+}
+
+impl Piece {
+    /// Keeps `e` as the error of a dropped line.
+    #[cold]
+    fn error(&mut self, e: LineError) -> Outcome {
+        self.errors.push(e);
+        Outcome::Err(self.errors.len() as u32 - 1)
+    }
 }
 
 pub(super) struct Block {
@@ -175,6 +187,7 @@ impl Recycle {
                     break;
                 }
                 p.lines.clear();
+                p.errors.clear();
                 p.recs.clear();
                 p.bytes.clear();
                 p.runs.clear();
@@ -277,11 +290,11 @@ impl Ctx<'_> {
                 Tag::TooFewFields,
                 format!("{} fields, at least {min_fields} needed", fields.len()),
             );
-            return (-1, Outcome::Err(Box::new(e)));
+            return (-1, piece.error(e));
         }
         let Some(pid) = Self::pid(fields[0]) else {
             let e = line_error(Tag::BadPid, format!("pid {:?} is not a pid", fields[0]));
-            return (-1, Outcome::Err(Box::new(e)));
+            return (-1, piece.error(e));
         };
         let result = match kind {
             InputKind::Data => self.data_line(&fields, piece),
@@ -298,7 +311,7 @@ impl Ctx<'_> {
             Err(e) => {
                 // Nothing of a bad line is kept (a registry line may have pushed one element).
                 piece.recs.truncate(start as usize);
-                Outcome::Err(Box::new(e))
+                piece.error(e)
             }
         };
         (pid as i64, outcome)
