@@ -40,6 +40,7 @@ fn int_prefix(s: &str) -> Option<i128> {
 }
 
 /// `std::stoi`: the integer prefix, which must fit an `int`.
+#[inline]
 pub(crate) fn c_stoi(s: &str) -> Option<i32> {
     let b = s.as_bytes();
     // The usual text (a pid, a code): at most 9 plain digits, which always fit an `int`.
@@ -122,6 +123,7 @@ const POW10_F64: [f64; 23] = [
 /// A whole text of the plain form `[+-]digits[.digits]` (or `[+-].digits`) as
 /// `(negative, digits as an integer, number of fraction digits)`; `None` for anything else
 /// (exponents, leading space, trailing text, more than 19 digits): those take the general path.
+#[inline(always)]
 fn plain_decimal(s: &str) -> Option<(bool, u64, usize)> {
     let b = s.as_bytes();
     let (neg, b) = match b.first() {
@@ -151,16 +153,25 @@ fn plain_decimal(s: &str) -> Option<(bool, u64, usize)> {
     (digits > 0).then_some((neg, m, frac.unwrap_or(0)))
 }
 
+/// [`c_stof`]'s fast path (Clinger's), small enough to inline into the converter's line loop:
+/// a plain decimal ([`plain_decimal`]) of at most 24 bits of digits divided by an exact power
+/// of ten is one correctly rounded IEEE division, the value `str::parse` gives, and never out
+/// of range. `None`: any other text (which [`c_stof`] then reads the general way).
+#[inline(always)]
+pub(crate) fn c_stof_plain(s: &str) -> Option<f32> {
+    let (neg, m, k) = plain_decimal(s)?;
+    if m <= 1 << 24 && k < POW10_F32.len() {
+        let v = m as f32 / POW10_F32[k];
+        return Some(if neg { -v } else { v });
+    }
+    None
+}
+
 /// `std::stof`: the float prefix; out of range (overflow, or underflow to a subnormal or zero)
 /// is an error, as `strtof`'s `ERANGE` is for `std::stof`.
 pub(crate) fn c_stof(s: &str) -> Option<f32> {
-    // Fast path (Clinger's): an integer of at most 24 bits divided by an exact power of ten is
-    // one correctly rounded IEEE division, the value `str::parse` gives; never out of range.
-    if let Some((neg, m, k)) = plain_decimal(s) {
-        if m <= 1 << 24 && k < POW10_F32.len() {
-            let v = m as f32 / POW10_F32[k];
-            return Some(if neg { -v } else { v });
-        }
+    if let Some(v) = c_stof_plain(s) {
+        return Some(v);
     }
     let p = float_prefix(s)?;
     let v: f32 = p.parse().ok()?;
@@ -236,6 +247,23 @@ mod tests {
                 c_stoi(&text),
                 int_prefix(&text).and_then(|v| i32::try_from(v).ok())
             );
+        }
+
+        /// `plain_decimal` takes exactly `[+-]digits[.digits]` or `[+-].digits` of 1–19
+        /// digits, as the digits' integer and the fraction's length.
+        #[test]
+        fn plain_decimal_is_the_plain_form(text in "[+-]?[0-9]{0,12}[.]?[0-9]{0,12}|[+-.0-9e ]{0,8}") {
+            let body = text.strip_prefix(['+', '-']).unwrap_or(&text);
+            let (int, frac) = match body.split_once('.') {
+                Some((i, f)) => (i, Some(f)),
+                None => (body, None),
+            };
+            let digits = format!("{int}{}", frac.unwrap_or(""));
+            let plain = digits.bytes().all(|c| c.is_ascii_digit()) && (1..=19).contains(&digits.len());
+            let want = plain.then(|| {
+                (text.starts_with('-'), digits.parse::<u64>().unwrap(), frac.map_or(0, str::len))
+            });
+            proptest::prop_assert_eq!(plain_decimal(&text), want, "{}", text);
         }
 
         /// The plain-decimal fast paths of `c_stof` / `c_stod` give what `str::parse` (the

@@ -5,7 +5,7 @@ use std::fmt;
 
 use chrono::NaiveDate;
 
-pub(crate) use crate::convert::cnum::{c_stod, c_stof, c_stoi, c_stoll, c_stoull};
+pub(crate) use crate::convert::cnum::{c_stod, c_stof, c_stof_plain, c_stoi, c_stoll, c_stoull};
 use crate::layout::{ChannelType, Layout, MAX_ELEMENT_SIZE};
 use crate::text::dict::Section;
 use crate::time::TimeUnit;
@@ -94,29 +94,43 @@ fn days_since_1900(date: i32) -> Option<i64> {
 
 /// [`crate::time::is_valid_date`] for the 8-digit dates of `parse_time`'s fast path (years
 /// 1900–9999), without chrono: the Gregorian month lengths.
+#[cfg(test)]
 fn valid_yyyymmdd(date: i32) -> bool {
-    let (y, m, d) = (date / 10000, (date / 100) % 100, date % 100);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
+    valid_ymd(date / 10000, (date / 100) % 100, date % 100)
+}
+
+/// Whether day `d` of month `m` of year `y` exists (Gregorian).
+#[inline(always)]
+fn valid_ymd(y: i32, m: i32, d: i32) -> bool {
+    const DAYS: [i32; 13] = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let Some(&days) = usize::try_from(m).ok().and_then(|m| DAYS.get(m)) else {
+        return false;
     };
-    (1..=days).contains(&d)
+    let leap = || (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    (1..=days).contains(&d) || (m == 2 && d == 29 && leap())
 }
 
 /// The fast path of [`parse_time`] in the date unit: a plain `YYYYMMDD` text of a year from
 /// 1900 (and, with `rules.validate`, a real date); `None` for anything else.
-#[inline]
+///
+/// The eight bytes as one word: all digits when every byte's high nibble is 3, also after
+/// adding 6 (which lifts `:`–`?` to `@`–`E`); then each byte's digit value, and neighbours
+/// paired (`10 × d[i] + d[i+1]` in bytes 0, 2, 4, 6: the year's halves, month and day) in one
+/// multiply, with no carry between bytes (at most 99 in each).
+#[inline(always)]
 fn plain_date(text: &str, rules: TimeRules) -> Option<i32> {
-    let b = text.as_bytes();
-    if b.len() != 8 || !b.iter().all(u8::is_ascii_digit) {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    let b: [u8; 8] = text.as_bytes().try_into().ok()?;
+    let w = u64::from_le_bytes(b);
+    if w & HIGH != ZEROS || w.wrapping_add(0x0606_0606_0606_0606) & HIGH != ZEROS {
         return None;
     }
-    let date = b.iter().fold(0i32, |v, &c| v * 10 + (c - b'0') as i32);
-    (date / 10000 >= 1900 && (!rules.validate || valid_yyyymmdd(date))).then_some(date)
+    let v = w - ZEROS;
+    let pairs = (v * 10 + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let pair = |k: u32| ((pairs >> (16 * k)) & 0xff) as i32;
+    let (y, m, d) = (pair(0) * 100 + pair(1), pair(2), pair(3));
+    (y >= 1900 && (!rules.validate || valid_ymd(y, m, d))).then_some(y * 10000 + m * 100 + d)
 }
 
 /// `MedTime::convert_datetime_safe(unit, text)`: spaces, `-` and `:` removed, at most 12
@@ -203,6 +217,8 @@ pub(crate) struct SignalPlan {
     pub layout: Layout,
     pub time: Vec<ChannelPlan>,
     pub value: Vec<ChannelPlan>,
+    /// `time` then `value`: the order of a line's fields.
+    pub channels: Vec<ChannelPlan>,
 }
 
 /// An element buffer (the largest element allowed).
@@ -218,7 +234,7 @@ impl SignalPlan {
         unit: TimeUnit,
         section: Option<usize>,
     ) -> SignalPlan {
-        let time = layout
+        let time: Vec<ChannelPlan> = layout
             .time_channels()
             .iter()
             .map(|c| ChannelPlan {
@@ -234,7 +250,7 @@ impl SignalPlan {
                 },
             })
             .collect();
-        let value = layout
+        let value: Vec<ChannelPlan> = layout
             .value_channels()
             .iter()
             .enumerate()
@@ -252,6 +268,7 @@ impl SignalPlan {
             name: name.to_string(),
             size: layout.size(),
             layout: layout.clone(),
+            channels: time.iter().chain(&value).copied().collect(),
             time,
             value,
         }
@@ -382,8 +399,31 @@ fn number(ty: ChannelType, text: &str) -> Result<Num, String> {
     }
 }
 
+/// The fast paths of [`parse_channel`] for the usual channels (a plain `YYYYMMDD` date into
+/// `i`, a plain decimal into `f`, plain digits into `i`), inlined into the converter's line
+/// loop: writes what the general path writes for the same text and returns `true`; `false`
+/// for anything else (an error included), which then takes the general path.
+#[inline(always)]
+fn fast_channel(c: &ChannelPlan, text: &str, rules: TimeRules, out: &mut [u8]) -> bool {
+    let bytes = match (c.parse, c.ty) {
+        (ChannelParse::Time(TimeUnit::Date), ChannelType::I32) => {
+            plain_date(text, rules).map(i32::to_le_bytes)
+        }
+        (ChannelParse::Number, ChannelType::F32) => c_stof_plain(text).map(f32::to_le_bytes),
+        (ChannelParse::Number, ChannelType::I32) => c_stoi(text).map(i32::to_le_bytes),
+        _ => None,
+    };
+    match (bytes, out.get_mut(c.offset..c.offset + 4)) {
+        (Some(b), Some(slot)) => {
+            slot.copy_from_slice(&b);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Parses one channel's text into `out` (the element's bytes).
-#[inline]
+#[inline(never)]
 pub(crate) fn parse_channel(
     c: &ChannelPlan,
     text: &str,
@@ -392,30 +432,10 @@ pub(crate) fn parse_channel(
     signal: &str,
     out: &mut [u8],
 ) -> Result<(), LineError> {
-    let slot = &mut out[c.offset..];
-    // Fast paths for the usual channels, writing what the general path below writes for the
-    // same text; anything else (an error included) takes the general path.
-    match (c.parse, c.ty) {
-        (ChannelParse::Time(TimeUnit::Date), ChannelType::I32) => {
-            if let Some(date) = plain_date(text, rules) {
-                slot[..4].copy_from_slice(&date.to_le_bytes());
-                return Ok(());
-            }
-        }
-        (ChannelParse::Number, ChannelType::F32) => {
-            if let Some(v) = c_stof(text).filter(|v| v.is_finite()) {
-                slot[..4].copy_from_slice(&v.to_le_bytes());
-                return Ok(());
-            }
-        }
-        (ChannelParse::Number, ChannelType::I32) => {
-            if let Some(v) = c_stoi(text) {
-                slot[..4].copy_from_slice(&v.to_le_bytes());
-                return Ok(());
-            }
-        }
-        _ => {}
+    if fast_channel(c, text, rules, out) {
+        return Ok(());
     }
+    let slot = &mut out[c.offset..];
     let bad = |reason: String| line_error(Tag::BadFileFormat, format!("{signal}: {reason}"));
     match c.parse {
         ChannelParse::Time(unit) => {
@@ -469,8 +489,10 @@ pub(crate) fn encode_into(
     rules: TimeRules,
     out: &mut [u8],
 ) -> Result<(), LineError> {
-    for (c, text) in plan.time.iter().chain(plan.value.iter()).zip(fields) {
-        parse_channel(c, text, sections, rules, &plan.name, out)?;
+    for (c, text) in plan.channels.iter().zip(fields) {
+        if !fast_channel(c, text, rules, out) {
+            parse_channel(c, text, sections, rules, &plan.name, out)?;
+        }
     }
     Ok(())
 }
@@ -702,6 +724,20 @@ mod tests {
                 valid_yyyymmdd(date),
                 crate::time::is_valid_date(date as i64)
             );
+        }
+
+        /// The word-at-a-time date parse is the plain one: eight ASCII digits, read as a
+        /// number, of a year from 1900, and (validating) a calendar date.
+        #[test]
+        fn plain_date_is_digits(text in "[0-9]{8}|[0-9]{4}[01][0-9][0-3][0-9]|[0-9:/ ]{6,10}|19[0-9a-f]{6}") {
+            for validate in [false, true] {
+                let rules = TimeRules { safe_mode: true, validate };
+                let b = text.as_bytes();
+                let want = (b.len() == 8 && b.iter().all(u8::is_ascii_digit))
+                    .then(|| text.parse::<i32>().unwrap_or(0))
+                    .filter(|&d| d / 10000 >= 1900 && (!validate || valid_yyyymmdd(d)));
+                proptest::prop_assert_eq!(plain_date(&text, rules), want, "{}", text);
+            }
         }
 
         /// The byte search splits exactly as `str::split` on the same separator does, for any
