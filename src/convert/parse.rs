@@ -94,7 +94,7 @@ impl CodeTable {
 const ZEROS: ElementBuf = [0; crate::layout::MAX_ELEMENT_SIZE];
 
 /// `a == b` for short byte strings (the codes) without a `memcmp` call: two overlapping
-/// 8- or 4-byte loads from each end.
+/// 8- or 4-byte loads from each end, or the bytes one by one (up to 3).
 #[inline]
 fn short_eq(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
@@ -104,7 +104,9 @@ fn short_eq(a: &[u8], b: &[u8]) -> bool {
     let word8 = |s: &[u8], at: usize| s.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok());
     let word4 = |s: &[u8], at: usize| s.get(at..at + 4).and_then(|w| <[u8; 4]>::try_from(w).ok());
     match n {
-        0..=3 => a == b,
+        0 => true,
+        // The first, middle and last bytes are all of them (a `memcmp` call otherwise).
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
         4..=8 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
         9..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
         _ => a == b,
