@@ -224,6 +224,42 @@ fn scan(c: &mut Criterion) {
     g.bench_function("raw_mmap_baseline", |b| b.iter(|| sum(black_box(raw))));
     g.finish();
 
+    // Item 4's two ratios with the load of each round common to both sides (the separate
+    // benches above drift apart by 10-20 % on a shared machine): a whole-signal scan against
+    // the raw sum of the same bytes, and the serial scan against the parallel one.
+    let serial = || {
+        let mut total = 0.0;
+        native
+            .scan(sid, &mut |_, bytes| total += sum(bytes))
+            .unwrap();
+        total
+    };
+    let parallel = || {
+        native
+            .par_scan(sid, || 0.0, |t, _, bytes| *t += sum(bytes), |a, b| a + b)
+            .unwrap()
+    };
+    let floor = || sum(black_box(raw));
+    // One scan per timing, as a caller scans: back-to-back scans would keep the pool's
+    // threads awake, which a single one does not.
+    let sides: Vec<common::Side> = vec![
+        ("scan".into(), Box::new(move || serial() as u64)),
+        ("par_scan".into(), Box::new(move || parallel() as u64)),
+        ("raw_sum".into(), Box::new(move || floor() as u64)),
+    ];
+    const ROUNDS: usize = 31;
+    let ms = common::interleaved(&sides, ROUNDS, 1_000_000);
+    println!(
+        "interleaved scans, {ROUNDS} rounds: ms per scan (median), the median (quartiles) of \
+         the per-round ratios\n  scan {:.3} ms, par_scan {:.3} ms, raw_sum {:.3} ms\n  \
+         scan ÷ raw_sum: {} (item 4: ≤ 1.5)\n  scan ÷ par_scan: {} (item 4: ≥ 1.8)",
+        common::quartiles(ms[0].clone()).1,
+        common::quartiles(ms[1].clone()).1,
+        common::quartiles(ms[2].clone()).1,
+        common::ratio(&ms[0], &ms[2]),
+        common::ratio(&ms[0], &ms[1]),
+    );
+
     // Each open timed alone and its repository dropped outside the timing (`timed_open`):
     // criterion's `iter_batched` kept a batch of open repositories alive, so every mmap
     // then went into an address space holding thousands of earlier maps (and cost more).
