@@ -61,6 +61,10 @@ pub(super) fn out_of_bounds(data: &[u8], start: u64, count: u64, factor: u64) ->
     }
 }
 
+/// Bitmap words per range of [`NativeStore::par_scan`] (64k pids, a few hundred kB of
+/// elements), and the points where every scan checks its walk against the index's counts.
+const SCAN_RANGE_WORDS: usize = 1024;
+
 impl NativeStore {
     /// Opens the MODE 3 files of `catalog`'s signals under `prefix` (`DIR/<PREFIX>`).
     /// A signal whose two files are both absent is empty; one without the other is an error.
@@ -233,7 +237,8 @@ impl NativeStore {
             .map_or(&[][..], |f| &f.data.as_slice()[DATA_BASE as usize..]))
     }
 
-    /// The patients of bitmap words `words` of a signal, in pid order: set bits by
+    /// The patients of bitmap words `words` of a signal (a multiple of [`SCAN_RANGE_WORDS`]
+    /// from its start), in pid order: set bits by
     /// `leading_zeros`, element starts as an aligned `&[u32]`, the first key's data index from
     /// the word's count (so any word range can be walked on its own, as `par_scan` does).
     fn scan_words(
@@ -297,6 +302,32 @@ impl NativeStore {
                 }
                 k += 1;
             }
+            // At each range's end, the keys walked must be the count the next range starts
+            // from (all keys at the bitmap's end). A bitmap bit or a count damaged so that the
+            // two disagree is an error here, in `scan` and in `par_scan` alike, where it would
+            // otherwise shift every later patient's elements (or only one range's, in
+            // `par_scan`), or silently drop the last patients.
+            let end = w + 1;
+            if end % SCAN_RANGE_WORDS == 0 || end == sp.n_words {
+                let (off, expected) = if end == sp.n_words {
+                    (sp.counts_off, starts.len())
+                } else {
+                    let off = sp.word_offsets(end).1;
+                    let count = crate::native::sparse::u32_at(idx, off).unwrap_or(0) as usize;
+                    (off, count)
+                };
+                if k != expected {
+                    return Err(Error::corrupt(
+                        &f.idx_path,
+                        off as u64,
+                        DecodeError::Mismatch {
+                            what: "index keys",
+                            found: k as u64,
+                            expected: expected as u64,
+                        },
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -324,8 +355,7 @@ impl NativeStore {
         let Some(f) = self.files(sid)? else {
             return Ok(identity());
         };
-        /// Bitmap words per range: 64k pids, a few hundred kB of elements.
-        const WORDS: usize = 1024;
+        const WORDS: usize = SCAN_RANGE_WORDS;
         let n = f.index.sparse.n_words;
         let ranges = n.div_ceil(WORDS);
         let next = AtomicUsize::new(0);
