@@ -108,7 +108,7 @@ fn random_keys() {
 fn par_scan_visits_what_scan_visits() {
     let dir = tempfile::tempdir().unwrap();
     let o = SynthOptions {
-        patients: 14_000, // pids spread over more than one 1024-word range
+        patients: 14_000, // pids spread over many ranges, of shrinking sizes
         seed: 9,
         mean_events: 3,
     };
@@ -118,8 +118,8 @@ fn par_scan_visits_what_scan_visits() {
     let store = inframed::NativeStore::open(catalog, &cfg.prefix_path(), vec![]).unwrap();
     let max_pid = store.pids().last().unwrap().0;
     assert!(
-        max_pid > 2 * 64 * 1024,
-        "pids up to {max_pid}: one range only"
+        max_pid > 16 * 64 * 64,
+        "pids up to {max_pid}: one range of each size only"
     );
     for info in store.catalog().signals() {
         let mut want = Vec::new();
@@ -149,7 +149,7 @@ fn par_scan_visits_what_scan_visits() {
 fn par_scan_agrees_with_scan_on_a_damaged_index() {
     let dir = tempfile::tempdir().unwrap();
     let o = SynthOptions {
-        patients: 14_000, // more than one 1024-word range
+        patients: 14_000, // many ranges
         seed: 9,
         mean_events: 3,
     };
@@ -201,4 +201,66 @@ fn par_scan_agrees_with_scan_on_a_damaged_index() {
     }
     std::fs::write(&idx, &original).unwrap();
     assert!(cases > 50 && errors > 0, "{cases} damages, {errors} errors");
+}
+
+/// A `fold` that panics on a pool thread while the caller still works: the panic reaches the
+/// caller (rayon's scope rethrows it) and the caller does not wait forever for the thread that
+/// panicked (`par_scan` spins while its helpers are busy; a panicking helper must count as done).
+/// The caller's fold holds back until a helper has run (or 5 s pass), so a helper takes a range;
+/// the caller runs on its own thread, so that a caller stuck waiting fails the test, not hangs it.
+#[test]
+fn a_panic_in_a_helper_fold_reaches_the_caller() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    if rayon::current_num_threads() < 2 {
+        return; // one core: the pool has one thread, and the caller no helper
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = SynthOptions {
+        patients: 14_000, // many ranges
+        seed: 9,
+        mean_events: 3,
+    };
+    let config = synth::write_repository(dir.path(), &o).unwrap();
+    let cfg = inframed::text::config::RepositoryConfig::read(&config).unwrap();
+    let (catalog, _) = inframed::repository::read_catalog(&cfg).unwrap();
+    let store = inframed::NativeStore::open(catalog, &cfg.prefix_path(), vec![]).unwrap();
+    let sid = store.catalog().signal("Hemoglobin").unwrap().sid;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut panicked = 0;
+        for _ in 0..5 {
+            let helper_ran = AtomicBool::new(false);
+            let since = Instant::now();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                store.par_scan(
+                    sid,
+                    || 0usize,
+                    |n, _, _| {
+                        if rayon::current_thread_index().is_some() {
+                            helper_ran.store(true, Ordering::Relaxed);
+                            panic!("fold panicked on a pool thread");
+                        }
+                        while !helper_ran.load(Ordering::Relaxed)
+                            && since.elapsed() < Duration::from_secs(5)
+                        {
+                            std::thread::yield_now();
+                        }
+                        *n += 1;
+                    },
+                    |a, b| a + b,
+                )
+            }));
+            if let Err(e) = r {
+                let message = e.downcast_ref::<&str>().copied();
+                assert_eq!(message, Some("fold panicked on a pool thread"));
+                panicked += 1;
+            }
+        }
+        tx.send(panicked).unwrap();
+    });
+    let panicked = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("par_scan still waits for a helper whose fold panicked");
+    assert!(panicked > 0, "no helper ever ran a range");
 }

@@ -6,6 +6,7 @@ pub(crate) mod index;
 pub mod legacy;
 pub mod lookup;
 pub(crate) mod pids;
+mod scan;
 pub(crate) mod sparse;
 mod store;
 pub mod transpose;

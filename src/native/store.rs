@@ -12,6 +12,7 @@ use crate::native::index::{SignalIndex, DATA_BASE, STRIPPED_FORMAT};
 use crate::native::lookup::{lookup_path, LookupTable};
 use crate::native::pids::{verify_pids, PidList};
 use crate::native::pids_path;
+use crate::native::scan::scan_words;
 use crate::native::sparse::i32_at;
 use crate::store::{SignalStore, StoreDescription};
 use crate::Warning;
@@ -60,10 +61,6 @@ pub(super) fn out_of_bounds(data: &[u8], start: u64, count: u64, factor: u64) ->
         len: data.len() as u64,
     }
 }
-
-/// Bitmap words per range of [`NativeStore::par_scan`] (64k pids, a few hundred kB of
-/// elements), and the points where every scan checks its walk against the index's counts.
-const SCAN_RANGE_WORDS: usize = 1024;
 
 impl NativeStore {
     /// Opens the MODE 3 files of `catalog`'s signals under `prefix` (`DIR/<PREFIX>`).
@@ -194,7 +191,7 @@ impl NativeStore {
     }
 
     #[inline]
-    fn files(&self, sid: Sid) -> Result<Option<&SignalFiles>> {
+    pub(super) fn files(&self, sid: Sid) -> Result<Option<&SignalFiles>> {
         match self.slots.get(sid.0 as usize) {
             Some(&slot) if slot > 0 => match &self.files[slot as usize - 1] {
                 Some(f) => f.get().map(Some),
@@ -235,164 +232,6 @@ impl NativeStore {
         Ok(self
             .files(sid)?
             .map_or(&[][..], |f| &f.data.as_slice()[DATA_BASE as usize..]))
-    }
-
-    /// The patients of bitmap words `words` of a signal (a multiple of [`SCAN_RANGE_WORDS`]
-    /// from its start), in pid order: set bits by
-    /// `leading_zeros`, element starts as an aligned `&[u32]`, the first key's data index from
-    /// the word's count (so any word range can be walked on its own, as `par_scan` does).
-    fn scan_words(
-        f: &SignalFiles,
-        words: std::ops::Range<usize>,
-        visit: &mut dyn FnMut(Pid, &[u8]),
-    ) -> Result<()> {
-        let (idx, data) = (f.idx.as_slice(), f.data.as_slice());
-        let sp = &f.index.sparse;
-        let factor = f.index.factor as usize;
-        let elements = &data[DATA_BASE as usize..];
-        // data[1..] are the element starts; the entries are 4-aligned in a mapped `.idx`, so
-        // view them as u32 (a copy only for unaligned in-memory bytes).
-        let raw = &idx[sp.data_at(1)..sp.data_at(sp.n_data)];
-        let starts: Cow<'_, [u32]> = match bytemuck::try_cast_slice::<u8, u32>(raw) {
-            Ok(s) => Cow::Borrowed(s),
-            Err(_) => Cow::Owned(
-                raw.chunks_exact(4)
-                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
-            ),
-        };
-        let mut k = match words.start {
-            0 => 0,
-            w => crate::native::sparse::u32_at(idx, sp.word_offsets(w).1).unwrap_or(0) as usize,
-        };
-        for w in words {
-            let mut word = crate::native::sparse::u64_at(idx, sp.words_off + 8 * w).unwrap_or(0);
-            while word != 0 {
-                let bit = word.leading_zeros();
-                word &= !(1u64 << (63 - bit));
-                let Some(&start) = starts.get(k) else {
-                    return Err(Error::corrupt(
-                        &f.idx_path,
-                        sp.counts_off as u64,
-                        DecodeError::Mismatch {
-                            what: "index keys",
-                            found: k as u64 + 1,
-                            expected: starts.len() as u64,
-                        },
-                    ));
-                };
-                let end = starts
-                    .get(k + 1)
-                    .copied()
-                    .unwrap_or(start.wrapping_add(f.index.last_len));
-                let (from, to) = (start as usize * factor, end as usize * factor);
-                match elements.get(from..to) {
-                    Some(b) => visit(Pid(sp.min + (w as u32) * 64 + bit), b),
-                    None => {
-                        return Err(Error::corrupt(
-                            &f.idx_path,
-                            sp.data_at(k + 1) as u64,
-                            DecodeError::OutOfBounds {
-                                start: 4 + from as u64,
-                                end: 4 + to as u64,
-                                len: data.len() as u64,
-                            },
-                        ))
-                    }
-                }
-                k += 1;
-            }
-            // At each range's end, the keys walked must be the count the next range starts
-            // from (all keys at the bitmap's end). A bitmap bit or a count damaged so that the
-            // two disagree is an error here, in `scan` and in `par_scan` alike, where it would
-            // otherwise shift every later patient's elements (or only one range's, in
-            // `par_scan`), or silently drop the last patients.
-            let end = w + 1;
-            if end % SCAN_RANGE_WORDS == 0 || end == sp.n_words {
-                let (off, expected) = if end == sp.n_words {
-                    (sp.counts_off, starts.len())
-                } else {
-                    let off = sp.word_offsets(end).1;
-                    let count = crate::native::sparse::u32_at(idx, off).unwrap_or(0) as usize;
-                    (off, count)
-                };
-                if k != expected {
-                    return Err(Error::corrupt(
-                        &f.idx_path,
-                        off as u64,
-                        DecodeError::Mismatch {
-                            what: "index keys",
-                            found: k as u64,
-                            expected: expected as u64,
-                        },
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Folds every patient's non-empty vector of `sid` on all rayon threads: the signal's
-    /// bitmap is cut into word ranges (each walked as [`SignalStore::scan`] walks the whole),
-    /// `fold` runs per range from `identity()`, and `reduce` combines the ranges' results in
-    /// pid order, one after the other (pids within a range are visited ascending).
-    ///
-    /// The calling thread works too: it takes ranges from a shared counter beside one task per
-    /// other rayon thread. A whole scan is a few milliseconds, and a caller that only waited
-    /// would add two thread wake-ups (the pool's at the start, its own at the end) to it.
-    ///
-    /// # Errors
-    /// As [`SignalStore::scan`] (the error of the first failing range; the others stop).
-    pub fn par_scan<A, I, F, R>(&self, sid: Sid, identity: I, fold: F, reduce: R) -> Result<A>
-    where
-        A: Send,
-        I: Fn() -> A + Sync + Send,
-        F: Fn(&mut A, Pid, &[u8]) + Sync + Send,
-        R: Fn(A, A) -> A + Sync + Send,
-    {
-        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-        use std::sync::{Mutex, PoisonError};
-        let Some(f) = self.files(sid)? else {
-            return Ok(identity());
-        };
-        const WORDS: usize = SCAN_RANGE_WORDS;
-        let n = f.index.sparse.n_words;
-        let ranges = n.div_ceil(WORDS);
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let results: Vec<Mutex<Option<Result<A>>>> =
-            (0..ranges).map(|_| Mutex::new(None)).collect();
-        let work = || {
-            while !failed.load(Ordering::Relaxed) {
-                let c = next.fetch_add(1, Ordering::Relaxed);
-                if c >= ranges {
-                    break;
-                }
-                let mut acc = identity();
-                let words = c * WORDS..((c + 1) * WORDS).min(n);
-                let r = Self::scan_words(f, words, &mut |p, b| fold(&mut acc, p, b)).map(|()| acc);
-                failed.fetch_or(r.is_err(), Ordering::Relaxed);
-                *results[c].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
-            }
-        };
-        let helpers = rayon::current_num_threads()
-            .saturating_sub(1)
-            .min(ranges.saturating_sub(1));
-        rayon::in_place_scope(|s| {
-            for _ in 0..helpers {
-                s.spawn(|_| work());
-            }
-            work();
-        });
-        let mut total = identity();
-        for slot in results {
-            // A range not taken (after an error) has no result; the error comes first.
-            match slot.into_inner().unwrap_or_else(PoisonError::into_inner) {
-                Some(r) => total = reduce(total, r?),
-                None => continue,
-            }
-        }
-        Ok(total)
     }
 
     /// One lane of [`SignalStore::get_many`]: three passes over the keys, each issuing the
@@ -634,7 +473,7 @@ impl SignalStore for NativeStore {
 
     fn scan(&self, sid: Sid, visit: &mut dyn FnMut(Pid, &[u8])) -> Result<()> {
         match self.files(sid)? {
-            Some(f) => Self::scan_words(f, 0..f.index.sparse.n_words, visit),
+            Some(f) => scan_words(f, 0..f.index.sparse.n_words, visit),
             None => Ok(()),
         }
     }
