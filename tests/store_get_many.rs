@@ -264,3 +264,75 @@ fn a_panic_in_a_helper_fold_reaches_the_caller() {
         .expect("par_scan still waits for a helper whose fold panicked");
     assert!(panicked > 0, "no helper ever ran a range");
 }
+
+/// Index bytes at an address that is not 4-aligned (`NativeStore::from_bytes` over any bytes)
+/// scan as the mapped files do: the element starts are then read entry by entry, not as a
+/// `&[u32]`. Every signal, through `scan` and `par_scan`.
+#[test]
+fn scans_of_unaligned_in_memory_bytes_match_the_mapped_files() {
+    /// `v[at..]`, with `at` chosen so that the bytes start 1 past a multiple of 4.
+    struct Shifted {
+        v: Vec<u8>,
+        at: usize,
+    }
+    impl AsRef<[u8]> for Shifted {
+        fn as_ref(&self) -> &[u8] {
+            &self.v[self.at..]
+        }
+    }
+    fn shifted(bytes: Vec<u8>) -> Shifted {
+        let mut v = vec![0u8; 4];
+        v.extend_from_slice(&bytes);
+        let at = (5 - v.as_ptr() as usize % 4) % 4;
+        v.drain(..4 - at);
+        let s = Shifted { v, at };
+        assert_eq!(s.as_ref().as_ptr() as usize % 4, 1);
+        assert_eq!(s.as_ref(), &bytes[..]);
+        s
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = SynthOptions {
+        patients: 3_000,
+        seed: 4,
+        mean_events: 5,
+    };
+    let config = synth::write_repository(dir.path(), &o).unwrap();
+    let cfg = inframed::text::config::RepositoryConfig::read(&config).unwrap();
+    let prefix = cfg.prefix_path();
+    let (catalog, _) = inframed::repository::read_catalog(&cfg).unwrap();
+    let mapped = inframed::NativeStore::open(catalog.clone(), &prefix, vec![]).unwrap();
+    let read = |p: &std::path::Path| std::fs::read(p).unwrap();
+    let mut signals = Vec::new();
+    for info in catalog.signals() {
+        let (data, idx) = inframed::native::signal_paths(&prefix, &info.name);
+        if idx.exists() {
+            signals.push((info.sid, shifted(read(&idx)), shifted(read(&data))));
+        }
+    }
+    assert!(signals.len() > 3);
+    let pids = shifted(read(&inframed::native::pids_path(&prefix)));
+    let memory = inframed::NativeStore::from_bytes(catalog.clone(), pids, signals).unwrap();
+    for info in catalog.signals() {
+        let collect = |store: &inframed::NativeStore| {
+            let mut v = Vec::new();
+            store
+                .scan(info.sid, &mut |p, b| v.push((p, b.to_vec())))
+                .unwrap();
+            v
+        };
+        let want = collect(&mapped);
+        assert_eq!(collect(&memory), want, "{}: scan", info.name);
+        let par = memory
+            .par_scan(
+                info.sid,
+                Vec::new,
+                |v, p, b| v.push((p, b.to_vec())),
+                |mut a, b| {
+                    a.extend(b);
+                    a
+                },
+            )
+            .unwrap();
+        assert_eq!(par, want, "{}: par_scan", info.name);
+    }
+}

@@ -1,8 +1,6 @@
 //! Whole-signal scans of a MODE 3 signal: the bitmap walk shared by [`SignalStore::scan`] and
 //! [`NativeStore::par_scan`], and how `par_scan` splits the walk across threads.
 
-use std::borrow::Cow;
-
 use crate::error::{DecodeError, Error, Result};
 use crate::ids::{Pid, Sid};
 use crate::native::files::SignalFiles;
@@ -39,29 +37,42 @@ fn par_scan_ranges(n_words: usize) -> Vec<std::ops::Range<usize>> {
 }
 
 /// The patients of bitmap words `words` of a signal (a multiple of [`SCAN_CHECK_WORDS`]
-/// from its start), in pid order: set bits by `leading_zeros`, element starts as an aligned
-/// `&[u32]`, the first key's data index from the word's count (so any word range can be
-/// walked on its own, as `par_scan` does).
+/// from its start), in pid order: set bits by `leading_zeros`, the element starts read in
+/// place, the first key's data index from the word's count (so any word range can be walked
+/// on its own, as `par_scan` does).
 pub(super) fn scan_words(
     f: &SignalFiles,
     words: std::ops::Range<usize>,
     visit: &mut dyn FnMut(Pid, &[u8]),
 ) -> Result<()> {
+    let sp = &f.index.sparse;
+    // data[1..] are the element starts. In a mapped `.idx` they are 4-aligned and read as a
+    // `&[u32]`; unaligned in-memory bytes (`from_bytes`) are read entry by entry. Never a copy:
+    // `par_scan` walks dozens of ranges, and a copy would be of the whole array for each.
+    let raw = &f.idx.as_slice()[sp.data_at(1)..sp.data_at(sp.n_data)];
+    match bytemuck::try_cast_slice::<u8, u32>(raw) {
+        Ok(starts) => walk(f, words, visit, starts.len(), |k| starts.get(k).copied()),
+        Err(_) => walk(f, words, visit, raw.len() / 4, |k| {
+            let c = raw.get(4 * k..4 * k + 4)?;
+            Some(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        }),
+    }
+}
+
+/// [`scan_words`] with the element starts behind `start_at` (entry `k`, `None` past the
+/// `keys` entries): one copy of the loop per way of reading them.
+#[inline(always)]
+fn walk(
+    f: &SignalFiles,
+    words: std::ops::Range<usize>,
+    visit: &mut dyn FnMut(Pid, &[u8]),
+    keys: usize,
+    start_at: impl Fn(usize) -> Option<u32>,
+) -> Result<()> {
     let (idx, data) = (f.idx.as_slice(), f.data.as_slice());
     let sp = &f.index.sparse;
     let factor = f.index.factor as usize;
     let elements = &data[DATA_BASE as usize..];
-    // data[1..] are the element starts; the entries are 4-aligned in a mapped `.idx`, so
-    // view them as u32 (a copy only for unaligned in-memory bytes).
-    let raw = &idx[sp.data_at(1)..sp.data_at(sp.n_data)];
-    let starts: Cow<'_, [u32]> = match bytemuck::try_cast_slice::<u8, u32>(raw) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(
-            raw.chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        ),
-    };
     let mut k = match words.start {
         0 => 0,
         w => crate::native::sparse::u32_at(idx, sp.word_offsets(w).1).unwrap_or(0) as usize,
@@ -71,21 +82,18 @@ pub(super) fn scan_words(
         while word != 0 {
             let bit = word.leading_zeros();
             word &= !(1u64 << (63 - bit));
-            let Some(&start) = starts.get(k) else {
+            let Some(start) = start_at(k) else {
                 return Err(Error::corrupt(
                     &f.idx_path,
                     sp.counts_off as u64,
                     DecodeError::Mismatch {
                         what: "index keys",
                         found: k as u64 + 1,
-                        expected: starts.len() as u64,
+                        expected: keys as u64,
                     },
                 ));
             };
-            let end = starts
-                .get(k + 1)
-                .copied()
-                .unwrap_or(start.wrapping_add(f.index.last_len));
+            let end = start_at(k + 1).unwrap_or(start.wrapping_add(f.index.last_len));
             let (from, to) = (start as usize * factor, end as usize * factor);
             match elements.get(from..to) {
                 Some(b) => visit(Pid(sp.min + (w as u32) * 64 + bit), b),
@@ -111,7 +119,7 @@ pub(super) fn scan_words(
         let end = w + 1;
         if end % SCAN_CHECK_WORDS == 0 || end == sp.n_words {
             let (off, expected) = if end == sp.n_words {
-                (sp.counts_off, starts.len())
+                (sp.counts_off, keys)
             } else {
                 let off = sp.word_offsets(end).1;
                 let count = crate::native::sparse::u32_at(idx, off).unwrap_or(0) as usize;
