@@ -77,12 +77,14 @@ fn walk(
         0 => 0,
         w => crate::native::sparse::u32_at(idx, sp.word_offsets(w).1).unwrap_or(0) as usize,
     };
+    // Entry k, carried over from the previous patient's end (one read per patient).
+    let mut next = start_at(k);
     for w in words {
         let mut word = crate::native::sparse::u64_at(idx, sp.words_off + 8 * w).unwrap_or(0);
         while word != 0 {
             let bit = word.leading_zeros();
             word &= !(1u64 << (63 - bit));
-            let Some(start) = start_at(k) else {
+            let Some(start) = next else {
                 return Err(Error::corrupt(
                     &f.idx_path,
                     sp.counts_off as u64,
@@ -93,7 +95,8 @@ fn walk(
                     },
                 ));
             };
-            let end = start_at(k + 1).unwrap_or(start.wrapping_add(f.index.last_len));
+            next = start_at(k + 1);
+            let end = next.unwrap_or(start.wrapping_add(f.index.last_len));
             let (from, to) = (start as usize * factor, end as usize * factor);
             match elements.get(from..to) {
                 Some(b) => visit(Pid(sp.min + (w as u32) * 64 + bit), b),
