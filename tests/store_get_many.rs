@@ -6,7 +6,8 @@
 use std::borrow::Cow;
 
 use inframed::synth::{self, SynthOptions};
-use inframed::{Error, Pid, Repository, Sid, SignalStore};
+use inframed::text::config::RepositoryConfig;
+use inframed::{Error, NativeStore, Pid, Repository, Sid, SignalStore};
 use proptest::prelude::ProptestConfig;
 use proptest::test_runner::TestRunner;
 
@@ -101,42 +102,69 @@ fn random_keys() {
         .unwrap();
 }
 
+/// A synthetic MODE 3 repository in a temp dir, and its config.
+fn synth_config(
+    patients: u32,
+    seed: u64,
+    mean_events: u32,
+) -> (tempfile::TempDir, RepositoryConfig) {
+    let dir = tempfile::tempdir().unwrap();
+    let o = SynthOptions {
+        patients,
+        seed,
+        mean_events,
+    };
+    let config = synth::write_repository(dir.path(), &o).unwrap();
+    let cfg = RepositoryConfig::read(&config).unwrap();
+    (dir, cfg)
+}
+
+/// The bare MODE 3 store of `cfg`, opened anew.
+fn open_native(cfg: &RepositoryConfig) -> NativeStore {
+    let (catalog, _) = inframed::repository::read_catalog(cfg).unwrap();
+    NativeStore::open(catalog, &cfg.prefix_path(), vec![]).unwrap()
+}
+
+/// Every (pid, bytes) a scan visits, in visiting order.
+type Visits = Vec<(Pid, Vec<u8>)>;
+
+/// What `scan` visits of `sid`.
+fn scan_visits(store: &NativeStore, sid: Sid) -> inframed::Result<Visits> {
+    let mut v = Vec::new();
+    store
+        .scan(sid, &mut |p, b| v.push((p, b.to_vec())))
+        .map(|()| v)
+}
+
+/// What `par_scan` visits of `sid`, collected per range and the ranges concatenated as reduced.
+fn par_scan_visits(store: &NativeStore, sid: Sid) -> inframed::Result<Visits> {
+    store.par_scan(
+        sid,
+        Vec::new,
+        |v, p, b| v.push((p, b.to_vec())),
+        |mut a, b| {
+            a.extend(b);
+            a
+        },
+    )
+}
+
 /// `NativeStore::par_scan` visits exactly what `scan` visits: every (pid, bytes) of every
 /// signal, each range's pids ascending, and the ranges' results reduced in pid order (so a
 /// collecting fold gives `scan`'s order).
 #[test]
 fn par_scan_visits_what_scan_visits() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = SynthOptions {
-        patients: 14_000, // pids spread over many ranges, of shrinking sizes
-        seed: 9,
-        mean_events: 3,
-    };
-    let config = synth::write_repository(dir.path(), &o).unwrap();
-    let cfg = inframed::text::config::RepositoryConfig::read(&config).unwrap();
-    let (catalog, _) = inframed::repository::read_catalog(&cfg).unwrap();
-    let store = inframed::NativeStore::open(catalog, &cfg.prefix_path(), vec![]).unwrap();
+    // pids spread over many ranges, of shrinking sizes
+    let (_dir, cfg) = synth_config(14_000, 9, 3);
+    let store = open_native(&cfg);
     let max_pid = store.pids().last().unwrap().0;
     assert!(
         max_pid > 16 * 64 * 64,
         "pids up to {max_pid}: one range of each size only"
     );
     for info in store.catalog().signals() {
-        let mut want = Vec::new();
-        store
-            .scan(info.sid, &mut |p, b| want.push((p, b.to_vec())))
-            .unwrap();
-        let got = store
-            .par_scan(
-                info.sid,
-                Vec::new,
-                |v, p, b| v.push((p, b.to_vec())),
-                |mut a, b| {
-                    a.extend(b);
-                    a
-                },
-            )
-            .unwrap();
+        let want = scan_visits(&store, info.sid).unwrap();
+        let got = par_scan_visits(&store, info.sid).unwrap();
         assert_eq!(got, want, "{}", info.name);
     }
 }
@@ -147,19 +175,12 @@ fn par_scan_visits_what_scan_visits() {
 /// anew for each damage (the checks run on a signal's first read).
 #[test]
 fn par_scan_agrees_with_scan_on_a_damaged_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = SynthOptions {
-        patients: 14_000, // many ranges
-        seed: 9,
-        mean_events: 3,
-    };
-    let config = synth::write_repository(dir.path(), &o).unwrap();
-    let cfg = inframed::text::config::RepositoryConfig::read(&config).unwrap();
-    let open = || {
-        let (catalog, _) = inframed::repository::read_catalog(&cfg).unwrap();
-        inframed::NativeStore::open(catalog, &cfg.prefix_path(), vec![]).unwrap()
-    };
-    let sid = open().catalog().signal("Hemoglobin").unwrap().sid;
+    let (dir, cfg) = synth_config(14_000, 9, 3); // many ranges
+    let sid = open_native(&cfg)
+        .catalog()
+        .signal("Hemoglobin")
+        .unwrap()
+        .sid;
     let idx = std::fs::read_dir(dir.path().join("data"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -171,20 +192,9 @@ fn par_scan_agrees_with_scan_on_a_damaged_index() {
         let mut damaged = original.clone();
         damaged[at] ^= 0x40;
         std::fs::write(&idx, &damaged).unwrap();
-        let store = open();
-        let mut want = Vec::new();
-        let want = store
-            .scan(sid, &mut |p, b| want.push((p, b.to_vec())))
-            .map(|()| want);
-        let got = store.par_scan(
-            sid,
-            Vec::new,
-            |v, p, b| v.push((p, b.to_vec())),
-            |mut a, b| {
-                a.extend(b);
-                a
-            },
-        );
+        let store = open_native(&cfg);
+        let want = scan_visits(&store, sid);
+        let got = par_scan_visits(&store, sid);
         match (&want, &got) {
             (Ok(w), Ok(g)) => assert_eq!(w, g, "byte {at}"),
             (Err(w), Err(g)) => {
@@ -215,16 +225,8 @@ fn a_panic_in_a_helper_fold_reaches_the_caller() {
     if rayon::current_num_threads() < 2 {
         return; // one core: the pool has one thread, and the caller no helper
     }
-    let dir = tempfile::tempdir().unwrap();
-    let o = SynthOptions {
-        patients: 14_000, // many ranges
-        seed: 9,
-        mean_events: 3,
-    };
-    let config = synth::write_repository(dir.path(), &o).unwrap();
-    let cfg = inframed::text::config::RepositoryConfig::read(&config).unwrap();
-    let (catalog, _) = inframed::repository::read_catalog(&cfg).unwrap();
-    let store = inframed::NativeStore::open(catalog, &cfg.prefix_path(), vec![]).unwrap();
+    let (_dir, cfg) = synth_config(14_000, 9, 3); // many ranges
+    let store = open_native(&cfg);
     let sid = store.catalog().signal("Hemoglobin").unwrap().sid;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -290,17 +292,10 @@ fn scans_of_unaligned_in_memory_bytes_match_the_mapped_files() {
         assert_eq!(s.as_ref(), &bytes[..]);
         s
     }
-    let dir = tempfile::tempdir().unwrap();
-    let o = SynthOptions {
-        patients: 3_000,
-        seed: 4,
-        mean_events: 5,
-    };
-    let config = synth::write_repository(dir.path(), &o).unwrap();
-    let cfg = inframed::text::config::RepositoryConfig::read(&config).unwrap();
+    let (_dir, cfg) = synth_config(3_000, 4, 5);
     let prefix = cfg.prefix_path();
-    let (catalog, _) = inframed::repository::read_catalog(&cfg).unwrap();
-    let mapped = inframed::NativeStore::open(catalog.clone(), &prefix, vec![]).unwrap();
+    let mapped = open_native(&cfg);
+    let catalog = mapped.catalog().clone();
     let read = |p: &std::path::Path| std::fs::read(p).unwrap();
     let mut signals = Vec::new();
     for info in catalog.signals() {
@@ -311,28 +306,12 @@ fn scans_of_unaligned_in_memory_bytes_match_the_mapped_files() {
     }
     assert!(signals.len() > 3);
     let pids = shifted(read(&inframed::native::pids_path(&prefix)));
-    let memory = inframed::NativeStore::from_bytes(catalog.clone(), pids, signals).unwrap();
+    let memory = NativeStore::from_bytes(catalog.clone(), pids, signals).unwrap();
     for info in catalog.signals() {
-        let collect = |store: &inframed::NativeStore| {
-            let mut v = Vec::new();
-            store
-                .scan(info.sid, &mut |p, b| v.push((p, b.to_vec())))
-                .unwrap();
-            v
-        };
-        let want = collect(&mapped);
-        assert_eq!(collect(&memory), want, "{}: scan", info.name);
-        let par = memory
-            .par_scan(
-                info.sid,
-                Vec::new,
-                |v, p, b| v.push((p, b.to_vec())),
-                |mut a, b| {
-                    a.extend(b);
-                    a
-                },
-            )
-            .unwrap();
+        let want = scan_visits(&mapped, info.sid).unwrap();
+        let got = scan_visits(&memory, info.sid).unwrap();
+        assert_eq!(got, want, "{}: scan", info.name);
+        let par = par_scan_visits(&memory, info.sid).unwrap();
         assert_eq!(par, want, "{}: par_scan", info.name);
     }
 }
